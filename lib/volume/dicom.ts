@@ -433,7 +433,8 @@ export async function decodeDicomSeries(
   return {
     data,
     dims: [nx, ny, nz],
-    spacing: [dx, dy, Math.hypot(kStep[0], kStep[1], kStep[2])],
+    // rounded to 1e-9 mm: slice positions in decimal text leave float noise (0.9999999999999929)
+    spacing: [dx, dy, Math.round(Math.hypot(kStep[0], kStep[1], kStep[2]) * 1e9) / 1e9],
     affine,
     dtype: data instanceof Float32Array ? 'float32' : data instanceof Int16Array ? 'int16' : 'int32',
   };
