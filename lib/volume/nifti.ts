@@ -8,7 +8,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.ts';
-import { affineToQform, qformToAffine, spacingFromAffine } from './affine.ts';
+import { affineToQform, det3, linearPart, qformToAffine, spacingFromAffine } from './affine.ts';
 import {
   decompressionCap,
   formatBytes,
@@ -41,7 +41,12 @@ export { writeFileAtomic } from './files.ts';
 
 /** The voxel-to-world affine a NIfTI header describes (sform, else qform, else pixdim), NiBabel's rule. */
 export function headerAffine(h: NiftiHeader): Affine {
-  if (h.sformCode > 0) return [...h.srow, 0, 0, 0, 1];
+  if (h.sformCode > 0) {
+    const sform = [...h.srow, 0, 0, 0, 1];
+    // A degenerate sform (all zeros, NaN) is a writer bug: fall through to the qform/pixdim then.
+    const d = det3(linearPart(sform));
+    if (Number.isFinite(d) && Math.abs(d) > 1e-12) return sform;
+  }
   const zooms = [1, 2, 3].map((n) => {
     const v = Math.abs(h.pixdim[n]);
     return v > 0 && Number.isFinite(v) ? v : 1;
