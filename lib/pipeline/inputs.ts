@@ -24,7 +24,9 @@ export function caseName(path: string): string {
 }
 
 /** Expand the given paths into cases; paths that do not exist or hold nothing usable become problems. */
-export async function expandInputs(paths: string[]): Promise<{ cases: CaseInput[]; problems: InputProblem[] }> {
+export async function expandInputs(
+  paths: string[],
+): Promise<{ cases: CaseInput[]; problems: InputProblem[] }> {
   const cases: CaseInput[] = [];
   const problems: InputProblem[] = [];
   for (const p of paths) {

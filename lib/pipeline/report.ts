@@ -3,7 +3,7 @@
  * burden, bounding boxes, intensity statistics per structure, stage timings, engine and models.
  */
 import { labelComponents } from '../postprocess/components.ts';
-import { boundingBox, type Box3 } from '../preprocess/crop.ts';
+import { type Box3, boundingBox } from '../preprocess/crop.ts';
 import { applyAffine, det3, linearPart, orientationCode } from '../volume/affine.ts';
 import type { Affine, Vec3, Volume } from '../volume/volume.ts';
 

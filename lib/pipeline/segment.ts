@@ -86,10 +86,13 @@ export interface SegmentationResult {
  */
 export function patchFromManifest(manifest: Pick<ManifestInfo, 'inputShape'>, spatialDims: 2 | 3): number[] {
   let s = (manifest.inputShape ?? []).filter((v): v is number => typeof v === 'number' && v > 0);
-  if (s.length === spatialDims + 1) s = s.slice(0, spatialDims); // [...spatial, channels]
+  if (s.length === spatialDims + 1)
+    s = s.slice(0, spatialDims); // [...spatial, channels]
   else if (s.length === spatialDims + 2) s = s.slice(1, spatialDims + 1); // [batch, ...spatial, channels]
   if (s.length !== spatialDims) {
-    throw new RangeError(`manifest inputShape ${JSON.stringify(manifest.inputShape)} has no ${spatialDims}D size`);
+    throw new RangeError(
+      `manifest inputShape ${JSON.stringify(manifest.inputShape)} has no ${spatialDims}D size`,
+    );
   }
   return [...s].reverse();
 }
@@ -98,7 +101,9 @@ function stagePatch(models: LoadedModel[], dims: 2 | 3, stage: StageName, fallba
   if (models.every((m) => !m.manifest.inputShape?.length)) return fallback;
   const sizes = models.map((m) => patchFromManifest(m.manifest, dims).join('x'));
   if (new Set(sizes).size > 1) {
-    throw new RangeError(`the ${stage} models disagree on their input size (${[...new Set(sizes)].join(', ')})`);
+    throw new RangeError(
+      `the ${stage} models disagree on their input size (${[...new Set(sizes)].join(', ')})`,
+    );
   }
   return sizes[0].split('x').map(Number);
 }
@@ -115,7 +120,13 @@ const modelInfo = (m: LoadedModel): ModelInfo => ({
 
 /** A region map as a volume whose affine places voxel (0,0,0) at the box start of `ct`. */
 function regionVolume(ct: Volume, data: Float32Array, box: Box3): Volume<Float32Array> {
-  return createVolume(data, boxSize(box), [...ct.spacing], reindexAffine(ct.affine, [1, 1, 1], box.start), 'float32');
+  return createVolume(
+    data,
+    boxSize(box),
+    [...ct.spacing],
+    reindexAffine(ct.affine, [1, 1, 1], box.start),
+    'float32',
+  );
 }
 
 export async function segmentCt(
@@ -127,7 +138,10 @@ export async function segmentCt(
   const engines = (s: StageName) => models[s].map((m) => m.engine);
   const th = opts.thresholds ?? {};
   const bs = opts.batchSizes ?? {};
-  const slice = (opts.patches?.localize ?? stagePatch(models.localize, 2, 'localize', LOCALIZE_SLICE)) as [number, number];
+  const slice = (opts.patches?.localize ?? stagePatch(models.localize, 2, 'localize', LOCALIZE_SLICE)) as [
+    number,
+    number,
+  ];
   const liverPatch = (opts.patches?.liver ?? stagePatch(models.liver, 3, 'liver', LIVER_PATCH)) as Vec3;
   const tumorPatch = (opts.patches?.tumor ?? stagePatch(models.tumor, 3, 'tumor', TUMOR_PATCH)) as Vec3;
   const common = { overlap: opts.overlap, blend: opts.blend, tta: opts.tta };
@@ -160,7 +174,9 @@ export async function segmentCt(
       threshold: th.liver,
       batchSize: bs.liver,
       onProgress: progress('liver'),
-      onProbability: opts.saveProbabilities ? (p, b) => (probabilities.liver = regionVolume(ct, p, b)) : undefined,
+      onProbability: opts.saveProbabilities
+        ? (p, b) => (probabilities.liver = regionVolume(ct, p, b))
+        : undefined,
     });
     t3 = performance.now();
     opts.onStage?.('tumor');
@@ -171,7 +187,9 @@ export async function segmentCt(
       threshold: th.tumor,
       batchSize: bs.tumor,
       onProgress: progress('tumor'),
-      onProbability: opts.saveProbabilities ? (p, b) => (probabilities.tumor = regionVolume(ct, p, b)) : undefined,
+      onProbability: opts.saveProbabilities
+        ? (p, b) => (probabilities.tumor = regionVolume(ct, p, b))
+        : undefined,
     });
     for (let i = 0; i < labels.length; i++) if (tumor[i]) labels[i] = 2;
   } else {
