@@ -11,6 +11,7 @@ type Registrar = (program: Command) => void;
 const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/info.ts'),
   () => import('./commands/convert.ts'),
+  () => import('./commands/evaluate.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
