@@ -53,7 +53,7 @@ export function kFoldSplit(
     throw new InputError(`${folds}-fold cross-validation needs at least ${folds} cases, found ${ids.length}`);
   }
   const groups: string[][] = Array.from({ length: folds }, () => []);
-  order.forEach((id, i) => groups[i % folds].push(id));
+  for (let i = 0; i < order.length; i++) groups[i % folds].push(order[i]);
   return groups.map((validation, fold) => ({
     fold,
     train: groups
