@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PreparedCase } from '../../lib/training/dataset.ts';
+import type { PreparedCase } from '../../lib/training/case.ts';
 import { createRng } from '../../lib/training/random.ts';
 import {
   type Sample,
