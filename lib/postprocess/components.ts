@@ -72,34 +72,50 @@ export function labelComponents(mask: Uint8Array, dims: Vec3, connectivity: Conn
     throw new RangeError(`mask has ${mask.length} voxels, dims ${dims.join('x')} need ${n}`);
   const labels = new Int32Array(n);
   const offs = backwardOffsets(connectivity);
-  const no = offs.length;
-  const odx = new Int32Array(no);
-  const ody = new Int32Array(no);
-  const odz = new Int32Array(no);
-  const olin = new Int32Array(no);
-  for (let o = 0; o < no; o++) {
-    [odx[o], ody[o], odz[o]] = offs[o];
-    olin[o] = offs[o][0] + nx * (offs[o][1] + ny * offs[o][2]);
-  }
+  const inB = (dx: number, dy: number, dz: number) =>
+    offs.some((o) => o[0] === dx && o[1] === dy && o[2] === dz);
+  // When the left neighbour (x-1) is foreground, every backward neighbour n of x with n - (x-1) also a
+  // backward offset was already merged with (x-1) while (x-1) was labelled: only the others need a look.
+  const extraOffs = offs.filter(
+    (o) => !(o[0] === -1 && o[1] === 0 && o[2] === 0) && !inB(o[0] + 1, o[1], o[2]),
+  );
   let parent = new Int32Array(1024);
   let next = 1;
+  // Per-row offset lists (linear offset and dx), restricted to neighbours inside the volume in y and z.
+  const rowAll = new Int32Array(offs.length);
+  const rowAllDx = new Int32Array(offs.length);
+  const rowExtra = new Int32Array(extraOffs.length);
+  const rowExtraDx = new Int32Array(extraOffs.length);
+  const fill = (list: Vec3[], lin: Int32Array, ldx: Int32Array, y: number, z: number): number => {
+    let m = 0;
+    for (const [dx, dy, dz] of list) {
+      if (y + dy < 0 || y + dy >= ny || z + dz < 0) continue;
+      lin[m] = dx + nx * (dy + ny * dz);
+      ldx[m++] = dx;
+    }
+    return m;
+  };
 
   // Pass 1: provisional labels and equivalences.
   for (let z = 0; z < nz; z++) {
     for (let y = 0; y < ny; y++) {
       const row = (z * ny + y) * nx;
-      // Which offsets stay inside the volume in y and z for this row (x is checked per voxel).
+      const nAll = fill(offs, rowAll, rowAllDx, y, z);
+      const nExtra = fill(extraOffs, rowExtra, rowExtraDx, y, z);
       for (let x = 0; x < nx; x++) {
         const i = row + x;
         if (mask[i] === 0) continue;
-        let lab = 0;
-        for (let o = 0; o < no; o++) {
-          const xx = x + odx[o];
-          const yy = y + ody[o];
-          if (xx < 0 || xx >= nx || yy < 0 || yy >= ny || z + odz[o] < 0) continue;
-          const l = labels[i + olin[o]];
-          if (l === 0) continue;
-          lab = lab === 0 ? l : lab === l ? lab : union(parent, lab, l);
+        let lab = x > 0 ? labels[i - 1] : 0;
+        const useExtra = lab !== 0;
+        const m = useExtra ? nExtra : nAll;
+        const lin = useExtra ? rowExtra : rowAll;
+        const ldx = useExtra ? rowExtraDx : rowAllDx;
+        for (let o = 0; o < m; o++) {
+          const dx = ldx[o];
+          if ((dx < 0 && x === 0) || (dx > 0 && x === nx - 1)) continue;
+          const l = labels[i + lin[o]];
+          if (l === 0 || l === lab) continue;
+          lab = lab === 0 ? l : union(parent, lab, l);
         }
         if (lab === 0) {
           if (next >= parent.length) {
