@@ -34,3 +34,18 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
   if (!m) throw new Error(`not an s3:// URI: ${uri}`);
   return { bucket: m[1], key: m[2] };
 }
+
+/** Files the Batch stages write under their `out` prefix, and the finalize step reads. */
+export const STAGE_FILES = {
+  box: 'box.json',
+  coarse: 'coarse.nii.gz',
+  liver: 'liver.nii.gz',
+  tumor: 'tumor.nii.gz',
+} as const;
+
+/** Files of a finished job under `results/<jobId>/`. */
+export const RESULT_FILES = {
+  labels: 'labels.nii.gz',
+  report: 'report.json',
+  preview: 'preview.png',
+} as const;

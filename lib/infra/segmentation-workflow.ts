@@ -52,7 +52,10 @@ export class SegmentationWorkflow extends Construct {
       extra: Partial<ConstructorParameters<typeof PipelineFunction>[2]> = {},
     ) => new PipelineFunction(this, handler, { config, handler, description, environment: env, ...extra });
 
-    const ingest = fn('ingest', 'Validate a dropped scan and create its job record');
+    const ingest = fn('ingest', 'Validate a dropped scan and create its job record', {
+      memoryMiB: 6144,
+      timeout: Duration.minutes(5),
+    });
     const window = fn('window', 'HU window and normalise a CT, write the preprocessed volume', {
       memoryMiB: 10_240,
       timeout: Duration.minutes(10),
@@ -68,7 +71,7 @@ export class SegmentationWorkflow extends Construct {
     // Least privilege per function.
     allowObjects(ingest.role, storage.inputBucket, READ_OBJECT);
     allowTable(ingest.role, tables.jobs, ['dynamodb:PutItem', 'dynamodb:GetItem']);
-    allowTable(ingest.role, tables.models, ['dynamodb:GetItem']);
+    allowTable(ingest.role, tables.models, ['dynamodb:BatchGetItem']);
     allowObjects(window.role, storage.inputBucket, READ_OBJECT);
     allowObjects(window.role, storage.inputBucket, WRITE_OBJECT, `${WORK_PREFIX}*`);
     allowTable(window.role, tables.jobs, ['dynamodb:UpdateItem']);
