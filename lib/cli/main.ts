@@ -9,8 +9,10 @@ type Registrar = (program: Command) => void;
 
 /** Sub-command modules, loaded lazily so that `raunet info` does not pay for TensorFlow or the CDK. */
 const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
+  () => import('./commands/evaluate.ts'),
   () => import('./commands/info.ts'),
   () => import('./commands/convert.ts'),
+  () => import('./commands/phantom.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
