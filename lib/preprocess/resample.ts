@@ -127,6 +127,7 @@ export function resample3D(
   srcDims: Vec3,
   dstDims: Vec3,
   mode: InterpolationMode,
+  out?: VoxelArray,
 ): VoxelArray;
 export function resample3D(
   src: VoxelArray,
