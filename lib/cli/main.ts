@@ -12,6 +12,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/evaluate.ts'),
   () => import('./commands/info.ts'),
   () => import('./commands/convert.ts'),
+  () => import('./commands/phantom.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {

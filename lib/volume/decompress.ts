@@ -147,7 +147,7 @@ export function unzipCapped(
     let content: Uint8Array;
     if (method === 0) {
       if (data.length > remaining) throw tooLarge(file, cap);
-      content = data.slice();
+      content = new Uint8Array(data); // a copy (data may be a Node Buffer, whose slice() is a view)
     } else if (method === 8) {
       try {
         const buf = inflateRawSync(data, {

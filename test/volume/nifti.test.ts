@@ -86,6 +86,8 @@ describe('NIfTI round trips', () => {
         expect(back.dtype).toBe(dtype);
         expect(back.data.constructor).toBe(vol.data.constructor);
         expect(Array.from(back.data)).toEqual(Array.from(vol.data));
+        // the voxels own their whole buffer (no header bytes before them)
+        expect([back.data.byteOffset, back.data.buffer.byteLength]).toEqual([0, vol.data.byteLength]);
         expect(back.dims).toEqual([5, 4, 3]);
         near(back.affine, vol.affine, 1e-4);
         near(back.spacing, [0.7, 0.8, 2.5], 1e-6);
@@ -219,6 +221,16 @@ describe('NIfTI geometry rules', () => {
     }
   });
 
+  it('decodes from a Node Buffer at an odd byte offset', () => {
+    const bytes = buildNifti(base);
+    const padded = Buffer.alloc(bytes.length + 1);
+    padded.set(bytes, 1);
+    const v = decodeNifti(padded.subarray(1), 'odd.nii');
+    expect(Array.from(v.data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    padded[1 + 352] = 9; // the volume does not alias the input
+    expect(v.data[0]).toBe(0);
+  });
+
   it('treats 4D with one time point as 3D and refuses longer series', () => {
     const v = decodeNifti(buildNifti({ ...base, dim: [4, 2, 2, 2, 1] }), 't1.nii');
     expect(v.dims).toEqual([2, 2, 2]);
@@ -324,6 +336,7 @@ describe('NIfTI files on disk', () => {
     for (const f of ['a.nii', 'a.nii.gz']) {
       const back = await readNifti(join(tmp(), f));
       expect(Array.from(back.data)).toEqual(Array.from(vol.data));
+      expect([back.data.byteOffset, back.data.buffer.byteLength]).toEqual([0, vol.data.byteLength]);
       near(back.affine, vol.affine, 1e-4);
     }
   });
