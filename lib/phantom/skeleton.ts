@@ -17,6 +17,7 @@ export function spinePainter(rng: Rng, p: Patient): Painter {
   const disc = rng.uniform(6, 9);
   const phase = rng.uniform(0, period);
   const cancellous = rng.uniform(160, 260);
+  const { bone: BONE, other: OTHER } = ORGAN;
   const canalY = cy - ry - 10;
   // The spinous process stops short of the skin.
   const spinousEnd = Math.max(-40, -p.body.bPost + p.body.fatPost * 0.6 - canalY);
@@ -36,7 +37,7 @@ export function spinePainter(rng: Rng, p: Patient): Painter {
         if (r >= 1) return;
         if (inDisc) s.hu[idx] = 85;
         else s.hu[idx] = r > 1 - 2.2 / ry ? CORTEX : cancellous;
-        s.lab[idx] = ORGAN.bone;
+        s.lab[idx] = BONE;
       });
       const archR = canalR + 5;
       forEachInBox(
@@ -48,7 +49,7 @@ export function spinePainter(rng: Rng, p: Patient): Painter {
           const rr = Math.sqrt(dx * dx + dy * dy);
           if (rr < canalR) {
             s.hu[idx] = 25; // cord and CSF
-            s.lab[idx] = ORGAN.other;
+            s.lab[idx] = OTHER;
             return;
           }
           if (inDisc) return;
@@ -58,7 +59,7 @@ export function spinePainter(rng: Rng, p: Patient): Painter {
             processes && Math.abs(dy + 2) < 4.5 && Math.abs(dx) < 32 && Math.abs(dx) > canalR;
           if (arch || spinous || transverse) {
             s.hu[idx] = arch ? CORTEX : 420;
-            s.lab[idx] = ORGAN.bone;
+            s.lab[idx] = BONE;
           }
         },
       );
@@ -84,6 +85,7 @@ export function ribsPainter(rng: Rng, p: Patient): Painter {
   const costal = p.liverCentre[2] - rng.uniform(40, 70) * p.liverScale;
   const rise = rng.uniform(50, 90);
   const marrow = rng.uniform(200, 300);
+  const BONE = ORGAN.bone;
   const mean = (a + bAnt) / 2;
   return {
     zMin: costal,
@@ -108,7 +110,7 @@ export function ribsPainter(rng: Rng, p: Patient): Painter {
           if (dz <= -1 || dz >= 1) return;
           const edge = Math.max(Math.abs(dr), Math.abs(dz));
           s.hu[idx] = edge > 0.55 ? CORTEX : marrow;
-          s.lab[idx] = ORGAN.bone;
+          s.lab[idx] = BONE;
         },
       );
     },
