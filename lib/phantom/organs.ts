@@ -219,7 +219,7 @@ export function buildOrgans(rng: Rng, grid: Grid, p: Patient): Organs {
   const liverExclusions = [
     ...kidneyParts.map((shape) => ({ shape, margin: 0.1 })),
     ...(gallbladder ? gallbladder.parts.map((shape) => ({ shape, margin: 0.08 })) : []),
-    ...vesselFields.map((shape, n) => ({ shape, margin: (n === 0 ? 2 : 5) / shape.radii[0] })),
+    ...vesselFields.map((shape, n) => ({ shape, margin: n === 0 ? 0 : 5 / shape.radii[0] })),
   ];
   return {
     before,

@@ -87,6 +87,12 @@ export function ribsPainter(rng: Rng, p: Patient): Painter {
   const marrow = rng.uniform(200, 300);
   const BONE = ORGAN.bone;
   const mean = (a + bAnt) / 2;
+  // Per rib (64 per side, indexed by rib number): height scale, a wave along its course, radial shift.
+  const RIBS = 64;
+  const scale = Float64Array.from({ length: 2 * RIBS }, () => rng.uniform(0.7, 1.2));
+  const wave = Float64Array.from({ length: 2 * RIBS }, () => rng.uniform(2, 6));
+  const wavePhase = Float64Array.from({ length: 2 * RIBS }, () => rng.uniform(0, 2 * Math.PI));
+  const shift = Float64Array.from({ length: 2 * RIBS }, () => rng.uniform(-0.3, 0.3));
   return {
     zMin: costal,
     zMax: Infinity,
@@ -99,14 +105,18 @@ export function ribsPainter(rng: Rng, p: Patient): Painter {
           const u = x / a;
           const v = y / b;
           const rho = Math.sqrt(u * u + v * v);
-          const dr = ((rho - 1) * mean) / radial;
-          if (dr <= -1 || dr >= 1) return;
+          const dr0 = ((rho - 1) * mean) / radial;
+          if (dr0 <= -1.3 || dr0 >= 1.3) return;
           const sinPhi = v / rho; // +1 at the front, -1 at the back
           if (sinPhi > 0.93 || sinPhi < -0.97) return;
           const g = (sinPhi + 1) / 2;
           if (s.z < costal + rise * g) return;
           const t = (s.z - zRef + drop * g) / pitch;
-          const dz = ((t - Math.round(t)) * pitch) / half;
+          const n = Math.round(t);
+          const r = (((n % RIBS) + RIBS) % RIBS) + (x > 0 ? RIBS : 0);
+          const dr = dr0 - shift[r];
+          if (dr <= -1 || dr >= 1) return;
+          const dz = ((t - n) * pitch + wave[r] * Math.sin(6 * g + wavePhase[r])) / (half * scale[r]);
           if (dz <= -1 || dz >= 1) return;
           const edge = Math.max(Math.abs(dr), Math.abs(dz));
           s.hu[idx] = edge > 0.55 ? CORTEX : marrow;

@@ -233,5 +233,6 @@ describe('generatePhantom', () => {
     expect(() => generatePhantom({ seed: 1, dims: [0, 10, 10] })).toThrow(/dims/);
     expect(() => generatePhantom({ seed: 1, spacing: [1, Number.NaN, 1] })).toThrow(/spacing/);
     expect(() => generatePhantom({ seed: 1, tumors: 1.5 })).toThrow(/tumor/);
+    expect(() => generatePhantom({ seed: 1, spacing: [0.3, 0.3, 0.3] })).toThrow(/voxels/);
   });
 });
