@@ -8,7 +8,11 @@ import { isInputError } from '../errors.ts';
 type Registrar = (program: Command) => void;
 
 /** Sub-command modules, loaded lazily so that `raunet info` does not pay for TensorFlow or the CDK. */
-const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [() => import('./commands/evaluate.ts')];
+const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
+  () => import('./commands/evaluate.ts'),
+  () => import('./commands/export.ts'),
+  () => import('./commands/bench.ts'),
+];
 
 export async function buildProgram(): Promise<Command> {
   const program = new Command('raunet')
