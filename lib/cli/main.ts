@@ -13,6 +13,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/convert.ts'),
   () => import('./commands/evaluate.ts'),
   () => import('./commands/phantom.ts'),
+  () => import('./commands/model.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
