@@ -14,6 +14,8 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/evaluate.ts'),
   () => import('./commands/phantom.ts'),
   () => import('./commands/model.ts'),
+  () => import('./commands/export.ts'),
+  () => import('./commands/bench.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
