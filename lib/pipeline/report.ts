@@ -3,7 +3,7 @@
  * burden, bounding boxes, intensity statistics per structure, stage timings, engine and models.
  */
 import { labelComponents } from '../postprocess/components.ts';
-import { type Box3, boundingBox } from '../preprocess/crop.ts';
+import { type Box3, boundingBox, boxSize, cropArray } from '../preprocess/crop.ts';
 import { applyAffine, det3, linearPart, orientationCode } from '../volume/affine.ts';
 import type { Affine, Vec3, Volume } from '../volume/volume.ts';
 
@@ -89,45 +89,61 @@ export function boxReport(box: Box3, affine: Affine): BoxReport {
   return { voxels: { start: [...box.start], end: [...box.end] }, worldMin: min, worldMax: max };
 }
 
-/** Statistics of the CT over the voxels where `inside(label)` holds. */
-export function structureStats(
-  ct: Volume,
-  labels: Uint8Array,
-  inside: (label: number) => boolean,
-  mm3: number,
-): StructureStats {
-  let n = 0;
-  let sum = 0;
-  let sum2 = 0;
+/** Statistics of the CT per label value (index = label), in one pass; voxels with label 0 are skipped. */
+export function labelStats(ct: Volume, labels: Uint8Array, mm3: number, maxLabel = 2): StructureStats[] {
+  const n = new Float64Array(maxLabel + 1);
+  const sum = new Float64Array(maxLabel + 1);
+  const sum2 = new Float64Array(maxLabel + 1);
   const d = ct.data;
   for (let i = 0; i < labels.length; i++) {
-    if (!inside(labels[i])) continue;
+    const l = labels[i];
+    if (l === 0 || l > maxLabel) continue;
     const v = d[i];
-    n++;
-    sum += v;
-    sum2 += v * v;
+    n[l]++;
+    sum[l] += v;
+    sum2[l] += v * v;
   }
+  return Array.from(n, (_, l) => statsOf(n[l], sum[l], sum2[l], mm3));
+}
+
+function statsOf(n: number, sum: number, sum2: number, mm3: number): StructureStats {
   const mean = n ? sum / n : null;
   const std = n && mean !== null ? Math.sqrt(Math.max(0, sum2 / n - mean * mean)) : null;
   return { voxels: n, volumeMl: (n * mm3) / 1000, meanHu: mean, stdHu: std };
 }
 
-/** Tumors: 26-connected components of label 2, largest first, with volumes and centroids. */
-export function tumorList(labels: Volume<Uint8Array>, mm3: number): TumorReport[] {
-  const [nx, ny, nz] = labels.dims;
-  const mask = new Uint8Array(labels.data.length);
-  for (let i = 0; i < mask.length; i++) mask[i] = labels.data[i] === 2 ? 1 : 0;
-  const { labels: comp, count, sizes } = labelComponents(mask, labels.dims, 26);
+/** Statistics of the union of two structures, from their own. */
+function unionStats(a: StructureStats, b: StructureStats, mm3: number): StructureStats {
+  const part = (s: StructureStats) => {
+    const m = s.meanHu ?? 0;
+    const sd = s.stdHu ?? 0;
+    return [s.voxels, s.voxels * m, s.voxels * (sd * sd + m * m)];
+  };
+  const [na, sa, qa] = part(a);
+  const [nb, sb, qb] = part(b);
+  return statsOf(na + nb, sa + sb, qa + qb, mm3);
+}
+
+/**
+ * Tumors: 26-connected components of label 2, largest first, with volumes and centroids. `box` (optional)
+ * bounds every labelled voxel (the liver box), so the components are searched there only.
+ */
+export function tumorList(labels: Volume<Uint8Array>, mm3: number, box?: Box3 | null): TumorReport[] {
+  const region = box ?? { start: [0, 0, 0] as Vec3, end: [...labels.dims] as Vec3 };
+  const dims = boxSize(region);
+  const crop = cropArray(labels.data, labels.dims, region);
+  for (let i = 0; i < crop.length; i++) crop[i] = crop[i] === 2 ? 1 : 0;
+  const { labels: comp, count, sizes } = labelComponents(crop, dims, 26);
   const sums = new Float64Array(3 * (count + 1));
   let idx = 0;
-  for (let k = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++, idx++) {
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++, idx++) {
         const c = comp[idx];
         if (c === 0) continue;
-        sums[3 * c] += i;
-        sums[3 * c + 1] += j;
-        sums[3 * c + 2] += k;
+        sums[3 * c] += i + region.start[0];
+        sums[3 * c + 1] += j + region.start[1];
+        sums[3 * c + 2] += k + region.start[2];
       }
   const items: Omit<TumorReport, 'id'>[] = [];
   for (let c = 1; c <= count; c++) {
@@ -157,11 +173,10 @@ export interface ReportContext {
 /** Build the report of a label map (0/1/2 on the CT grid). */
 export function buildReport(ct: Volume, labels: Volume<Uint8Array>, ctx: ReportContext): SegmentationReport {
   const mm3 = voxelVolumeMm3(ct.affine);
-  const liver = structureStats(ct, labels.data, (l) => l === 1 || l === 2, mm3);
-  const parenchyma = structureStats(ct, labels.data, (l) => l === 1, mm3);
-  const tumor = structureStats(ct, labels.data, (l) => l === 2, mm3);
+  const [, parenchyma, tumor] = labelStats(ct, labels.data, mm3);
+  const liver = unionStats(parenchyma, tumor, mm3);
   const liverBox = boundingBox(labels.data, labels.dims, 0);
-  const items = tumorList(labels, mm3);
+  const items = liverBox ? tumorList(labels, mm3, liverBox) : [];
   return {
     input: {
       name: ctx.name,
