@@ -8,7 +8,11 @@ import { isInputError } from '../errors.ts';
 type Registrar = (program: Command) => void;
 
 /** Sub-command modules, loaded lazily so that `raunet info` does not pay for TensorFlow or the CDK. */
-const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [() => import('./commands/evaluate.ts')];
+const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
+  () => import('./commands/info.ts'),
+  () => import('./commands/convert.ts'),
+  () => import('./commands/evaluate.ts'),
+];
 
 export async function buildProgram(): Promise<Command> {
   const program = new Command('raunet')

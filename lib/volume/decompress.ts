@@ -1,9 +1,14 @@
 /**
  * Decompression with a cap on the output size, so a small crafted file (a "gzip bomb") cannot exhaust
- * memory: input is fed to fflate's streaming inflater in small chunks and the output counted as it comes.
+ * memory. gzip goes through Node's native zlib (its `maxOutputLength` stops inflation at the cap);
+ * zip archives through fflate's streaming unzipper fed in small chunks, the output counted as it comes.
  */
-import { Gunzip, Unzip, UnzipInflate } from 'fflate';
+import { constants as bufferConstants } from 'node:buffer';
+import { gunzipSync } from 'node:zlib';
+import { Unzip, UnzipInflate } from 'fflate';
 import { InputError } from '../errors.ts';
+
+const BUFFER_MAX = bufferConstants.MAX_LENGTH;
 
 /** Default cap on decompressed bytes: 4 GiB. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 ** 3;
@@ -86,28 +91,26 @@ function wrapInflateError(e: unknown, file: string, cap: number, what: string): 
   throw new InputError(`corrupt ${what} stream (${msg})`, 'BAD_HEADER', file);
 }
 
-/** Gunzip `bytes` (one or more members), refusing output beyond the cap. */
+/**
+ * Gunzip `bytes` (one or more members) with Node's native zlib, refusing output beyond the cap
+ * (zlib stops inflating once `maxOutputLength` is reached, so a bomb never gets further in memory).
+ */
 export function gunzipCapped(bytes: Uint8Array, file: string, opts?: ReadOptions): Uint8Array {
   const cap = decompressionCap(opts);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  let ended = false;
-  const g = new Gunzip((chunk, final) => {
-    total += chunk.length;
-    if (total > cap) throw new CapExceeded();
-    if (chunk.length) chunks.push(chunk);
-    if (final) ended = true;
-  });
+  // zlib cannot produce a single buffer larger than the platform maximum: cap there as well.
+  const limit = Math.min(cap, BUFFER_MAX);
   try {
-    for (let at = 0; at < bytes.length; at += CHUNK) {
-      const end = Math.min(bytes.length, at + CHUNK);
-      g.push(bytes.subarray(at, end), end === bytes.length);
-    }
+    const out = gunzipSync(bytes, { maxOutputLength: limit });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (e) {
-    wrapInflateError(e, file, cap, 'gzip');
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(file, limit);
+    const msg = e instanceof Error ? e.message : String(e);
+    if (code === 'Z_BUF_ERROR' || /unexpected end/i.test(msg)) {
+      throw new InputError(`truncated gzip stream (${msg})`, 'TRUNCATED', file);
+    }
+    throw new InputError(`corrupt gzip stream (${msg})`, 'BAD_HEADER', file);
   }
-  if (!ended) throw new InputError('truncated gzip stream', 'TRUNCATED', file);
-  return concat(chunks, total);
 }
 
 /** Unzip every file entry of a .zip archive into memory, the total output capped. Directories are skipped. */

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { gzipSync } from 'fflate';
+import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.ts';
 import { affineToQform, qformToAffine, spacingFromAffine } from './affine.ts';
 import {
@@ -218,7 +218,9 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
   out.set(body, header.length);
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
     byteSwap(out.subarray(header.length), body.length / count);
-  return opts.gzip ? gzipSync(out, { level: opts.level ?? 6 }) : out;
+  if (!opts.gzip) return out;
+  const gz = gzipSync(out, { level: opts.level ?? 6 });
+  return new Uint8Array(gz.buffer, gz.byteOffset, gz.byteLength);
 }
 
 /**
