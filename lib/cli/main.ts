@@ -9,9 +9,11 @@ type Registrar = (program: Command) => void;
 
 /** Sub-command modules, loaded lazily so that `raunet info` does not pay for TensorFlow or the CDK. */
 const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
+  () => import('./commands/evaluate.ts'),
   () => import('./commands/info.ts'),
   () => import('./commands/convert.ts'),
   () => import('./commands/evaluate.ts'),
+  () => import('./commands/phantom.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {

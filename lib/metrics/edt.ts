@@ -69,10 +69,28 @@ export function squaredDistanceTransform(features: Uint8Array, dims: Vec3, spaci
     throw new RangeError(`features have ${features.length} voxels, dims ${dims.join('x')} need ${n}`);
   }
   const d = new Float32Array(n);
-  for (let i = 0; i < n; i++) d[i] = features[i] !== 0 ? 0 : Number.POSITIVE_INFINITY;
   const w = scratch(Math.max(nx, ny, nz));
-  // x: contiguous rows.
-  for (let r = 0; r < ny * nz; r++) transformLine(d, r * nx, 1, nx, spacing[0], w);
+  // x: on the binary input the 1D transform is the squared distance to the nearest feature in the row,
+  // found by a forward and a backward scan.
+  const sx = spacing[0];
+  const INF = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < ny * nz; r++) {
+    const base = r * nx;
+    let last = -1;
+    for (let x = 0; x < nx; x++) {
+      if (features[base + x] !== 0) last = x;
+      d[base + x] = last < 0 ? INF : x - last;
+    }
+    if (last < 0) continue; // no feature in the row: all +Infinity
+    last = -1;
+    for (let x = nx - 1; x >= 0; x--) {
+      if (features[base + x] !== 0) last = x;
+      let g = d[base + x];
+      if (last >= 0 && last - x < g) g = last - x;
+      const mm = g * sx;
+      d[base + x] = mm * mm;
+    }
+  }
   // y: lines of stride nx inside each (contiguous) z plane.
   if (ny > 1) {
     for (let zz = 0; zz < nz; zz++) {

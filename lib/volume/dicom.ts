@@ -301,7 +301,8 @@ async function slicePixels(
         label,
       );
     }
-    bytes = s.ds.byteArray.slice(el.dataOffset, el.dataOffset + need);
+    // a copy (byteArray is often a Node Buffer, whose slice() would be a view)
+    bytes = new Uint8Array(s.ds.byteArray.subarray(el.dataOffset, el.dataOffset + need));
     if (s.ts === TS_EXPLICIT_BE && bytesPerSample === 2) {
       for (let i = 0; i < bytes.length; i += 2) {
         const t = bytes[i];

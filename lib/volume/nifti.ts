@@ -88,10 +88,13 @@ function byteSwap(bytes: Uint8Array, size: number): void {
   }
 }
 
+/** NIfTI: a slope of 0 (or not finite) means no scaling; so does slope 1 with intercept 0. */
+function isIdentityScaling(slope: number, inter: number): boolean {
+  return !Number.isFinite(slope) || slope === 0 || (slope === 1 && (inter === 0 || !Number.isFinite(inter)));
+}
+
 function applyScaling(raw: VoxelArray, slope: number, inter: number): VoxelArray {
-  const identity =
-    !Number.isFinite(slope) || slope === 0 || (slope === 1 && (inter === 0 || !Number.isFinite(inter)));
-  if (identity) return raw;
+  if (isIdentityScaling(slope, inter)) return raw;
   const b = Number.isFinite(inter) ? inter : 0;
   const out = raw instanceof Float64Array ? new Float64Array(raw.length) : new Float32Array(raw.length);
   for (let i = 0; i < raw.length; i++) out[i] = raw[i] * slope + b;
@@ -147,10 +150,11 @@ export function decodeNifti(bytes: Uint8Array, name: string, opts?: ReadOptions)
       name,
     );
   }
-  let raw: Uint8Array;
-  // Reuse the decompressed buffer when we own it and the voxels are aligned; otherwise copy.
-  if (owned && (bytes.byteOffset + offset) % elem === 0) raw = bytes.subarray(offset, offset + need);
-  else raw = bytes.slice(offset, offset + need);
+  let raw = bytes.subarray(offset, offset + need);
+  // The returned voxels own a buffer of exactly their size (callers may hand `data.buffer` on), so copy,
+  // except when scaling makes a new array anyway and the bytes can be viewed in place.
+  const viewable = owned && h.littleEndian && raw.byteOffset % elem === 0;
+  if (isIdentityScaling(h.sclSlope, h.sclInter) || !viewable) raw = new Uint8Array(raw); // copy (Buffer.slice would not)
   if (!h.littleEndian) byteSwap(raw, elem);
   const Ctor = DTYPE_ARRAYS[dtype];
   const typed = new Ctor(raw.buffer as ArrayBuffer, raw.byteOffset, count) as VoxelArray;

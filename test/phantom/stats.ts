@@ -6,6 +6,11 @@
 import { applyAffine } from '../../lib/volume/affine.ts';
 import type { Vec3, Volume } from '../../lib/volume/volume.ts';
 
+/** The bytes of a typed array (its own view, whatever buffer it sits in). */
+export function bytes(a: ArrayBufferView): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
 export function mask(codes: Uint8Array, keep: (code: number) => boolean): Uint8Array {
   const out = new Uint8Array(codes.length);
   for (let i = 0; i < codes.length; i++) out[i] = keep(codes[i]) ? 1 : 0;

@@ -1,11 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../lib/cli/main.ts';
 import { readDicomSeries } from '../../lib/volume/dicom.ts';
 import { readNifti } from '../../lib/volume/nifti.ts';
-import { SHARED_DATA } from './helpers.ts';
+import { SHARED_DATA, useTempDir } from './helpers.ts';
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -30,13 +28,7 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
 const ct = join(SHARED_DATA, 'ct/example_ct.nii.gz');
 
 describe('raunet info / convert', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'raunet-cli-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('raunet-cli-');
 
   it('info --json prints exactly the agreed keys for the example CT', async () => {
     const r = await run('info', ct, '--json');
@@ -63,7 +55,7 @@ describe('raunet info / convert', () => {
   });
 
   it('convert keeps values and geometry (NIfTI -> .nii, DICOM -> .nii.gz)', async () => {
-    const out1 = join(dir, 'ct.nii');
+    const out1 = join(tmp(), 'ct.nii');
     expect((await run('convert', ct, out1)).code).toBe(0);
     const [a, b] = [await readNifti(ct), await readNifti(out1)];
     expect(b.affine).toEqual(a.affine);
@@ -75,7 +67,7 @@ describe('raunet info / convert', () => {
     ).toBe(true);
 
     const src = join(SHARED_DATA, 'dicom/ct-3slice');
-    const out2 = join(dir, 'dcm.nii.gz');
+    const out2 = join(tmp(), 'dcm.nii.gz');
     const r = await run('convert', src, out2);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/512x512x3 int16/);
@@ -87,10 +79,10 @@ describe('raunet info / convert', () => {
   });
 
   it('bad input: exit code 2 and a message naming the file', async () => {
-    const missing = await run('info', join(dir, 'none.nii.gz'));
+    const missing = await run('info', join(tmp(), 'none.nii.gz'));
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/^error: .*none\.nii\.gz: no such file/);
-    const badOut = await run('convert', ct, join(dir, 'out.png'));
+    const badOut = await run('convert', ct, join(tmp(), 'out.png'));
     expect(badOut.code).toBe(2);
     expect(badOut.err).toMatch(/out\.png: output must end in \.nii or \.nii\.gz/);
     const capped = await run('info', ct, '--max-decompressed-bytes', '1000');

@@ -30,11 +30,17 @@ describe('readVolume / decodeVolumeBytes', () => {
     const entries: Record<string, Uint8Array> = { 'README.txt': new TextEncoder().encode('hello') };
     for (const f of ['01.dcm', '02.dcm', '03.dcm'])
       entries[`series/${f}`] = await readFile(join(threeSlice, f));
-    const zip = zipSync(entries, { level: 6 });
-    const fromZip = await decodeVolumeBytes('upload.zip', zip);
     const fromDir = await readDicomSeries(threeSlice);
-    expect(fromZip.affine).toEqual(fromDir.affine);
-    expect(Array.from(fromZip.data)).toEqual(Array.from(fromDir.data));
+    for (const level of [0, 6] as const) {
+      const zip = zipSync(entries, { level });
+      const fromZip = await decodeVolumeBytes('upload.zip', zip);
+      expect(fromZip.affine).toEqual(fromDir.affine);
+      expect(Array.from(fromZip.data)).toEqual(Array.from(fromDir.data));
+      await expect(decodeVolumeBytes('cut.zip', zip.subarray(0, zip.length - 40))).rejects.toMatchObject({
+        code: 'TRUNCATED',
+        message: expect.stringMatching(/^cut\.zip: truncated/),
+      });
+    }
     // a single DICOM file is a one-slice series
     const one = await decodeVolumeBytes('01.dcm', entries['series/01.dcm']);
     expect(one.dims).toEqual([512, 512, 1]);
