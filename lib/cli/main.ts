@@ -12,7 +12,6 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/evaluate.ts'),
   () => import('./commands/info.ts'),
   () => import('./commands/convert.ts'),
-  () => import('./commands/evaluate.ts'),
   () => import('./commands/phantom.ts'),
 ];
 
