@@ -13,6 +13,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/info.ts'),
   () => import('./commands/convert.ts'),
   () => import('./commands/phantom.ts'),
+  () => import('./commands/train.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
