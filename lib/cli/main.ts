@@ -14,6 +14,8 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/convert.ts'),
   () => import('./commands/phantom.ts'),
   () => import('./commands/train.ts'),
+  () => import('./commands/export.ts'),
+  () => import('./commands/bench.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
