@@ -14,10 +14,10 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
-import { exportToOnnx } from '../inference/onnx-export.ts';
+import { ONNX_FILE } from '../inference/load.ts';
+import { saveOnnx } from '../inference/save-onnx.ts';
 import { ARCHS, type ArchName, buildRAUNet } from '../model/archs.ts';
 import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/storage.ts';
-import { writeFileAtomic } from '../volume/nifti.ts';
 import { CaseStore } from './dataset.ts';
 import { kFoldSplit } from './kfold.ts';
 import { deriveSeed } from './random.ts';
@@ -130,11 +130,10 @@ function writeStateSync(path: string, state: TrainState): void {
  * for a newer checkpoint.
  */
 async function writeOnnx(model: tf.LayersModel, dir: string, log: (line: string) => void): Promise<void> {
-  const path = join(dir, 'model.onnx');
   try {
-    await writeFileAtomic(path, exportToOnnx(model));
+    await saveOnnx(model, dir);
   } catch (e) {
-    await rm(path, { force: true });
+    await rm(join(dir, ONNX_FILE), { force: true });
     log(
       `warning: model.onnx not written (${e instanceof Error ? e.message : String(e)}); the tfjs model is saved`,
     );
