@@ -14,6 +14,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/convert.ts'),
   () => import('./commands/phantom.ts'),
   () => import('./commands/model.ts'),
+  () => import('./commands/train.ts'),
   () => import('./commands/export.ts'),
   () => import('./commands/bench.ts'),
 ];
