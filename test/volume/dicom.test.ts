@@ -1,15 +1,14 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import dicomParser from 'dicom-parser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/errors.ts';
 import { orientationCode } from '../../lib/volume/affine.ts';
 import { decodeDicomSeries, readDicomSeries } from '../../lib/volume/dicom.ts';
 import { readNifti } from '../../lib/volume/nifti.ts';
 import type { Volume } from '../../lib/volume/volume.ts';
 import { buildDicomSlice, type SliceSpec } from './dicom-builder.ts';
-import { SHARED_DATA } from './helpers.ts';
+import { SHARED_DATA, useTempDir } from './helpers.ts';
 
 const near = (a: number[], b: number[], tol: number) => {
   expect(a.length).toBe(b.length);
@@ -168,19 +167,15 @@ describe('DICOM series (synthetic)', () => {
 });
 
 describe('DICOM series (real data)', () => {
-  let dir: string;
+  const tmp = useTempDir('raunet-dicom-');
   let j2k: Volume;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'raunet-dicom-'));
     j2k = await readDicomSeries(join(SHARED_DATA, 'dicom/ct-jpeg2000'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('reads the 3-slice GE series in position order whatever the file names', async () => {
     const src = join(SHARED_DATA, 'dicom/ct-3slice');
-    const shuffled = join(dir, 'shuffled');
+    const shuffled = join(tmp(), 'shuffled');
     await mkdir(shuffled);
     // 01 (z -126.69, top) -> "a", 02 -> "c", 03 (z -128.69, bottom) -> "b"; plus a stray text file
     await copyFile(join(src, '01.dcm'), join(shuffled, 'a'));
