@@ -2,8 +2,14 @@
  * Test-only minimal DICOM Part 10 writer (one CT slice per file), written from the standard's encoding
  * rules (PS3.5 section 7, PS3.10 section 7), so the reader can be tested on series we control.
  */
+import { deflateRawSync } from 'node:zlib';
+
 export interface SliceSpec {
-  transferSyntax?: '1.2.840.10008.1.2' | '1.2.840.10008.1.2.1' | '1.2.840.10008.1.2.2';
+  transferSyntax?:
+    | '1.2.840.10008.1.2'
+    | '1.2.840.10008.1.2.1'
+    | '1.2.840.10008.1.2.2'
+    | '1.2.840.10008.1.2.1.99';
   seriesUid?: string;
   ipp: number[];
   iop?: number[];
@@ -90,7 +96,7 @@ export function buildDicomSlice(s: SliceSpec): Uint8Array {
     if (s.signed) dv.setInt16(2 * i, v, le);
     else dv.setUint16(2 * i, v, le);
   });
-  const ds = encode(
+  const plain = encode(
     [
       { group: 8, element: 0x16, vr: 'UI', value: str('1.2.840.10008.5.1.4.1.1.2', '\0') },
       { group: 8, element: 0x18, vr: 'UI', value: str(sop, '\0') },
@@ -115,6 +121,8 @@ export function buildDicomSlice(s: SliceSpec): Uint8Array {
     le,
     explicit,
   );
+  // Deflated explicit VR little endian: the data set after the meta header is raw-deflated.
+  const ds = ts === '1.2.840.10008.1.2.1.99' ? new Uint8Array(deflateRawSync(plain)) : plain;
   const out = new Uint8Array(132 + meta.length + metaBody.length + ds.length);
   out.set(new TextEncoder().encode('DICM'), 128);
   out.set(meta, 132);

@@ -85,9 +85,9 @@ describe('DICOM series (synthetic)', () => {
     expect(v.data[0]).toBe(stored(0, ROWS - 1, 1) - 1024);
   });
 
-  it('reads implicit VR little endian and explicit VR big endian alike', async () => {
+  it('reads implicit VR little endian, explicit VR big endian and deflated little endian alike', async () => {
     const ref = await decodeDicomSeries(series([0, 1, 2]), 'le');
-    for (const ts of ['1.2.840.10008.1.2', '1.2.840.10008.1.2.2'] as const) {
+    for (const ts of ['1.2.840.10008.1.2', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99'] as const) {
       const v = await decodeDicomSeries(series([0, 1, 2], { transferSyntax: ts }), ts);
       expect(Array.from(v.data)).toEqual(Array.from(ref.data));
       expect(v.affine).toEqual(ref.affine);
@@ -114,6 +114,18 @@ describe('DICOM series (synthetic)', () => {
     const wide = await decodeDicomSeries(series([0, 1], { pixels: new Array(12).fill(60000) }), 'wide');
     expect(wide.data).toBeInstanceOf(Int32Array);
     expect(wide.data[0]).toBe(60000 - 1024);
+  });
+
+  it('caps the inflation of a deflated data set', async () => {
+    const big = series([0, 1], {
+      transferSyntax: '1.2.840.10008.1.2.1.99',
+      pixels: new Array(ROWS * COLS).fill(0),
+    });
+    await expectInputError(
+      decodeDicomSeries(big, 'deflated', { maxDecompressedBytes: 100 }),
+      'TOO_LARGE',
+      /deflated: slice-.*cap of 100 bytes/,
+    );
   });
 
   it('refuses a folder mixing series, naming them', async () => {
