@@ -10,7 +10,7 @@
  * - Geometry: the LPS affine from IOP/IPP is turned into RAS (x and y negated) and the rows are stored
  *   bottom-up (j flipped), the layout dcm2niix writes, so label maps made on its output overlay ours.
  * Transfer syntaxes: implicit and explicit VR little endian, explicit VR big endian, deflated explicit VR
- * little endian (inflation capped like any decompression), JPEG 2000.
+ * little endian (inflation capped like any decompression), RLE Lossless, JPEG 2000.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet, type ParseDicomOptions } from 'dicom-parser';
 import { InputError } from '../errors.ts';
 import { decompressionCap, type ReadOptions, tooLarge } from './decompress.ts';
+import { decodeRleFrame } from './dicom-rle.ts';
 import { readInputFile } from './files.ts';
 import { decodeJpeg2000 } from './jpeg2000.ts';
 import type { Affine, Vec3, Volume, VoxelArray } from './volume.ts';
@@ -28,11 +29,13 @@ const TS_EXPLICIT_BE = '1.2.840.10008.1.2.2';
 const TS_J2K_LOSSLESS = '1.2.840.10008.1.2.4.90';
 const TS_J2K = '1.2.840.10008.1.2.4.91';
 const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
+const TS_RLE = '1.2.840.10008.1.2.5';
 const SUPPORTED_TS = [
   TS_IMPLICIT_LE,
   TS_EXPLICIT_LE,
   TS_EXPLICIT_BE,
   TS_DEFLATED_LE,
+  TS_RLE,
   TS_J2K_LOSSLESS,
   TS_J2K,
 ];
@@ -122,7 +125,7 @@ function toSlice(name: string, ds: DataSet, label: string): Slice {
   const ts = ds.string(TAG.transferSyntax) ?? TS_IMPLICIT_LE;
   if (!SUPPORTED_TS.includes(ts)) {
     throw new InputError(
-      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian and JPEG 2000 are)`,
+      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian, deflated, RLE and JPEG 2000 are)`,
       'UNSUPPORTED',
       label,
     );
@@ -278,10 +281,9 @@ async function slicePixels(
   const n = s.rows * s.cols;
   let bytes: Uint8Array;
   let bytesPerSample = s.bitsAllocated / 8;
-  if (s.ts === TS_J2K || s.ts === TS_J2K_LOSSLESS) {
-    let frame: Uint8Array;
+  const encapsulated = (): Uint8Array => {
     try {
-      frame = dicomParser.readEncapsulatedPixelDataFromFragments(s.ds, el, 0, el.fragments?.length ?? 1);
+      return dicomParser.readEncapsulatedPixelDataFromFragments(s.ds, el, 0, el.fragments?.length ?? 1);
     } catch (e) {
       throw new InputError(
         `${s.name}: unreadable encapsulated pixel data (${errorText(e)})`,
@@ -289,6 +291,16 @@ async function slicePixels(
         label,
       );
     }
+  };
+  if (s.ts === TS_RLE) {
+    try {
+      bytes = decodeRleFrame(encapsulated(), n, bytesPerSample);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      throw new InputError(`${s.name}: RLE decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
+    }
+  } else if (s.ts === TS_J2K || s.ts === TS_J2K_LOSSLESS) {
+    const frame = encapsulated();
     let decoded: Awaited<ReturnType<typeof decodeJpeg2000>>;
     try {
       decoded = await decodeJpeg2000(frame);
