@@ -13,6 +13,10 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/info.ts'),
   () => import('./commands/convert.ts'),
   () => import('./commands/phantom.ts'),
+  () => import('./commands/model.ts'),
+  () => import('./commands/train.ts'),
+  () => import('./commands/export.ts'),
+  () => import('./commands/bench.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -48,6 +48,12 @@ function wantCuda(opt: boolean | undefined): boolean {
   return cudaProviderInstalled();
 }
 
+function openSession(model: string | Uint8Array, o: ort.InferenceSession.SessionOptions) {
+  return typeof model === 'string'
+    ? ort.InferenceSession.create(model, o)
+    : ort.InferenceSession.create(model, o);
+}
+
 function sessionOptions(providers: string[], threads?: number): ort.InferenceSession.SessionOptions {
   const o: ort.InferenceSession.SessionOptions = {
     executionProviders: providers,
@@ -57,11 +63,18 @@ function sessionOptions(providers: string[], threads?: number): ort.InferenceSes
   return o;
 }
 
+/**
+ * Opens an ONNX model (a file path, or the file's bytes) in an ONNX Runtime session.
+ * Bad or missing files are InputErrors naming the file.
+ */
 export async function createOnnxEngine(
-  modelPath: string,
+  modelPath: string | Uint8Array,
   opts: OnnxEngineOptions = {},
 ): Promise<InferenceEngine> {
-  if (!existsSync(modelPath)) throw new InputError('ONNX model file not found', 'NOT_FOUND', modelPath);
+  const label = typeof modelPath === 'string' ? modelPath : '(in-memory ONNX model)';
+  if (typeof modelPath === 'string' && !existsSync(modelPath)) {
+    throw new InputError('ONNX model file not found', 'NOT_FOUND', modelPath);
+  }
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 0)) {
     throw new InputError(`threads must be a non-negative integer, got ${opts.threads}`);
   }
@@ -69,7 +82,7 @@ export async function createOnnxEngine(
   let backend = 'onnx-cpu';
   if (wantCuda(opts.cuda)) {
     try {
-      session = await ort.InferenceSession.create(modelPath, sessionOptions(['cuda'], opts.threads));
+      session = await openSession(modelPath, sessionOptions(['cuda'], opts.threads));
       backend = 'onnx-cuda';
     } catch (e) {
       process.stderr.write(
@@ -79,12 +92,12 @@ export async function createOnnxEngine(
   }
   if (!session) {
     try {
-      session = await ort.InferenceSession.create(modelPath, sessionOptions(['cpu'], opts.threads));
+      session = await openSession(modelPath, sessionOptions(['cpu'], opts.threads));
     } catch (e) {
       throw new InputError(
         `not a loadable ONNX model (${e instanceof Error ? e.message : String(e)})`,
         'BAD_HEADER',
-        modelPath,
+        label,
       );
     }
   }

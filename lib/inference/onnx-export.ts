@@ -87,12 +87,16 @@ function orderedSteps(outputs: SymTensor[]): Step[] {
 
 // ---- weight helpers ----------------------------------------------------------------------------------
 
+/** Weight name without the layer prefix and the `_N` suffix tfjs adds to repeated variable names. */
+function shortName(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1).replace(/_\d+$/, '');
+}
+
 function namedWeights(layer: Layer): Map<string, Float32Array> {
   const values = layer.getWeights();
   const out = new Map<string, Float32Array>();
   layer.weights.forEach((w, k) => {
-    const short = w.name.slice(w.name.lastIndexOf('/') + 1).replace(/_\d+$/, '');
-    out.set(short, Float32Array.from(values[k]!.dataSync() as Float32Array));
+    out.set(shortName(w.name), Float32Array.from(values[k]!.dataSync() as Float32Array));
   });
   // getWeights() returns the variables' own tensors: they must not be disposed here.
   return out;
@@ -413,7 +417,7 @@ class Converter {
     const { layer } = step;
     const out = step.node.outputTensors[0]!;
     const weights = namedWeights(layer);
-    const kernelShape = layer.weights.find((w) => w.name.endsWith('kernel'))?.shape;
+    const kernelShape = layer.weights.find((w) => shortName(w.name) === 'kernel')?.shape;
     const kernel = weights.get('kernel');
     if (!kernel || !kernelShape) throw new Error(`onnx export: conv '${layer.name}' has no kernel`);
     const spatialKernel = kernelShape.slice(0, -2);

@@ -71,13 +71,18 @@ export interface BuildOptions {
   width?: number;
   /** Input shape without the batch axis, [(z,) y, x, c]; default the configuration's. */
   inputShape?: number[];
+  /** Momentum of the BN moving statistics (default 0.99, the Keras default). */
+  bnMomentum?: number;
 }
 
 type SymT = tf.SymbolicTensor;
 
 /** Builds layers of the right dimensionality with stable, descriptive names. */
 class Builder {
-  constructor(readonly dims: 2 | 3) {}
+  constructor(
+    readonly dims: 2 | 3,
+    readonly bnMomentum = 0.99,
+  ) {}
 
   conv(x: SymT, filters: number, kernel: 1 | 3, name: string, activation?: 'sigmoid'): SymT {
     const args = { filters, kernelSize: kernel, padding: 'same' as const, useBias: true, name, activation };
@@ -86,7 +91,7 @@ class Builder {
   }
 
   bn(x: SymT, name: string): SymT {
-    return new BatchNormND({ name }).apply(x) as SymT;
+    return new BatchNormND({ name, momentum: this.bnMomentum }).apply(x) as SymT;
   }
 
   relu(x: SymT, name: string): SymT {
@@ -178,7 +183,7 @@ export function buildRAUNet(arch: ArchName, opts: BuildOptions = {}): tf.LayersM
   const inputShape = opts.inputShape ?? [...spec.inputShape];
   validateInputShape(spec, inputShape);
   const w = spec.widths.map((c) => scaleWidth(c, width));
-  const b = new Builder(spec.dims);
+  const b = new Builder(spec.dims, opts.bnMomentum);
 
   const input = tf.input({ shape: inputShape, name: 'input' });
   let conv1 = b.conv(input, w[0]!, 3, 'conv1');

@@ -159,9 +159,11 @@ export class BatchNormND extends tf.layers.Layer {
     }
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     const { mean, variance } = tf.moments(x, axes);
-    const y = tf.tidy(() =>
-      tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon))), gamma), beta),
-    );
+    // Folded per-channel scale and shift: two broadcasting ops on the large tensor instead of four.
+    const y = tf.tidy(() => {
+      const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, this.epsilon)));
+      return tf.add(tf.mul(x, scale), tf.sub(beta, tf.mul(mean, scale)));
+    });
     const decay = 1 - this.momentum;
     const update = (v: tf.LayerVariable, batch: tf.Tensor) =>
       tf.tidy(() => {

@@ -59,10 +59,12 @@ export function buildLiver(
     new Ellipsoid(jc([8, -25, 10]), [j(28 * s), j(26 * s), j(40 * s)]),
   ];
   const [spx, spy] = p.spine;
+  const domeZ = diaphragmZ;
+  const cavity = cavityField;
   const clip: Field = (x, y, z) => {
     let f = Math.max(
-      (z - (diaphragmZ(p.diaphragm, x, y) - 5)) / 70,
-      cavityField(p.body, x, y) * 1.6 + 0.04,
+      (z - (domeZ(p.diaphragm, x, y) - 5)) / 70,
+      cavity(p.body, x, y) * 1.6 + 0.04,
       (38 - Math.hypot(x - spx, y - spy)) / 70,
       (spy - 12 - 0.35 * Math.abs(x - spx) - y) / 70,
     );
@@ -81,9 +83,10 @@ export function buildLiver(
     clip,
   });
   const hu = p.tissues.liver;
+  const LIVER = LABEL.liver;
   const liverPainter = blobPainter(liver, (sl, idx) => {
     sl.hu[idx] = hu + 3 * sl.grain[idx];
-    sl.lab[idx] = LABEL.liver;
+    sl.lab[idx] = LIVER;
   });
 
   const P = (c: Vec3): Vec3 => [lx + s * c[0], ly + s * c[1], lz + s * c[2]];
@@ -103,7 +106,7 @@ export function buildLiver(
     zMax: v.box.max[2],
     paint(sl: Slice) {
       forEachInBox(sl, v.box, (idx, _i, _j, x, y) => {
-        if (sl.lab[idx] === LABEL.liver && v.field(x, y, sl.z) < 0) sl.hu[idx] = vesselHu;
+        if (sl.lab[idx] === LIVER && v.field(x, y, sl.z) < 0) sl.hu[idx] = vesselHu;
       });
     },
   }));
@@ -181,6 +184,7 @@ export function placeTumors(
       done = true;
     }
   }
+  const { liver: LIVER, tumor: TUMOR } = LABEL;
   const rimHu = liverHu + rng.uniform(10, 30);
   const necroticHu = rng.uniform(0, 10);
   const painters: Painter[] = placed.map((t) => {
@@ -196,7 +200,7 @@ export function placeTumors(
           max: t.e.box.max.map((v) => v + margin) as Vec3,
         };
         forEachInBox(sl, box, (idx, i, j, x, y) => {
-          if (sl.lab[idx] !== LABEL.liver && sl.lab[idx] !== LABEL.tumor) return;
+          if (sl.lab[idx] !== LIVER && sl.lab[idx] !== TUMOR) return;
           const f = t.e.field(x, y, sl.z) + t.amp * noise.at(i, j);
           if (f >= 0) return;
           let v = t.hu;
@@ -204,7 +208,7 @@ export function placeTumors(
           else if (t.necrotic && f < -0.55) v = necroticHu;
           else if (!t.rim && f > -0.12) v = t.hu + (liverHu - t.hu) * 0.5 * (1 + f / 0.12);
           sl.hu[idx] = v + 4 * sl.grain[idx];
-          sl.lab[idx] = LABEL.tumor;
+          sl.lab[idx] = TUMOR;
         });
       },
     };

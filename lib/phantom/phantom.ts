@@ -16,6 +16,7 @@ import { LatticeNoise, WhiteNoise } from './noise.ts';
 import { buildOrgans } from './organs.ts';
 import { deriveSeed, Rng } from './random.ts';
 import { renderVolume } from './render.ts';
+import type { Box } from './shapes.ts';
 import { ribsPainter, spinePainter } from './skeleton.ts';
 import { LABEL } from './slice.ts';
 
@@ -52,7 +53,8 @@ export interface Phantom {
  * fragments the shape clipping can leave) become background in the labels. Returns how many there were.
  */
 function dropLiverIslands(codes: Uint8Array, dims: Vec3): number {
-  const isLiver = (c: number) => c === LABEL.liver || c === LABEL.tumor;
+  const { liver: LIVER, tumor: TUMOR, background: BACKGROUND } = LABEL;
+  const isLiver = (c: number) => c === LIVER || c === TUMOR;
   const box = boundingBox(codes, dims, 0, isLiver);
   if (!box) return 0;
   const local = cropArray(codes, dims, box);
@@ -63,7 +65,7 @@ function dropLiverIslands(codes: Uint8Array, dims: Vec3): number {
   let dropped = 0;
   for (let i = 0; i < local.length; i++) {
     if (liver[i] && !kept[i]) {
-      local[i] = LABEL.background;
+      local[i] = BACKGROUND;
       dropped++;
     }
   }
@@ -109,12 +111,25 @@ export function generatePhantom(opts: PhantomOptions): Phantom {
   ];
   const white = new WhiteNoise(rng.fork('noise'));
   const grain = new LatticeNoise(rng.fork('grain'), grid, 5);
-  const { ct, organs: organCodes } = renderVolume(grid, painters, white, grain, patient.tissues.noiseSigma);
+  const { body } = patient;
+  const grainBox: Box = {
+    min: [-body.a * 1.1, -body.bPost * 1.1, 0],
+    max: [body.a * 1.1, body.bAnt * 1.1, 0],
+  };
+  const { ct, organs: organCodes } = renderVolume(
+    grid,
+    painters,
+    white,
+    grain,
+    grainBox,
+    patient.tissues.noiseSigma,
+  );
   const islandVoxels = dropLiverIslands(organCodes, grid.dims);
   const seg = opts.organMap ? new Uint8Array(organCodes.length) : organCodes;
+  const { tumor: TUMOR, background: BACKGROUND } = LABEL;
   for (let i = 0; i < seg.length; i++) {
     const code = organCodes[i];
-    seg[i] = code <= LABEL.tumor ? code : LABEL.background;
+    seg[i] = code <= TUMOR ? code : BACKGROUND;
   }
   const affine = gridAffine(grid);
   const info: Phantom['info'] = { seed, patient, tumors: placed.tumors, islandVoxels };

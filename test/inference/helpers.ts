@@ -73,3 +73,58 @@ export function writeTemp(name: string, bytes: Uint8Array): string {
   writeFileSync(path, bytes);
   return path;
 }
+
+interface SymLike {
+  id: number;
+  sourceLayer: tf.layers.Layer;
+  nodeIndex: number;
+}
+
+/**
+ * The same forward pass as `model.predict`, run layer by layer by tfjs itself, yielding to the event
+ * loop between layers: a full-width 3D forward on the pure-JS backend takes many seconds, and one long
+ * synchronous call would starve the test runner's worker. `onLayer` sees each layer's time (profiling).
+ */
+export async function tfjsForwardYielding(
+  model: tf.LayersModel,
+  x: Float32Array,
+  shape: number[],
+  onLayer?: (name: string, ms: number) => void,
+): Promise<Float32Array> {
+  const values = new Map<number, tf.Tensor>();
+  const uses = new Map<number, number>();
+  const order: Array<{ layer: tf.layers.Layer; inputs: SymLike[]; outputs: SymLike[] }> = [];
+  const seen = new Set<string>();
+  const visit = (t: SymLike) => {
+    const key = `${t.sourceLayer.name}#${t.nodeIndex}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const node = t.sourceLayer.inboundNodes[t.nodeIndex]!;
+    const inputs = node.inputTensors as unknown as SymLike[];
+    for (const i of inputs) visit(i);
+    order.push({ layer: t.sourceLayer, inputs, outputs: node.outputTensors as unknown as SymLike[] });
+  };
+  const outputs = model.outputs as unknown as SymLike[];
+  for (const o of outputs) visit(o);
+  for (const s of order) for (const i of s.inputs) uses.set(i.id, (uses.get(i.id) ?? 0) + 1);
+  const input = (model.inputs as unknown as SymLike[])[0]!;
+  values.set(input.id, tf.tensor(x, shape));
+  for (const s of order) {
+    if (s.layer.getClassName() === 'InputLayer') continue;
+    const t0 = performance.now();
+    const ins = s.inputs.map((i) => values.get(i.id)!);
+    const y = s.layer.apply(ins.length === 1 ? ins[0]! : ins) as tf.Tensor;
+    values.set(s.outputs[0]!.id, y);
+    for (const i of s.inputs) {
+      const left = uses.get(i.id)! - 1;
+      uses.set(i.id, left);
+      if (left === 0 && i.id !== outputs[0]!.id) values.get(i.id)!.dispose();
+    }
+    onLayer?.(s.layer.name, performance.now() - t0);
+    await new Promise((r) => setImmediate(r));
+  }
+  const out = values.get(outputs[0]!.id)!;
+  const data = Float32Array.from(out.dataSync() as Float32Array);
+  out.dispose();
+  return data;
+}

@@ -104,7 +104,7 @@ describe('generatePhantom', () => {
 
   it('keeps the physical liver size on a coarse grid and on a fine one', () => {
     const coarse = phantom(7, [64, 64, 32]);
-    const fine = phantom(7, [192, 192, 64]);
+    const fine = phantom(7, [160, 160, 40]);
     for (const p of [coarse, fine]) {
       const lr = worldExtent(
         p.seg,
@@ -114,7 +114,7 @@ describe('generatePhantom', () => {
       expect(lr).toBeGreaterThan(140);
       expect(lr).toBeLessThan(230);
     }
-    expect(coarse.ct.spacing[0]).toBeCloseTo(fine.ct.spacing[0] * 3, 6);
+    expect(coarse.ct.spacing[0]).toBeCloseTo(fine.ct.spacing[0] * 2.5, 6);
   });
 
   it('gives the liver 50-60 HU, darker tumors, and neighbours whose HU overlaps the liver', () => {
@@ -233,5 +233,6 @@ describe('generatePhantom', () => {
     expect(() => generatePhantom({ seed: 1, dims: [0, 10, 10] })).toThrow(/dims/);
     expect(() => generatePhantom({ seed: 1, spacing: [1, Number.NaN, 1] })).toThrow(/spacing/);
     expect(() => generatePhantom({ seed: 1, tumors: 1.5 })).toThrow(/tumor/);
+    expect(() => generatePhantom({ seed: 1, spacing: [0.3, 0.3, 0.3] })).toThrow(/voxels/);
   });
 });
