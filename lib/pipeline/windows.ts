@@ -133,14 +133,17 @@ export class BlendAccumulator {
     const ny = Math.min(py, dy - start[1]);
     const nz = Math.min(pz, dz - start[2]);
     const w = this.importance;
+    const sum = this.sum;
+    const weight = this.weight;
     for (let k = 0; k < nz; k++) {
       for (let j = 0; j < ny; j++) {
         const p = px * (j + py * k);
+        const q = offset + p;
         const d = start[0] + dx * (start[1] + j + dy * (start[2] + k));
         for (let i = 0; i < nx; i++) {
           const wi = w[p + i];
-          this.sum[d + i] += prob[offset + p + i] * wi;
-          this.weight[d + i] += wi;
+          sum[d + i] += prob[q + i] * wi;
+          weight[d + i] += wi;
         }
       }
     }

@@ -18,21 +18,17 @@
  * the [n, z, y, x, c] layout of `lib/inference/engine.ts`.
  */
 
+import type { Stage } from '../model/storage.ts';
 import { extractPatch } from '../pipeline/windows.ts';
-import { type Box3, boundingBox, cropArray } from '../preprocess/crop.ts';
+import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts';
 import { resample3D } from '../preprocess/resample.ts';
 import type { Vec3 } from '../volume/volume.ts';
 import type { PreparedCase } from './case.ts';
 import { createRng, deriveSeed, type Rng, shuffleInPlace } from './random.ts';
+import type { Batch } from './trainer.ts';
 
-export type TrainStage = 'localize' | 'liver' | 'tumor';
-
-/** One training batch: `x` and `y` hold `shape` = [n, ...spatial (slowest first), 1] values. */
-export interface Batch {
-  x: Float32Array;
-  y: Float32Array;
-  shape: number[];
-}
+/** The stage a sampler feeds (the `Stage` of the model manifests). */
+export type TrainStage = Stage;
 
 export interface SamplerOptions {
   stage: TrainStage;
@@ -127,11 +123,8 @@ function sampleSlices(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[]
 
 /** The liver box grown by the margin (clamped), or null when the case has no liver. */
 export function marginBox(c: PreparedCase, margin = 10): Box3 | null {
-  if (!c.liverBox) return null;
-  return boundingBox(c.labels, c.dims, margin, (v) => v >= 1);
+  return c.liverBox ? expandBox(c.liverBox, margin, c.dims) : null;
 }
-
-const boxDims = (b: Box3): Vec3 => [b.end[0] - b.start[0], b.end[1] - b.start[1], b.end[2] - b.start[2]];
 
 /** Per-case memo of the crops and resized boxes (they do not depend on the generator). */
 const memo = new WeakMap<
@@ -169,7 +162,7 @@ function sampleLiverWindows(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sa
   if (!box) return [];
   const patch = opts.patch as Vec3;
   const r = region(c, `liver:${margin}:${patch[0]}x${patch[1]}`, () => {
-    const bd = boxDims(box);
+    const bd = boxSize(box);
     const rd: Vec3 = [patch[0], patch[1], bd[2]];
     const n = rd[0] * rd[1] * rd[2];
     const crop = cropArray(c.image, c.dims, box) as Float32Array;
@@ -181,7 +174,7 @@ function sampleLiverWindows(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sa
   const count = opts.perCase ?? DEFAULT_PER_CASE.liver;
   const maxStart = Math.max(0, r.dims[2] - patch[2]);
   return Array.from({ length: count }, () => {
-    const z = rng.range(0, maxStart);
+    const z = rng.int(0, maxStart);
     const start: Vec3 = [0, 0, z];
     return {
       x: cut(r.image, r.dims, start, patch),
@@ -202,7 +195,7 @@ function sampleTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sa
     return {
       image: cropArray(c.image, c.dims, box) as Float32Array,
       target: binary(lab, (v) => v === 2),
-      dims: boxDims(box),
+      dims: boxSize(box),
       box,
     };
   });
@@ -223,11 +216,11 @@ function sampleTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sa
     const onTumor = s < nTumor;
     const pool = onTumor ? tumor : liver;
     if (pool.length === 0) break;
-    const idx = pool[rng.int(pool.length)];
+    const idx = pool[rng.int(0, pool.length - 1)];
     const centre: Vec3 = [idx % bx, Math.floor(idx / bx) % by, Math.floor(idx / (bx * by))];
     const start = [0, 1, 2].map((a) => {
       const j = onTumor ? Math.floor(jitter * patch[a] * 0.5) : 0;
-      const cen = centre[a] + (j > 0 ? rng.range(-j, j) : 0);
+      const cen = centre[a] + (j > 0 ? rng.int(-j, j) : 0);
       const hi = Math.max(0, r.dims[a] - patch[a]);
       return Math.min(hi, Math.max(0, cen - Math.floor(patch[a] / 2)));
     }) as Vec3;

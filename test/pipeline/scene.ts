@@ -5,8 +5,10 @@
  * With `pointwiseEngine`s thresholding the normalised intensity between these levels, the networks'
  * answers are the ground truth itself.
  */
+import type { LoadedModels } from '../../lib/pipeline/segment.ts';
 import type { Affine, Vec3 } from '../../lib/volume/volume.ts';
 import { createVolume, scalingAffine, type Volume } from '../../lib/volume/volume.ts';
+import { pointwiseEngine } from './engines.ts';
 
 export const DIMS: Vec3 = [64, 48, 40];
 export const SPACING: Vec3 = [0.8, 0.8, 2.5];
@@ -105,4 +107,23 @@ export function truthBox(mask: Uint8Array, pred: (v: number) => boolean): { star
     }
   }
   return { start, end };
+}
+
+/** Test ensembles: stage 1 sees whole 64x48 slices, stage 2 the 43x37 box, stage 3 16x16x8 windows. */
+export function sceneModels(): LoadedModels {
+  const liver = () => pointwiseEngine((v) => (v > LIVER_CUT ? 1 : 0), 'test-backend');
+  const tumor = () => pointwiseEngine((v) => (v > TUMOR_CUT ? 1 : 0), 'test-backend');
+  return {
+    localize: [
+      { engine: liver(), manifest: { arch: 'raunet1', inputShape: [48, 64, 1] }, id: 'localize/fold-0' },
+    ],
+    liver: [0, 1].map((k) => ({
+      engine: liver(),
+      manifest: { arch: 'raunet2', inputShape: [null, 16, 37, 43, 1], fold: k },
+      id: `liver/fold-${k}`,
+    })),
+    tumor: [
+      { engine: tumor(), manifest: { arch: 'raunet2', inputShape: [8, 16, 16, 1] }, id: 'tumor/fold-0' },
+    ],
+  };
 }

@@ -61,7 +61,7 @@ describe('seeded generator', () => {
     expect(Math.abs(mean - 0.5)).toBeLessThan(0.02);
     const r = createRng(1);
     const counts = [0, 0, 0];
-    for (let i = 0; i < 3000; i++) counts[r.range(2, 4) - 2]++;
+    for (let i = 0; i < 3000; i++) counts[r.int(2, 4) - 2]++;
     for (const c of counts) expect(c).toBeGreaterThan(850);
     expect(shuffleInPlace([1, 2, 3, 4, 5], createRng(9)).sort()).toEqual([1, 2, 3, 4, 5]);
   });

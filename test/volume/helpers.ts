@@ -4,8 +4,11 @@
  * the shared real data.
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const rel = resolve(repoRoot, '../shared/data');
@@ -107,4 +110,16 @@ export function int16Bytes(values: number[], littleEndian: boolean): Uint8Array 
     dv.setInt16(2 * i, v, littleEndian);
   });
   return out;
+}
+
+/** A fresh temporary folder for the enclosing `describe`, removed afterwards; call the returned function inside tests for its path. */
+export function useTempDir(prefix: string): () => string {
+  let path = '';
+  beforeAll(async () => {
+    path = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    await rm(path, { recursive: true, force: true });
+  });
+  return () => path;
 }

@@ -1,14 +1,13 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import * as niftiJs from 'nifti-reader-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/errors.ts';
 import { orientationCode } from '../../lib/volume/affine.ts';
 import { decodeNifti, encodeNifti, readNifti, writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, DTYPE_ARRAYS, type DType, type Volume } from '../../lib/volume/volume.ts';
-import { buildNifti, int16Bytes, SHARED_DATA } from './helpers.ts';
+import { buildNifti, int16Bytes, SHARED_DATA, useTempDir } from './helpers.ts';
 
 const near = (a: number[], b: number[], tol: number) => {
   expect(a.length).toBe(b.length);
@@ -87,6 +86,8 @@ describe('NIfTI round trips', () => {
         expect(back.dtype).toBe(dtype);
         expect(back.data.constructor).toBe(vol.data.constructor);
         expect(Array.from(back.data)).toEqual(Array.from(vol.data));
+        // the voxels own their whole buffer (no header bytes before them)
+        expect([back.data.byteOffset, back.data.buffer.byteLength]).toEqual([0, vol.data.byteLength]);
         expect(back.dims).toEqual([5, 4, 3]);
         near(back.affine, vol.affine, 1e-4);
         near(back.spacing, [0.7, 0.8, 2.5], 1e-6);
@@ -134,6 +135,15 @@ describe('NIfTI geometry rules', () => {
     near(v.affine, qAffine, 1e-6);
     expect(v.spacing).toEqual([2, 3, 4]);
     expect(orientationCode(v.affine)).toBe('ALI');
+  });
+
+  it('ignores a degenerate sform (all zeros) in favour of the qform', () => {
+    const zeros = new Array(12).fill(0);
+    const v = decodeNifti(
+      buildNifti({ ...base, ...qform, srow: zeros, sformCode: 1, qformCode: 1 }),
+      'z.nii',
+    );
+    near(v.affine, qAffine, 1e-6);
   });
 
   it('falls back to pixdim when both codes are 0', () => {
@@ -218,6 +228,16 @@ describe('NIfTI geometry rules', () => {
       expect(v.data).toBeInstanceOf(Int16Array);
       expect(Array.from(v.data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     }
+  });
+
+  it('decodes from a Node Buffer at an odd byte offset', () => {
+    const bytes = buildNifti(base);
+    const padded = Buffer.alloc(bytes.length + 1);
+    padded.set(bytes, 1);
+    const v = decodeNifti(padded.subarray(1), 'odd.nii');
+    expect(Array.from(v.data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    padded[1 + 352] = 9; // the volume does not alias the input
+    expect(v.data[0]).toBe(0);
   });
 
   it('treats 4D with one time point as 3D and refuses longer series', () => {
@@ -313,30 +333,25 @@ describe('NIfTI bad input', () => {
 });
 
 describe('NIfTI files on disk', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'raunet-nifti-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('raunet-nifti-');
 
   it('writes atomically, gzip by extension, and reads back', async () => {
     const vol = sampleVolume('int16', obliqueAffine(true));
-    await writeNifti(join(dir, 'a.nii.gz'), vol);
-    await writeNifti(join(dir, 'a.nii'), vol);
-    expect(await readdir(dir)).toEqual(['a.nii', 'a.nii.gz']);
-    const gz = await readFile(join(dir, 'a.nii.gz'));
+    await writeNifti(join(tmp(), 'a.nii.gz'), vol);
+    await writeNifti(join(tmp(), 'a.nii'), vol);
+    expect(await readdir(tmp())).toEqual(['a.nii', 'a.nii.gz']);
+    const gz = await readFile(join(tmp(), 'a.nii.gz'));
     expect(gz[0]).toBe(0x1f);
     for (const f of ['a.nii', 'a.nii.gz']) {
-      const back = await readNifti(join(dir, f));
+      const back = await readNifti(join(tmp(), f));
       expect(Array.from(back.data)).toEqual(Array.from(vol.data));
+      expect([back.data.byteOffset, back.data.buffer.byteLength]).toEqual([0, vol.data.byteLength]);
       near(back.affine, vol.affine, 1e-4);
     }
   });
 
   it('leaves the existing file in place when a write fails', async () => {
-    const target = join(dir, 'keep.nii');
+    const target = join(tmp(), 'keep.nii');
     await writeFile(target, 'old');
     const bad = {
       ...sampleVolume('int16', obliqueAffine(false)),
@@ -344,12 +359,12 @@ describe('NIfTI files on disk', () => {
     };
     await expect(writeNifti(target, bad)).rejects.toThrow(/voxels/);
     expect(await readFile(target, 'utf8')).toBe('old');
-    await expect(writeNifti(join(dir, 'x.img'), bad)).rejects.toThrow(InputError);
-    expect((await readdir(dir)).filter((f) => f.includes('.tmp'))).toEqual([]);
+    await expect(writeNifti(join(tmp(), 'x.img'), bad)).rejects.toThrow(InputError);
+    expect((await readdir(tmp())).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
   it('reports a missing file as NOT_FOUND', async () => {
-    await expect(readNifti(join(dir, 'nope.nii'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(readNifti(join(tmp(), 'nope.nii'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('reads the real example CT: 122x101x112, 3 mm, RAS, int32, -1207..3382', async () => {

@@ -1,0 +1,191 @@
+/**
+ * The generic RA-UNet training loop: Adam (lr 1e-3, b1 0.9, b2 0.999) on the Dice loss, learning rate
+ * x0.1 after a plateau of the validation loss, validation Dice every epoch, a checkpoint callback for
+ * the best validation Dice, and a clean stop through an AbortSignal. Batches arrive as typed arrays;
+ * every tensor made here is disposed (the optimizer's moment estimates included, at the end).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../errors.ts';
+import { diceCounts, diceLoss } from '../model/loss.ts';
+
+/** One batch: x holds `shape` = [n, ...spatial, c] values (channels last); y holds [n, ...spatial, 1]. */
+export interface Batch {
+  x: Float32Array;
+  y: Float32Array;
+  shape: number[];
+}
+
+export interface EpochLog {
+  /** 1-based. */
+  epoch: number;
+  /** Mean training Dice loss of the epoch's steps. */
+  loss: number;
+  steps: number;
+  /** Mean Dice loss over the validation batches (inference mode). */
+  valLoss: number;
+  /** Dice of the thresholded (0.5) prediction over all validation voxels pooled. */
+  valDice: number;
+  /** Learning rate used during this epoch. */
+  lr: number;
+  /** True when valDice is the best so far (the checkpoint callback ran). */
+  best: boolean;
+  seconds: number;
+}
+
+export interface TrainOptions {
+  /** Called at the start of every epoch; at most `stepsPerEpoch` batches are drawn from it. */
+  train: () => AsyncIterable<Batch> | Iterable<Batch>;
+  /** Called once per epoch after training; every batch is evaluated. */
+  validation: () => AsyncIterable<Batch> | Iterable<Batch>;
+  epochs: number;
+  /** Training steps per epoch (default: until the `train` iterable ends). */
+  stepsPerEpoch?: number;
+  initialLr?: number;
+  /** Epochs without a validation-loss improvement (by more than 1e-4) before the LR is cut x0.1. */
+  plateauPatience?: number;
+  onEpoch?(log: EpochLog): void;
+  /** Called after an epoch whose validation Dice beats every earlier one (save the model here). */
+  checkpoint?(model: tf.LayersModel, log: EpochLog): Promise<void>;
+  /** Aborting stops before the next step; `trainModel` then resolves with `stopped: true`. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  history: EpochLog[];
+  bestValDice: number;
+  /** 0 when no epoch completed. */
+  bestEpoch: number;
+  stopped: boolean;
+  finalLr: number;
+}
+
+export const ADAM = { beta1: 0.9, beta2: 0.999 } as const;
+const PLATEAU_MIN_DELTA = 1e-4;
+const LR_FACTOR = 0.1;
+
+export async function trainModel(model: tf.LayersModel, opts: TrainOptions): Promise<TrainResult> {
+  if (!(Number.isInteger(opts.epochs) && opts.epochs > 0)) {
+    throw new InputError(`epochs must be a positive integer, got ${opts.epochs}`);
+  }
+  const stepsPerEpoch = opts.stepsPerEpoch ?? Number.POSITIVE_INFINITY;
+  let lr = opts.initialLr ?? 1e-3;
+  const patience = opts.plateauPatience ?? 20;
+  const optimizer = tf.train.adam(lr, ADAM.beta1, ADAM.beta2);
+  model.compile({ optimizer, loss: diceLoss });
+
+  const history: EpochLog[] = [];
+  let bestValDice = Number.NEGATIVE_INFINITY;
+  let bestEpoch = 0;
+  let bestValLoss = Number.POSITIVE_INFINITY;
+  let wait = 0;
+  const aborted = () => opts.signal?.aborted === true;
+
+  try {
+    for (let epoch = 1; epoch <= opts.epochs && !aborted(); epoch++) {
+      const started = performance.now();
+      let lossSum = 0;
+      let steps = 0;
+      for await (const batch of opts.train()) {
+        if (steps >= stepsPerEpoch || aborted()) break;
+        lossSum += await trainStep(model, batch);
+        steps++;
+      }
+      if (aborted()) break;
+      const val = await evaluate(model, opts.validation());
+      const log: EpochLog = {
+        epoch,
+        loss: steps > 0 ? lossSum / steps : Number.NaN,
+        steps,
+        valLoss: val.loss,
+        valDice: val.dice,
+        lr,
+        best: val.dice > bestValDice,
+        seconds: (performance.now() - started) / 1000,
+      };
+      history.push(log);
+      if (log.best) {
+        bestValDice = val.dice;
+        bestEpoch = epoch;
+        if (opts.checkpoint) await opts.checkpoint(model, log);
+      }
+      opts.onEpoch?.(log);
+      // Reduce on plateau (as Keras ReduceLROnPlateau, monitor val_loss, min_delta 1e-4, cooldown 0).
+      if (val.loss < bestValLoss - PLATEAU_MIN_DELTA) {
+        bestValLoss = val.loss;
+        wait = 0;
+      } else if (++wait >= patience) {
+        lr *= LR_FACTOR;
+        setLearningRate(optimizer, lr);
+        wait = 0;
+      }
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return {
+    history,
+    bestValDice: bestEpoch > 0 ? bestValDice : Number.NaN,
+    bestEpoch,
+    stopped: aborted(),
+    finalLr: lr,
+  };
+}
+
+function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
+/** Tensors [x, y] of a batch (the caller disposes them). */
+export function batchTensors(batch: Batch): [tf.Tensor, tf.Tensor] {
+  const { x, y, shape } = batch;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const c = shape[shape.length - 1]!;
+  const yShape = [...shape.slice(0, -1), 1];
+  if (shape.length < 3 || x.length !== n || y.length * c !== n) {
+    throw new InputError(
+      `batch of shape [${shape.join(', ')}] needs ${n} x values and ${n / c} y values, got ${x.length} and ${y.length}`,
+    );
+  }
+  return [tf.tensor(x, shape, 'float32'), tf.tensor(y, yShape, 'float32')];
+}
+
+/** One optimisation step; returns the batch's Dice loss before the update. */
+export async function trainStep(model: tf.LayersModel, batch: Batch): Promise<number> {
+  const [x, y] = batchTensors(batch);
+  try {
+    return (await model.trainOnBatch(x, y)) as number;
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
+/** Mean Dice loss over the batches and the Dice of all their voxels pooled (inference mode). */
+export async function evaluate(
+  model: tf.LayersModel,
+  batches: AsyncIterable<Batch> | Iterable<Batch>,
+): Promise<{ loss: number; dice: number; batches: number }> {
+  let lossSum = 0;
+  let inter = 0;
+  let total = 0;
+  let count = 0;
+  for await (const batch of batches) {
+    const [x, y] = batchTensors(batch);
+    const [loss, counts] = tf.tidy(() => {
+      const p = model.predict(x) as tf.Tensor;
+      const c = diceCounts(y, p);
+      return [diceLoss(y, p), tf.stack([c.intersection, c.total])];
+    });
+    tf.dispose([x, y]);
+    lossSum += (await loss.data())[0]!;
+    const [i, t] = await counts.data();
+    tf.dispose([loss, counts]);
+    inter += i!;
+    total += t!;
+    count++;
+  }
+  return {
+    loss: count > 0 ? lossSum / count : Number.NaN,
+    dice: total > 0 ? (2 * inter) / total : 1,
+    batches: count,
+  };
+}
