@@ -16,6 +16,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/model.ts'),
   () => import('./commands/export.ts'),
   () => import('./commands/bench.ts'),
+  () => import('./commands/segment.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
