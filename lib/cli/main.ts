@@ -9,11 +9,12 @@ type Registrar = (program: Command) => void;
 
 /** Sub-command modules, loaded lazily so that `raunet info` does not pay for TensorFlow or the CDK. */
 const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
+  () => import('./commands/evaluate.ts'),
   () => import('./commands/info.ts'),
   () => import('./commands/convert.ts'),
-  () => import('./commands/evaluate.ts'),
   () => import('./commands/phantom.ts'),
   () => import('./commands/model.ts'),
+  () => import('./commands/train.ts'),
   () => import('./commands/export.ts'),
   () => import('./commands/bench.ts'),
   () => import('./commands/segment.ts'),

@@ -12,38 +12,43 @@
 import type { Vec3 } from '../volume/volume.ts';
 
 interface Scratch {
-  f: Float64Array; // the input line
-  v: Int32Array; // parabola apexes of the lower envelope
+  v: Int32Array; // parabola apexes of the lower envelope (voxel index along the line)
+  h: Float64Array; // their values f(v) + (v s)^2
+  fv: Float64Array; // their values f(v)
   z: Float64Array; // left boundaries of their regions (mm)
 }
 
 function scratch(n: number): Scratch {
-  return { f: new Float64Array(n), v: new Int32Array(n), z: new Float64Array(n + 1) };
+  return {
+    v: new Int32Array(n),
+    h: new Float64Array(n),
+    fv: new Float64Array(n),
+    z: new Float64Array(n + 1),
+  };
 }
 
 /**
  * In place along one line: `a[off + p*stride]` for p < n becomes min_q (s*(p-q))^2 + a[off + q*stride].
  */
 function transformLine(a: Float32Array, off: number, stride: number, n: number, s: number, w: Scratch): void {
-  const { f, v, z } = w;
+  const { v, h, fv, z } = w;
   let k = -1;
   for (let q = 0; q < n; q++) {
     const fq = a[off + q * stride];
-    f[q] = fq;
     if (fq === Number.POSITIVE_INFINITY) continue;
     const pq = q * s;
     const hq = fq + pq * pq;
     let x = Number.NEGATIVE_INFINITY;
     while (k >= 0) {
-      const vk = v[k];
-      const pv = vk * s;
-      x = (hq - (f[vk] + pv * pv)) / (2 * (pq - pv));
+      x = (hq - h[k]) / (2 * (pq - v[k] * s));
       if (x <= z[k]) k--;
       else break;
     }
     if (k < 0) x = Number.NEGATIVE_INFINITY;
     k++;
     v[k] = q;
+    h[k] = hq;
+    fv[k] = fq;
     z[k] = x;
   }
   if (k < 0) return; // no finite value on the line: all stay +Infinity
@@ -53,7 +58,7 @@ function transformLine(a: Float32Array, off: number, stride: number, n: number, 
     const pp = p * s;
     while (z[j + 1] < pp) j++;
     const d = pp - v[j] * s;
-    a[off + p * stride] = d * d + f[v[j]];
+    a[off + p * stride] = d * d + fv[j];
   }
 }
 
@@ -69,10 +74,28 @@ export function squaredDistanceTransform(features: Uint8Array, dims: Vec3, spaci
     throw new RangeError(`features have ${features.length} voxels, dims ${dims.join('x')} need ${n}`);
   }
   const d = new Float32Array(n);
-  for (let i = 0; i < n; i++) d[i] = features[i] !== 0 ? 0 : Number.POSITIVE_INFINITY;
   const w = scratch(Math.max(nx, ny, nz));
-  // x: contiguous rows.
-  for (let r = 0; r < ny * nz; r++) transformLine(d, r * nx, 1, nx, spacing[0], w);
+  // x: on the binary input the 1D transform is the squared distance to the nearest feature in the row,
+  // found by a forward and a backward scan.
+  const sx = spacing[0];
+  const INF = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < ny * nz; r++) {
+    const base = r * nx;
+    let last = -1;
+    for (let x = 0; x < nx; x++) {
+      if (features[base + x] !== 0) last = x;
+      d[base + x] = last < 0 ? INF : x - last;
+    }
+    if (last < 0) continue; // no feature in the row: all +Infinity
+    last = -1;
+    for (let x = nx - 1; x >= 0; x--) {
+      if (features[base + x] !== 0) last = x;
+      let g = d[base + x];
+      if (last >= 0 && last - x < g) g = last - x;
+      const mm = g * sx;
+      d[base + x] = mm * mm;
+    }
+  }
   // y: lines of stride nx inside each (contiguous) z plane.
   if (ny > 1) {
     for (let zz = 0; zz < nz; zz++) {

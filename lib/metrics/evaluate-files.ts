@@ -4,7 +4,7 @@
  */
 
 import { InputError } from '../errors.ts';
-import { readNifti } from '../volume/nifti.ts';
+import { readVolume } from '../volume/read.ts';
 import { aggregateCases, type CaseResult, type Evaluation, evaluateCase } from './lits.ts';
 import { type Pairing, pairPaths } from './pairing.ts';
 
@@ -28,7 +28,7 @@ export async function evaluateFiles(
   }
   const cases: CaseResult[] = [];
   for (const [i, p] of pairing.pairs.entries()) {
-    const [pred, ref] = await Promise.all([readNifti(p.pred), readNifti(p.ref)]);
+    const [pred, ref] = await Promise.all([readVolume(p.pred), readVolume(p.ref)]);
     const c = evaluateCase(pred, ref, `${p.id} (${p.pred} vs ${p.ref})`);
     c.id = p.id;
     cases.push(c);

@@ -11,10 +11,11 @@
  *   bottom-up (j flipped), the layout dcm2niix writes, so label maps made on its output overlay ours.
  * Transfer syntaxes: implicit and explicit VR little endian, explicit VR big endian, JPEG 2000.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { InputError } from '../errors.ts';
+import { readInputFile } from './files.ts';
 import { decodeJpeg2000 } from './jpeg2000.ts';
 import type { Affine, Vec3, Volume, VoxelArray } from './volume.ts';
 
@@ -433,7 +434,8 @@ export async function decodeDicomSeries(
   return {
     data,
     dims: [nx, ny, nz],
-    spacing: [dx, dy, Math.hypot(kStep[0], kStep[1], kStep[2])],
+    // rounded to 1e-9 mm: slice positions in decimal text leave float noise (0.9999999999999929)
+    spacing: [dx, dy, Math.round(Math.hypot(kStep[0], kStep[1], kStep[2]) * 1e9) / 1e9],
     affine,
     dtype: data instanceof Float32Array ? 'float32' : data instanceof Int16Array ? 'int16' : 'int32',
   };
@@ -456,7 +458,7 @@ export async function readDicomSeries(dir: string): Promise<Volume> {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
     if (!(await stat(p)).isFile()) continue;
-    files.push({ name, bytes: await readFile(p) });
+    files.push({ name, bytes: await readInputFile(p) });
   }
   return decodeDicomSeries(files, dir);
 }

@@ -3,11 +3,12 @@
  * series, or a single DICOM file; from disk (`readVolume`) or from bytes in memory (`decodeVolumeBytes`,
  * used on S3 objects).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InputError } from '../errors.ts';
 import { isZip, type ReadOptions, unzipCapped } from './decompress.ts';
 import { decodeDicomSeries, hasDicmPreamble, readDicomSeries } from './dicom.ts';
+import { readInputFile } from './files.ts';
 import { decodeNifti } from './nifti.ts';
 import type { Volume } from './volume.ts';
 
@@ -41,5 +42,5 @@ export async function readVolume(path: string, opts?: ReadOptions): Promise<Volu
     throw e;
   }
   if (isDir) return readDicomSeries(path);
-  return decodeVolumeBytes(path, await readFile(path), opts);
+  return decodeVolumeBytes(path, await readInputFile(path), opts);
 }
