@@ -48,21 +48,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const run = (...args: string[]) => main(['node', 'raunet', 'segment', ...args]);
+/** `raunet segment <case-1> --models <models> --out <out> --quiet ...extra` */
+const run = (out: string, ...extra: string[]) =>
+  main(['node', 'raunet', 'segment', join(dir, 'case-1.nii.gz'), '--out', out, '--quiet', ...extra]);
+const models = () => join(dir, 'models');
 
 describe('raunet segment (CLI, ONNX models on disk)', () => {
   it('segments with a fold subset and writes outputs on the input grid', async () => {
     const out = join(dir, 'out');
-    const code = await run(
-      join(dir, 'case-1.nii.gz'),
-      '--models',
-      join(dir, 'models'),
-      '--out',
-      out,
-      '--folds',
-      '1',
-      '--quiet',
-    );
+    const code = await run(out, '--models', models(), '--folds', '1');
     expect(code).toBe(0);
     const input = await readNifti(join(dir, 'case-1.nii.gz'));
     const seg = await readNifti(join(out, 'case-1_seg.nii.gz'));
@@ -80,25 +74,12 @@ describe('raunet segment (CLI, ONNX models on disk)', () => {
     expect(report.options.patches).toEqual({ localize: [32, 32], liver: [32, 32, 32], tumor: [32, 32, 32] });
 
     // outputs are not replaced without --overwrite: the case fails, the exit code says so
-    expect(
-      await run(join(dir, 'case-1.nii.gz'), '--models', join(dir, 'models'), '--out', out, '--quiet'),
-    ).toBe(1);
+    expect(await run(out, '--models', models())).toBe(1);
   });
 
   it('refuses a fold the ensembles do not have, and a model folder without stages', async () => {
     const out = join(dir, 'out2');
-    expect(
-      await run(
-        join(dir, 'case-1.nii.gz'),
-        '--models',
-        join(dir, 'models'),
-        '--out',
-        out,
-        '--folds',
-        '4',
-        '--quiet',
-      ),
-    ).toBe(2);
-    expect(await run(join(dir, 'case-1.nii.gz'), '--models', dir, '--out', out, '--quiet')).toBe(2);
+    expect(await run(out, '--models', models(), '--folds', '4')).toBe(2);
+    expect(await run(out, '--models', dir)).toBe(2);
   });
 });
