@@ -30,6 +30,13 @@ function gradients(): number[][] {
       )([x2, f2]);
       out.push(Array.from(gx!.dataSync()), Array.from(gf!.dataSync()));
     }
+    // 3D convolution (wasm's own input gradient is wrong in tfjs 4.22; initBackend replaces it)
+    const x3 = tf.tensor(values(4 * 5 * 6 * 2, 7), [1, 4, 5, 6, 2]);
+    const f3 = tf.tensor(values(3 * 3 * 3 * 2 * 3, 8), [3, 3, 3, 2, 3]);
+    const [gx3, gf3] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.square(tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, 1, 'same'))),
+    )([x3, f3]);
+    out.push(Array.from(gx3!.dataSync()), Array.from(gf3!.dataSync()));
     const x5 = tf.tensor(values(2 * 2 * 2 * 2 * 3, 3), [2, 2, 2, 2, 3]);
     const up = new UpSampling3D();
     const bn = new BatchNormND();
