@@ -3,11 +3,15 @@
  * training step (Adam, Dice loss, batch 1) per configuration at its paper input size, and the process's
  * peak resident memory. Pure-JS full-size 3D passes take minutes: `BENCH_QUICK=1` uses reduced sizes
  * (printed in the row). `BENCH_ARCH=raunet1,raunet2` restricts the configurations.
+ * `BENCH_OVERFIT=<max steps>` also trains a reduced-width raunet2 (width 0.125, 32^3) on one
+ * sphere-in-noise patch until its inference-mode Dice exceeds 0.9, and reports the steps it took.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ARCHS, type ArchName, buildRAUNet } from '../lib/model/archs.ts';
 import { initBackend } from '../lib/model/backend.ts';
 import { diceLoss } from '../lib/model/loss.ts';
+import { spherePatch } from '../lib/model/sphere.ts';
+import { trainModel } from '../lib/training/trainer.ts';
 import type { BenchRow } from './index.ts';
 
 export const name = 'model (RA-UNet forward / train step)';
@@ -56,5 +60,37 @@ export async function run(): Promise<BenchRow[]> {
     model.dispose();
     tf.dispose([x, y]);
   }
+  const maxSteps = Number(process.env.BENCH_OVERFIT ?? 0);
+  if (maxSteps > 0) rows.push(...(await overfit(maxSteps, backend)));
   return rows;
+}
+
+/** Steps for a reduced-width 3D RA-UNet to fit one sphere patch to Dice > 0.9 (inference mode). */
+async function overfit(maxSteps: number, backend: string): Promise<BenchRow[]> {
+  const patch = spherePatch({ dims: [32, 32, 32], radius: 11, seed: 5 });
+  const model = buildRAUNet('raunet2', { width: 0.125, inputShape: [32, 32, 32, 1], bnMomentum: 0.5 });
+  const stop = new AbortController();
+  const started = performance.now();
+  const result = await trainModel(model, {
+    train: () => [patch],
+    validation: () => [patch],
+    epochs: maxSteps,
+    initialLr: 3e-3,
+    signal: stop.signal,
+    onEpoch: (l) => {
+      if (l.valDice > 0.9) stop.abort();
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  model.dispose();
+  const reached = result.bestValDice > 0.9;
+  return [
+    {
+      what: 'raunet2 w0.125 overfit one 32^3 sphere patch: steps',
+      value: result.history.length,
+      unit: 'steps',
+      note: `${reached ? 'reached' : 'did NOT reach'} Dice > 0.9 (best ${result.bestValDice.toFixed(3)}), ${backend}`,
+    },
+    { what: 'raunet2 w0.125 overfit: wall time', value: seconds, unit: 's', note: backend },
+  ];
 }
