@@ -8,7 +8,16 @@ import { isInputError } from '../errors.ts';
 type Registrar = (program: Command) => void;
 
 /** Sub-command modules, loaded lazily so that `raunet info` does not pay for TensorFlow or the CDK. */
-const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [() => import('./commands/model.ts')];
+const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
+  () => import('./commands/evaluate.ts'),
+  () => import('./commands/info.ts'),
+  () => import('./commands/convert.ts'),
+  () => import('./commands/phantom.ts'),
+  () => import('./commands/model.ts'),
+  () => import('./commands/train.ts'),
+  () => import('./commands/export.ts'),
+  () => import('./commands/bench.ts'),
+];
 
 export async function buildProgram(): Promise<Command> {
   const program = new Command('raunet')

@@ -1,13 +1,15 @@
 /**
- * 3D connected-component labelling of binary masks (x-fastest arrays).
+ * 3D connected-component labelling of binary masks (x-fastest arrays), run-based.
  *
- * Two passes with union-find: the first pass gives each foreground voxel the provisional label of an
- * already-visited neighbour (or a new one) and records equivalences between provisional labels; the second
- * pass replaces each provisional label by its final, compact id. Union by smaller root with path halving:
- * linear time in practice. Final ids are 1..count in raster order (x fastest, then y, then z) of each
- * component's first voxel.
- *
- * Connectivity: 6 (faces), 18 (faces and edges), 26 (faces, edges and corners).
+ * Each row (fixed y, z) is split into runs of consecutive foreground voxels (voxels of one run are
+ * connected through their x faces). A run is merged (union-find, union by smaller index, path halving)
+ * with every run it touches in the already-visited neighbour rows:
+ * - 6-connectivity: rows (y-1, z) and (y, z-1), x ranges overlapping;
+ * - 18-connectivity: the same rows with x ranges overlapping or diagonally adjacent (|dx| = 1), plus rows
+ *   (y-1, z-1) and (y+1, z-1) with overlapping x ranges (edge neighbours across y and z);
+ * - 26-connectivity: all four rows, overlapping or diagonally adjacent.
+ * Work is linear in the number of voxels (one scan) plus the number of runs. Final ids are 1..count in
+ * raster order (x fastest, then y, then z) of each component's first voxel.
  */
 import type { Vec3 } from '../volume/volume.ts';
 
@@ -21,22 +23,18 @@ export interface Components {
   sizes: Int32Array;
 }
 
-/** Neighbour offsets already visited in raster order, for the given connectivity. */
-function backwardOffsets(connectivity: Connectivity): Vec3[] {
-  const offs: Vec3[] = [];
-  for (let dz = -1; dz <= 0; dz++) {
-    for (let dy = -1; dy <= 1; dy++) {
-      for (let dx = -1; dx <= 1; dx++) {
-        const before = dz < 0 || (dz === 0 && (dy < 0 || (dy === 0 && dx < 0)));
-        if (!before) continue;
-        const order = Math.abs(dx) + Math.abs(dy) + Math.abs(dz);
-        if (order === 1 || (order === 2 && connectivity >= 18) || (order === 3 && connectivity === 26)) {
-          offs.push([dx, dy, dz]);
-        }
-      }
+/** Growable Int32 list. */
+class IntList {
+  data = new Int32Array(4096);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
     }
+    this.data[this.length++] = v;
   }
-  return offs;
 }
 
 function find(parent: Int32Array, a: number): number {
@@ -47,22 +45,52 @@ function find(parent: Int32Array, a: number): number {
   return a;
 }
 
-/** Merge the sets of a and b; returns the root (the smaller of the two roots). */
-function union(parent: Int32Array, a: number, b: number): number {
-  let ra = find(parent, a);
-  let rb = find(parent, b);
-  if (ra === rb) return ra;
-  if (rb < ra) {
-    const t = ra;
-    ra = rb;
-    rb = t;
-  }
-  parent[rb] = ra;
-  return ra;
+function union(parent: Int32Array, a: number, b: number): void {
+  const ra = find(parent, a);
+  const rb = find(parent, b);
+  if (ra < rb) parent[rb] = ra;
+  else if (rb < ra) parent[ra] = rb;
 }
 
-/** Label the connected components of the non-zero voxels of `mask`. */
-export function labelComponents(mask: Uint8Array, dims: Vec3, connectivity: Connectivity = 26): Components {
+/**
+ * Merge the runs of row `cur` with those of row `prev` that touch them: x ranges [s, e) overlap, or, with
+ * `grow` = 1, are also diagonally adjacent. Both rows' runs are sorted by x (two-pointer sweep).
+ */
+function mergeRows(
+  rowStart: Int32Array,
+  xs: Int32Array,
+  xe: Int32Array,
+  parent: Int32Array,
+  cur: number,
+  prev: number,
+  grow: number,
+): void {
+  let i = rowStart[cur];
+  const iEnd = rowStart[cur + 1];
+  let j = rowStart[prev];
+  const jEnd = rowStart[prev + 1];
+  while (i < iEnd && j < jEnd) {
+    if (xs[i] < xe[j] + grow && xs[j] < xe[i] + grow) union(parent, i, j);
+    // Advance the run that ends first (it cannot touch any later run of the other row).
+    if (xe[i] < xe[j]) i++;
+    else j++;
+  }
+}
+
+/** Runs of foreground voxels with their component ids (the label volume in compact form). */
+interface RunComponents {
+  /** Runs of row r (r = z * ny + y) are rowStart[r] .. rowStart[r + 1] - 1. */
+  rowStart: Int32Array;
+  /** x start (inclusive) and end (exclusive) of each run. */
+  xs: Int32Array;
+  xe: Int32Array;
+  /** Component id of each run. */
+  runId: Int32Array;
+  count: number;
+  sizes: Int32Array;
+}
+
+function labelRuns(mask: Uint8Array, dims: Vec3, connectivity: Connectivity): RunComponents {
   if (connectivity !== 6 && connectivity !== 18 && connectivity !== 26) {
     throw new RangeError(`connectivity must be 6, 18 or 26, got ${connectivity}`);
   }
@@ -70,84 +98,87 @@ export function labelComponents(mask: Uint8Array, dims: Vec3, connectivity: Conn
   const n = nx * ny * nz;
   if (mask.length !== n)
     throw new RangeError(`mask has ${mask.length} voxels, dims ${dims.join('x')} need ${n}`);
-  const labels = new Int32Array(n);
-  const offs = backwardOffsets(connectivity);
-  const inB = (dx: number, dy: number, dz: number) =>
-    offs.some((o) => o[0] === dx && o[1] === dy && o[2] === dz);
-  // When the left neighbour (x-1) is foreground, every backward neighbour n of x with n - (x-1) also a
-  // backward offset was already merged with (x-1) while (x-1) was labelled: only the others need a look.
-  const extraOffs = offs.filter(
-    (o) => !(o[0] === -1 && o[1] === 0 && o[2] === 0) && !inB(o[0] + 1, o[1], o[2]),
-  );
-  let parent = new Int32Array(1024);
-  let next = 1;
-  // Per-row offset lists (linear offset and dx), restricted to neighbours inside the volume in y and z.
-  const rowAll = new Int32Array(offs.length);
-  const rowAllDx = new Int32Array(offs.length);
-  const rowExtra = new Int32Array(extraOffs.length);
-  const rowExtraDx = new Int32Array(extraOffs.length);
-  const fill = (list: Vec3[], lin: Int32Array, ldx: Int32Array, y: number, z: number): number => {
-    let m = 0;
-    for (const [dx, dy, dz] of list) {
-      if (y + dy < 0 || y + dy >= ny || z + dz < 0) continue;
-      lin[m] = dx + nx * (dy + ny * dz);
-      ldx[m++] = dx;
-    }
-    return m;
-  };
+  const rows = ny * nz;
 
-  // Pass 1: provisional labels and equivalences.
+  // Pass 1: runs of every row, in raster order.
+  const rowStart = new Int32Array(rows + 1);
+  const starts = new IntList();
+  const ends = new IntList();
+  for (let r = 0; r < rows; r++) {
+    rowStart[r] = starts.length;
+    const base = r * nx;
+    let x = 0;
+    while (x < nx) {
+      if (mask[base + x] === 0) {
+        x++;
+        continue;
+      }
+      const s = x;
+      while (x < nx && mask[base + x] !== 0) x++;
+      starts.push(s);
+      ends.push(x);
+    }
+  }
+  const runs = starts.length;
+  rowStart[rows] = runs;
+  const xs = starts.data;
+  const xe = ends.data;
+
+  // Pass 2: merge runs with the touching runs of the visited neighbour rows.
+  const parent = new Int32Array(runs);
+  for (let i = 0; i < runs; i++) parent[i] = i;
+  const grow = connectivity === 6 ? 0 : 1;
+  const diag = connectivity === 26 ? 1 : 0; // x growth for rows (y +- 1, z - 1); unused for 6
   for (let z = 0; z < nz; z++) {
     for (let y = 0; y < ny; y++) {
-      const row = (z * ny + y) * nx;
-      const nAll = fill(offs, rowAll, rowAllDx, y, z);
-      const nExtra = fill(extraOffs, rowExtra, rowExtraDx, y, z);
-      for (let x = 0; x < nx; x++) {
-        const i = row + x;
-        if (mask[i] === 0) continue;
-        let lab = x > 0 ? labels[i - 1] : 0;
-        const useExtra = lab !== 0;
-        const m = useExtra ? nExtra : nAll;
-        const lin = useExtra ? rowExtra : rowAll;
-        const ldx = useExtra ? rowExtraDx : rowAllDx;
-        for (let o = 0; o < m; o++) {
-          const dx = ldx[o];
-          if ((dx < 0 && x === 0) || (dx > 0 && x === nx - 1)) continue;
-          const l = labels[i + lin[o]];
-          if (l === 0 || l === lab) continue;
-          lab = lab === 0 ? l : union(parent, lab, l);
+      const r = z * ny + y;
+      if (rowStart[r] === rowStart[r + 1]) continue;
+      if (y > 0) mergeRows(rowStart, xs, xe, parent, r, r - 1, grow);
+      if (z > 0) {
+        mergeRows(rowStart, xs, xe, parent, r, r - ny, grow);
+        if (connectivity !== 6) {
+          if (y > 0) mergeRows(rowStart, xs, xe, parent, r, r - ny - 1, diag);
+          if (y < ny - 1) mergeRows(rowStart, xs, xe, parent, r, r - ny + 1, diag);
         }
-        if (lab === 0) {
-          if (next >= parent.length) {
-            const grown = new Int32Array(parent.length * 2);
-            grown.set(parent);
-            parent = grown;
-          }
-          parent[next] = next;
-          lab = next++;
-        }
-        labels[i] = lab;
       }
     }
   }
 
-  // Resolve provisional labels to compact ids (roots are the smallest member, so raster order holds).
-  const finalId = new Int32Array(next);
+  // Pass 3: compact ids in raster order (a root is its set's first run) and sizes.
+  const runId = new Int32Array(runs);
   let count = 0;
-  for (let l = 1; l < next; l++) {
-    const r = find(parent, l);
-    finalId[l] = r === l ? ++count : finalId[r];
+  for (let i = 0; i < runs; i++) {
+    const root = find(parent, i);
+    runId[i] = root === i ? ++count : runId[root];
   }
   const sizes = new Int32Array(count + 1);
-  for (let i = 0; i < n; i++) {
-    const l = labels[i];
-    if (l !== 0) {
-      const f = finalId[l];
-      labels[i] = f;
-      sizes[f]++;
+  for (let i = 0; i < runs; i++) sizes[runId[i]] += xe[i] - xs[i];
+  return { rowStart, xs, xe, runId, count, sizes };
+}
+
+/** Fill each run with `value(its component id)` (runs whose value is 0 are left alone). */
+function paintRuns(
+  rc: RunComponents,
+  nx: number,
+  out: Uint8Array | Int32Array,
+  value: (id: number) => number,
+): void {
+  const rows = rc.rowStart.length - 1;
+  for (let r = 0; r < rows; r++) {
+    const base = r * nx;
+    for (let i = rc.rowStart[r]; i < rc.rowStart[r + 1]; i++) {
+      const v = value(rc.runId[i]);
+      if (v !== 0) out.fill(v, base + rc.xs[i], base + rc.xe[i]);
     }
   }
-  return { labels, count, sizes };
+}
+
+/** Label the connected components of the non-zero voxels of `mask`. */
+export function labelComponents(mask: Uint8Array, dims: Vec3, connectivity: Connectivity = 26): Components {
+  const rc = labelRuns(mask, dims, connectivity);
+  const labels = new Int32Array(mask.length);
+  paintRuns(rc, dims[0], labels, (id) => id);
+  return { labels, count: rc.count, sizes: rc.sizes };
 }
 
 /** Binary mask (0/1) of the largest connected component (ties: the lowest id); all zeros when empty. */
@@ -156,11 +187,11 @@ export function keepLargestComponent(
   dims: Vec3,
   connectivity: Connectivity = 26,
 ): Uint8Array {
-  const { labels, count, sizes } = labelComponents(mask, dims, connectivity);
+  const rc = labelRuns(mask, dims, connectivity);
   const out = new Uint8Array(mask.length);
-  if (count === 0) return out;
+  if (rc.count === 0) return out;
   let best = 1;
-  for (let c = 2; c <= count; c++) if (sizes[c] > sizes[best]) best = c;
-  for (let i = 0; i < labels.length; i++) if (labels[i] === best) out[i] = 1;
+  for (let c = 2; c <= rc.count; c++) if (rc.sizes[c] > rc.sizes[best]) best = c;
+  paintRuns(rc, dims[0], out, (id) => (id === best ? 1 : 0));
   return out;
 }

@@ -1,6 +1,7 @@
 /**
  * Grid bookkeeping shared by crop, pad and resample: the affine of a derived grid.
  */
+import { multiplyAffine } from '../volume/affine.ts';
 import type { Affine, Vec3 } from '../volume/volume.ts';
 
 /**
@@ -9,17 +10,8 @@ import type { Affine, Vec3 } from '../volume/volume.ts';
  * offset = (scale - 1) / 2 (voxel-centre convention). The world position of every point is kept.
  */
 export function reindexAffine(affine: Affine, scale: Vec3, offset: Vec3): Affine {
-  const out = [...affine];
-  for (let r = 0; r < 3; r++) {
-    let t = affine[r * 4 + 3];
-    for (let c = 0; c < 3; c++) {
-      const a = affine[r * 4 + c];
-      out[r * 4 + c] = a * scale[c];
-      t += a * offset[c];
-    }
-    out[r * 4 + 3] = t;
-  }
-  return out;
+  const step = [scale[0], 0, 0, offset[0], 0, scale[1], 0, offset[1], 0, 0, scale[2], offset[2], 0, 0, 0, 1];
+  return multiplyAffine(affine, step);
 }
 
 /** Check that dims are three positive integers; `what` names them in the error. */

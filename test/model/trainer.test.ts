@@ -81,9 +81,7 @@ describe('trainModel', () => {
     });
     // epoch 1 sets the best loss; epochs 2, 3 wait -> cut after 3; 4, 5 wait -> cut after 5
     const expected = [1e-9, 1e-9, 1e-9, 1e-10, 1e-10, 1e-11];
-    lrs.forEach((lr, i) => {
-      expect(lr).toBeCloseTo(expected[i]!, 20);
-    });
+    for (const [i, lr] of lrs.entries()) expect(lr).toBeCloseTo(expected[i]!, 20);
     expect(r.finalLr).toBeCloseTo(1e-11, 20);
   });
 

@@ -7,13 +7,8 @@ import {
   padVolume,
   pasteInto,
 } from '../../lib/preprocess/crop.ts';
+import { applyAffine } from '../../lib/volume/affine.ts';
 import { type Affine, createVolume, type Vec3 } from '../../lib/volume/volume.ts';
-
-function world(a: Affine, p: Vec3): Vec3 {
-  return [0, 1, 2].map(
-    (r) => a[r * 4] * p[0] + a[r * 4 + 1] * p[1] + a[r * 4 + 2] * p[2] + a[r * 4 + 3],
-  ) as Vec3;
-}
 
 const dims: Vec3 = [10, 10, 10];
 const at = (x: number, y: number, z: number) => x + 10 * (y + 10 * z);
@@ -65,8 +60,8 @@ describe('crop, pad, paste', () => {
   it('cropVolume shifts the affine so voxels keep their world position', () => {
     const c = cropVolume(vol, box);
     expect(c.dims).toEqual([4, 3, 3]);
-    const p = world(c.affine, [1, 2, 0]);
-    const q = world(affine, [3, 3, 4]);
+    const p = applyAffine(c.affine, [1, 2, 0]);
+    const q = applyAffine(affine, [3, 3, 4]);
     for (let a = 0; a < 3; a++) expect(p[a]).toBeCloseTo(q[a], 12);
     expect(c.data[1 + 4 * 2]).toBe(at(3, 3, 4));
   });
@@ -79,8 +74,8 @@ describe('crop, pad, paste', () => {
     const p = padVolume(vol, [1, 2, 0], [3, 0, 1], -1024);
     expect(p.dims).toEqual([14, 12, 11]);
     expect(p.data[0]).toBe(-1024);
-    const w = world(p.affine, [1, 2, 0]);
-    const w0 = world(affine, [0, 0, 0]);
+    const w = applyAffine(p.affine, [1, 2, 0]);
+    const w0 = applyAffine(affine, [0, 0, 0]);
     for (let a = 0; a < 3; a++) expect(w[a]).toBeCloseTo(w0[a], 12);
     const back = cropVolume(p, { start: [1, 2, 0], end: [11, 12, 10] });
     expect(Array.from(back.data)).toEqual(Array.from(data));

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resample3D, resampleToShape, resampleToSpacing } from '../../lib/preprocess/resample.ts';
+import { applyAffine } from '../../lib/volume/affine.ts';
 import { type Affine, createVolume, type Vec3 } from '../../lib/volume/volume.ts';
-
-/** World position of voxel coordinate (i, j, k) under a row-major 4x4 affine (written out here). */
-function world(a: Affine, p: Vec3): Vec3 {
-  return [0, 1, 2].map(
-    (r) => a[r * 4] * p[0] + a[r * 4 + 1] * p[1] + a[r * 4 + 2] * p[2] + a[r * 4 + 3],
-  ) as Vec3;
-}
 
 function ramp(dims: Vec3, f: (x: number, y: number, z: number) => number): Float32Array {
   const out = new Float32Array(dims[0] * dims[1] * dims[2]);
@@ -112,7 +106,7 @@ describe('resampleToShape / resampleToSpacing', () => {
   // A linear function of world position, sampled on the source grid.
   const g = (p: Vec3) => 0.3 * p[0] - 0.7 * p[1] + 0.2 * p[2];
   const vol = createVolume(
-    ramp(dims, (x, y, z) => g(world(affine, [x, y, z]))),
+    ramp(dims, (x, y, z) => g(applyAffine(affine, [x, y, z]))),
     dims,
     s,
     affine,
@@ -126,8 +120,8 @@ describe('resampleToShape / resampleToSpacing', () => {
     ]) {
       const fOut = corner.map((c, a) => (c < 0 ? -0.5 : out.dims[a] - 0.5)) as Vec3;
       const fIn = corner.map((c, a) => (c < 0 ? -0.5 : dims[a] - 0.5)) as Vec3;
-      const wo = world(out.affine, fOut);
-      const wi = world(affine, fIn);
+      const wo = applyAffine(out.affine, fOut);
+      const wi = applyAffine(affine, fIn);
       for (let a = 0; a < 3; a++) expect(wo[a]).toBeCloseTo(wi[a], 9);
     }
     expect(out.spacing[0]).toBeCloseTo((0.8 * 12) / 5, 12);
@@ -145,7 +139,7 @@ describe('resampleToShape / resampleToSpacing', () => {
           const src = [x, y, z].map((o, a) => ((o + 0.5) * dims[a]) / dst[a] - 0.5);
           if (src.some((c, a) => c < 0 || c > dims[a] - 1)) continue;
           const v = out.data[x + dst[0] * (y + dst[1] * z)];
-          expect(v).toBeCloseTo(g(world(out.affine, [x, y, z])), 3);
+          expect(v).toBeCloseTo(g(applyAffine(out.affine, [x, y, z])), 3);
           checked++;
         }
     expect(checked).toBeGreaterThan(3000);
@@ -161,8 +155,8 @@ describe('resampleToShape / resampleToSpacing', () => {
     const out = resampleToShape(lab, [4, 4, 4], 'nearest');
     // Output voxel (3, 0, 2) lies inside input voxel (1, 0, 1) = value 5; check positions agree too.
     expect(out.data[3 + 4 * (0 + 4 * 2)]).toBe(5);
-    const wOut = world(out.affine, [3, 0, 2]);
-    const wIn = world(affine, [1.25, -0.25, 0.75]);
+    const wOut = applyAffine(out.affine, [3, 0, 2]);
+    const wIn = applyAffine(affine, [1.25, -0.25, 0.75]);
     for (let a = 0; a < 3; a++) expect(wOut[a]).toBeCloseTo(wIn[a], 9);
   });
 

@@ -1,0 +1,247 @@
+/**
+ * The Batch stages: argument validation, S3 in/out and dispatch to the library. The container entrypoint
+ * (`containers/batch-entrypoint.ts`) is `runBatchStage(process.argv.slice(2), ...)`.
+ *
+ * Command line: `<stage> --args '<json>'` where the JSON is the stage's arguments (see `events.ts`;
+ * Step Functions passes them as the job's `args` parameter). Exit codes: 0 done, 1 application error,
+ * 2 bad input (arguments or data), 3 GPU required but not in use.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { z } from 'zod';
+import { InputError, isInputError } from '../errors.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
+import { localizeLiver, segmentLiver, segmentTumor } from '../pipeline/stages.ts';
+import type { Box3 } from '../preprocess/crop.ts';
+import { type Volume, withData } from '../volume/volume.ts';
+import {
+  evaluateEnsembleArgs,
+  localizeArgs,
+  parseEvent,
+  segmentLiverArgs,
+  segmentTumorArgs,
+  trainFoldArgs,
+} from './events.ts';
+import { assertGpu, GpuUnavailableError } from './gpu-check.ts';
+import { parseS3Uri, STAGE_FILES } from './layout.ts';
+import { logger, safeError } from './logger.ts';
+import { getJson, getUriBytes, listKeys, putJson, putObjectBytes } from './object-store.ts';
+import type { VolumeCodec } from './volume-codec.ts';
+
+export const BATCH_STAGE_ARGS = {
+  localize: localizeArgs,
+  'segment-liver': segmentLiverArgs,
+  'segment-tumor': segmentTumorArgs,
+  'train-fold': trainFoldArgs,
+  'evaluate-ensemble': evaluateEnsembleArgs,
+} as const;
+export type BatchStageName = keyof typeof BATCH_STAGE_ARGS;
+export type StageArgs<S extends BatchStageName> = z.infer<(typeof BATCH_STAGE_ARGS)[S]>;
+
+export const EXIT = { ok: 0, error: 1, badInput: 2, noGpu: 3 } as const;
+
+/** Loads the ensemble of one stage from a local folder holding `fold-*` subfolders. */
+export type EngineLoader = (stageDir: string) => Promise<InferenceEngine[]>;
+
+/** The training library's entry points for the two training stages (local folders in, local folder out). */
+export interface TrainingLibrary {
+  trainFold(args: StageArgs<'train-fold'>, manifest: unknown, outDir: string): Promise<void>;
+  /** Evaluates each candidate ensemble on the validation folds; returns the metrics JSON to store. */
+  evaluateEnsemble(
+    args: StageArgs<'evaluate-ensemble'>,
+    manifest: unknown,
+    candidateDirs: string[],
+  ): Promise<unknown>;
+}
+
+export interface BatchContext {
+  s3: S3Client;
+  codec: VolumeCodec;
+  loadEngines: EngineLoader;
+  training?: TrainingLibrary;
+  requireGpu: boolean;
+  /** Scratch space (default: a new folder in the OS temp dir, removed afterwards). */
+  workDir?: string;
+}
+
+/** `<stage> --args <json>` -> validated stage and arguments (InputError otherwise). */
+export function parseBatchArgv(argv: readonly string[]): { stage: BatchStageName; args: unknown } {
+  const [stage, flag, json, ...rest] = argv;
+  if (!stage || !(stage in BATCH_STAGE_ARGS)) {
+    throw new InputError(
+      `unknown stage ${JSON.stringify(stage ?? '')}; expected one of ${Object.keys(BATCH_STAGE_ARGS).join(', ')}`,
+    );
+  }
+  if (flag !== '--args' || json === undefined || rest.length > 0) {
+    throw new InputError(`usage: ${stage} --args '<json>'`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new InputError(`${stage}: --args is not valid JSON`);
+  }
+  const s = stage as BatchStageName;
+  return { stage: s, args: parseEvent(BATCH_STAGE_ARGS[s] as z.ZodType<unknown>, raw, `${stage} arguments`) };
+}
+
+/** Copy every object under an s3:// prefix into `dir`, keeping relative paths; returns the file count. */
+export async function downloadPrefix(s3: S3Client, uri: string, dir: string): Promise<number> {
+  const { bucket, key: prefix } = parseS3Uri(uri.endsWith('/') ? uri : `${uri}/`);
+  const keys = await listKeys(s3, bucket, prefix);
+  for (const key of keys) {
+    const rel = key.slice(prefix.length);
+    if (!rel || rel.endsWith('/') || rel.split('/').includes('..')) continue;
+    const dest = path.join(dir, rel);
+    await mkdir(path.dirname(dest), { recursive: true });
+    await writeFile(dest, await getUriBytes(s3, `s3://${bucket}/${key}`));
+  }
+  return keys.length;
+}
+
+async function engines(
+  ctx: BatchContext,
+  models: string,
+  stage: 'localize' | 'liver' | 'tumor',
+  dir: string,
+) {
+  const stageUri = `${models.endsWith('/') ? models : `${models}/`}${stage}/`;
+  const local = path.join(dir, 'models', stage);
+  if ((await downloadPrefix(ctx.s3, stageUri, local)) === 0) {
+    throw new InputError(`no model files under ${stageUri}`, 'NOT_FOUND');
+  }
+  const loaded = await ctx.loadEngines(local);
+  if (loaded.length === 0) throw new InputError(`no fold-* models under ${stageUri}`, 'NOT_FOUND');
+  if (ctx.requireGpu) for (const e of loaded) assertGpu(e.backend);
+  logger.info('engines loaded', { stage, folds: loaded.length, backend: loaded[0].backend });
+  return loaded;
+}
+
+/** The preprocessed (windowed, normalised) CT written by the window step: Float32 on the scan's grid. */
+async function readCt(ctx: BatchContext, uri: string): Promise<Volume<Float32Array>> {
+  const vol = ctx.codec.decodeNifti('preprocessed.nii.gz', await getUriBytes(ctx.s3, uri));
+  if (!(vol.data instanceof Float32Array)) {
+    throw new InputError(
+      `preprocessed volume is ${vol.dtype}, expected float32`,
+      'BAD_HEADER',
+      'preprocessed.nii.gz',
+    );
+  }
+  return vol as Volume<Float32Array>;
+}
+
+const RUNNERS: {
+  [S in BatchStageName]: (ctx: BatchContext, args: StageArgs<S>, dir: string) => Promise<void>;
+} = {
+  async localize(ctx, args, dir) {
+    const ct = await readCt(ctx, args.ct);
+    const ens = await engines(ctx, args.models, 'localize', dir);
+    try {
+      const { box, coarse } = await localizeLiver(ct, ens, { normalized: ct });
+      if (!box) throw new InputError('no liver found in the scan', 'NOT_CT');
+      await putObjectBytes(
+        ctx.s3,
+        `${args.out}${STAGE_FILES.coarse}`,
+        ctx.codec.encodeNifti(withData(ct, coarse, 'uint8')),
+      );
+      await putJson(ctx.s3, `${args.out}${STAGE_FILES.box}`, { box, dims: ct.dims });
+    } finally {
+      await Promise.all(ens.map((e) => e.dispose()));
+    }
+  },
+  async 'segment-liver'(ctx, args, dir) {
+    const ct = await readCt(ctx, args.ct);
+    const { box } = (await getJson(ctx.s3, args.box)) as { box: Box3 };
+    const ens = await engines(ctx, args.models, 'liver', dir);
+    try {
+      const liver = await segmentLiver(ct, box, ens, { normalized: ct });
+      await putObjectBytes(
+        ctx.s3,
+        `${args.out}${STAGE_FILES.liver}`,
+        ctx.codec.encodeNifti(withData(ct, liver, 'uint8')),
+      );
+    } finally {
+      await Promise.all(ens.map((e) => e.dispose()));
+    }
+  },
+  async 'segment-tumor'(ctx, args, dir) {
+    const ct = await readCt(ctx, args.ct);
+    const liver = ctx.codec.decodeNifti(STAGE_FILES.liver, await getUriBytes(ctx.s3, args.liver));
+    const ens = await engines(ctx, args.models, 'tumor', dir);
+    try {
+      const tumor = await segmentTumor(ct, liver.data as Uint8Array, ens, { normalized: ct });
+      await putObjectBytes(
+        ctx.s3,
+        `${args.out}${STAGE_FILES.tumor}`,
+        ctx.codec.encodeNifti(withData(ct, tumor, 'uint8')),
+      );
+    } finally {
+      await Promise.all(ens.map((e) => e.dispose()));
+    }
+  },
+  async 'train-fold'(ctx, args, dir) {
+    const lib = requireTraining(ctx);
+    const manifest = await getJson(ctx.s3, args.manifest);
+    const out = path.join(dir, 'out');
+    await mkdir(out, { recursive: true });
+    await lib.trainFold(args, manifest, out);
+    await uploadDir(ctx.s3, out, args.out);
+  },
+  async 'evaluate-ensemble'(ctx, args, dir) {
+    const lib = requireTraining(ctx);
+    const manifest = await getJson(ctx.s3, args.manifest);
+    const dirs: string[] = [];
+    for (const c of args.candidates) {
+      const local = path.join(dir, 'candidates', c.variant);
+      await downloadPrefix(ctx.s3, c.models, local);
+      dirs.push(local);
+    }
+    await putJson(ctx.s3, args.out, await lib.evaluateEnsemble(args, manifest, dirs));
+  },
+};
+
+function requireTraining(ctx: BatchContext): TrainingLibrary {
+  if (!ctx.training) throw new Error('the training library is not available in this image');
+  return ctx.training;
+}
+
+async function uploadDir(s3: S3Client, dir: string, uri: string): Promise<void> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const full = path.join(e.parentPath, e.name);
+    const rel = path.relative(dir, full).split(path.sep).join('/');
+    await putObjectBytes(s3, `${uri}${rel}`, await readFile(full));
+  }
+}
+
+/** Run one stage; resolves to the process exit code (never throws). */
+export async function runBatchStage(argv: readonly string[], ctx: BatchContext): Promise<number> {
+  let stage: BatchStageName | undefined;
+  const dir = ctx.workDir ?? (await mkdtemp(path.join(tmpdir(), 'raunet-batch-')));
+  try {
+    const parsed = parseBatchArgv(argv);
+    stage = parsed.stage;
+    const started = Date.now();
+    logger.info('stage started', { stage, requireGpu: ctx.requireGpu });
+    await (RUNNERS[stage] as (c: BatchContext, a: unknown, d: string) => Promise<void>)(
+      ctx,
+      parsed.args,
+      dir,
+    );
+    logger.info('stage done', { stage, seconds: (Date.now() - started) / 1000 });
+    return EXIT.ok;
+  } catch (e) {
+    logger.error('stage failed', { stage, ...safeError(e) });
+    // stderr carries the full message for the job's log stream (operators only; it may name a file).
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (e instanceof GpuUnavailableError) return EXIT.noGpu;
+    if (isInputError(e)) return EXIT.badInput;
+    return EXIT.error;
+  } finally {
+    if (!ctx.workDir) await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Deterministic ids. A job id is a hash of the object's identity (bucket, key, version), so the same
+ * object version always maps to the same job and the same Step Functions execution name, and the id itself
+ * reveals nothing of the key.
+ */
+import { createHash } from 'node:crypto';
+
+export interface ObjectIdentity {
+  bucket: string;
+  key: string;
+  /** S3 version id; absent (or null) for unversioned buckets. */
+  versionId?: string | null;
+  /** Used only when there is no version id: a new upload under the same key is a new job. */
+  etag?: string | null;
+}
+
+/** 32 hex characters (128 bits of SHA-256). */
+export function jobIdFor(o: ObjectIdentity): string {
+  const version = o.versionId ? `v:${o.versionId}` : `e:${o.etag ?? ''}`;
+  return createHash('sha256').update(`${o.bucket}\u0000${o.key}\u0000${version}`).digest('hex').slice(0, 32);
+}
+
+/** Step Functions execution names: at most 80 characters of [A-Za-z0-9-_]. */
+export function executionNameFor(jobId: string): string {
+  return `seg-${jobId}`;
+}
+
+/** A training run id: UTC time (sortable) plus a short random suffix. */
+export function newRunId(now: Date, random: () => number = Math.random): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const suffix = Math.floor(random() * 0xffffff)
+    .toString(16)
+    .padStart(6, '0');
+  return `${stamp}-${suffix}`;
+}

@@ -1,0 +1,51 @@
+/**
+ * Where things live in the buckets. Object keys are chosen by users and may carry patient identifiers:
+ * they are stored in job records but never logged and never used in derived names (job ids are hashes).
+ */
+export const INPUT_SUFFIXES = ['.nii', '.nii.gz', '.zip'] as const;
+/** Intermediate files of a job: `work/<jobId>/...` in the input bucket (expire with the input). */
+export const WORK_PREFIX = 'work/';
+/** Results of a job: `results/<jobId>/...` in the results bucket. */
+export const RESULTS_PREFIX = 'results/';
+/** Training runs: `runs/<runId>/...` in the models bucket; datasets under `datasets/<name>/`. */
+export const RUNS_PREFIX = 'runs/';
+export const DATASETS_PREFIX = 'datasets/';
+
+export function hasInputSuffix(key: string): boolean {
+  const lower = key.toLowerCase();
+  return INPUT_SUFFIXES.some((s) => lower.endsWith(s));
+}
+
+export function workPrefix(jobId: string): string {
+  return `${WORK_PREFIX}${jobId}/`;
+}
+
+export function resultsPrefix(jobId: string): string {
+  return `${RESULTS_PREFIX}${jobId}/`;
+}
+
+export function s3Uri(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`;
+}
+
+/** Split `s3://bucket/key` into its parts; throws on anything else. */
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.*)$/.exec(uri);
+  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
+  return { bucket: m[1], key: m[2] };
+}
+
+/** Files the Batch stages write under their `out` prefix, and the finalize step reads. */
+export const STAGE_FILES = {
+  box: 'box.json',
+  coarse: 'coarse.nii.gz',
+  liver: 'liver.nii.gz',
+  tumor: 'tumor.nii.gz',
+} as const;
+
+/** Files of a finished job under `results/<jobId>/`. */
+export const RESULT_FILES = {
+  labels: 'labels.nii.gz',
+  report: 'report.json',
+  preview: 'preview.png',
+} as const;

@@ -1,0 +1,108 @@
+/**
+ * Trained ensembles and the "current" pointer per stage: the registry interface and its DynamoDB
+ * implementation (table `models`, key (stage, runId), GSI `byDice` on stage + valDice).
+ *
+ * Promotion is a conditional write of the stage's CURRENT item: it succeeds only when there is no current
+ * ensemble or the current one's validation Dice is lower, so two runs finishing together cannot promote
+ * the worse one.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { CURRENT_RUN_ID } from './table-schema.ts';
+
+export interface ModelRun {
+  stage: string;
+  runId: string;
+  /** Models root holding `<stage>/fold-<k>/` (an s3:// URI). */
+  models: string;
+  valDice: number;
+  variant: string;
+  createdAt: string;
+  hyper?: Record<string, number>;
+}
+
+export interface CurrentModel {
+  stage: string;
+  runId: string;
+  models: string;
+  valDice: number;
+}
+
+export interface ModelRegistry {
+  putRun(run: ModelRun): Promise<void>;
+  /** True when `run` became the stage's current ensemble. */
+  promoteIfBetter(run: ModelRun, at: string): Promise<boolean>;
+  /** The current ensemble of each stage asked for (missing stages are absent from the result). */
+  current(stages: readonly string[]): Promise<Record<string, CurrentModel>>;
+}
+
+export class DynamoModelRegistry implements ModelRegistry {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async putRun(run: ModelRun): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: run,
+        // A run id is registered once; a retried Lambda rewrites the same item only.
+        ConditionExpression: 'attribute_not_exists(runId) OR valDice = :dice',
+        ExpressionAttributeValues: { ':dice': run.valDice },
+      }),
+    );
+  }
+
+  async promoteIfBetter(run: ModelRun, at: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            stage: run.stage,
+            runId: CURRENT_RUN_ID,
+            currentRunId: run.runId,
+            currentDice: run.valDice,
+            models: run.models,
+            promotedAt: at,
+          },
+          ConditionExpression: 'attribute_not_exists(runId) OR currentDice < :dice',
+          ExpressionAttributeValues: { ':dice': run.valDice },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (
+        e instanceof ConditionalCheckFailedException ||
+        (e as { name?: string })?.name === 'ConditionalCheckFailedException'
+      ) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  async current(stages: readonly string[]): Promise<Record<string, CurrentModel>> {
+    const out = await this.doc.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [this.tableName]: {
+            Keys: stages.map((stage) => ({ stage, runId: CURRENT_RUN_ID })),
+            ConsistentRead: true,
+          },
+        },
+      }),
+    );
+    const result: Record<string, CurrentModel> = {};
+    for (const item of out.Responses?.[this.tableName] ?? []) {
+      result[item.stage as string] = {
+        stage: item.stage as string,
+        runId: item.currentRunId as string,
+        models: item.models as string,
+        valDice: item.currentDice as number,
+      };
+    }
+    return result;
+  }
+}

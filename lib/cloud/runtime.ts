@@ -1,0 +1,55 @@
+/**
+ * Dependencies of the Lambda handlers, built from their environment (set by the CDK constructs) once per
+ * container. A missing variable fails the first invocation with a message naming it.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoJobStore } from './job-store.ts';
+import { DynamoModelRegistry } from './model-registry.ts';
+import type { SegmentationDeps } from './segmentation.ts';
+import type { StarterDeps } from './starter.ts';
+import type { TrainingDeps } from './training.ts';
+import { libraryCodec } from './volume-codec.ts';
+
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const v = env[name];
+  if (!v) throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+let s3: S3Client | undefined;
+let doc: DynamoDBDocumentClient | undefined;
+let sfn: SFNClient | undefined;
+
+const s3Client = () => (s3 ??= new S3Client({}));
+const docClient = () =>
+  (doc ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  }));
+const sfnClient = () => (sfn ??= new SFNClient({}));
+
+export function segmentationDeps(env: NodeJS.ProcessEnv = process.env): SegmentationDeps {
+  return {
+    s3: s3Client(),
+    jobs: new DynamoJobStore(docClient(), requireEnv('JOBS_TABLE', env)),
+    models: new DynamoModelRegistry(docClient(), requireEnv('MODELS_TABLE', env)),
+    codec: libraryCodec,
+    resultsBucket: requireEnv('RESULTS_BUCKET', env),
+  };
+}
+
+export function starterDeps(env: NodeJS.ProcessEnv = process.env): StarterDeps {
+  return { sfn: sfnClient(), stateMachineArn: requireEnv('STATE_MACHINE_ARN', env) };
+}
+
+export function trainingDeps(env: NodeJS.ProcessEnv = process.env): TrainingDeps {
+  const folds = Number(env.DEFAULT_FOLDS ?? '5');
+  return {
+    s3: s3Client(),
+    registry: new DynamoModelRegistry(docClient(), requireEnv('MODELS_TABLE', env)),
+    modelsBucket: requireEnv('MODELS_BUCKET', env),
+    defaults: { dataset: env.DEFAULT_DATASET ?? 'lits', folds: Number.isInteger(folds) ? folds : 5 },
+  };
+}

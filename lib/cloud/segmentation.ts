@@ -1,0 +1,298 @@
+/**
+ * The logic of the segmentation workflow's Lambda steps. Handlers in `functions/` validate the event and
+ * call these with their dependencies; everything returned goes into the execution state, so it is small
+ * (ids, S3 URIs, dims and summary numbers), whatever the size of the scan.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { InputError } from '../errors.ts';
+import { labelComponents } from '../postprocess/components.ts';
+import { type Vec3, type Volume, voxelCount, withData } from '../volume/volume.ts';
+import type { MarkFailedInput, PlanStepInput, SegmentationInput, SegmentationPlan } from './events.ts';
+import type { JobStore, JobSummary } from './job-store.ts';
+import { hasInputSuffix, RESULT_FILES, resultsPrefix, STAGE_FILES, s3Uri, workPrefix } from './layout.ts';
+import { logger } from './logger.ts';
+import type { ModelRegistry } from './model-registry.ts';
+import { fileNameOf, getObjectBytes, getUriBytes, putJson, putObjectBytes } from './object-store.ts';
+import type { VolumeCodec } from './volume-codec.ts';
+
+/** Scans larger than this are refused before download (a 512x512x1000 int16 CT is 500 MiB raw). */
+export const MAX_INPUT_BYTES = 2 * 1024 ** 3;
+/** The smallest grid the three stages can work on (RA-UNet-I slices are resized, patches are padded). */
+export const MIN_DIMS: Vec3 = [32, 32, 8];
+const MODEL_STAGES = ['localize', 'liver', 'tumor'] as const;
+
+export interface SegmentationDeps {
+  s3: S3Client;
+  jobs: JobStore;
+  models: ModelRegistry;
+  codec: VolumeCodec;
+  resultsBucket: string;
+  now?: () => Date;
+}
+
+const nowIso = (deps: { now?: () => Date }) => (deps.now?.() ?? new Date()).toISOString();
+
+// --- ingest --------------------------------------------------------------------------------------------
+
+export type IngestOutput =
+  | { status: 'DUPLICATE' }
+  | { status: 'CREATED'; dims: Vec3; spacing: Vec3; plan: SegmentationPlan };
+
+/** Error raised when a stage has no promoted model yet (the training workflow has not run). */
+export class NoModelError extends Error {
+  override readonly name = 'NoModelError';
+}
+
+export function planFor(
+  jobId: string,
+  inputBucket: string,
+  models: Record<string, string>,
+): SegmentationPlan {
+  const work = s3Uri(inputBucket, workPrefix(jobId));
+  const preprocessed = `${work}preprocessed.nii.gz`;
+  const localizeOut = `${work}localize/`;
+  const liverOut = `${work}liver/`;
+  return {
+    work,
+    preprocessed,
+    localize: { jobId, ct: preprocessed, models: models.localize, out: localizeOut },
+    liver: {
+      jobId,
+      ct: preprocessed,
+      models: models.liver,
+      box: `${localizeOut}${STAGE_FILES.box}`,
+      out: liverOut,
+    },
+    tumor: {
+      jobId,
+      ct: preprocessed,
+      models: models.tumor,
+      liver: `${liverOut}${STAGE_FILES.liver}`,
+      out: `${work}tumor/`,
+    },
+  };
+}
+
+export function checkGrid(vol: Volume, file: string): void {
+  if (vol.dims.some((d, i) => d < MIN_DIMS[i])) {
+    throw new InputError(
+      `volume of ${vol.dims.join('x')} voxels is smaller than the minimum ${MIN_DIMS.join('x')}`,
+      'SIZE_MISMATCH',
+      file,
+    );
+  }
+  if (vol.spacing.some((s) => !(s > 0 && s < 20))) {
+    throw new InputError(
+      `voxel spacing ${vol.spacing.join('x')} mm is not plausible for a CT`,
+      'BAD_HEADER',
+      file,
+    );
+  }
+}
+
+/**
+ * Create the job record (conditional write: a duplicate stops here), then validate the scan and look up
+ * the current models. Validation errors propagate (the workflow's Catch marks the job FAILED with them).
+ */
+export async function ingest(deps: SegmentationDeps, input: SegmentationInput): Promise<IngestOutput> {
+  const { jobId, source } = input;
+  const at = nowIso(deps);
+  const created = await deps.jobs.create({
+    jobId,
+    status: 'RUNNING',
+    createdAt: at,
+    updatedAt: at,
+    source,
+    step: 'ingest',
+  });
+  if (created === 'exists') {
+    logger.info('duplicate event: job exists', { jobId });
+    return { status: 'DUPLICATE' };
+  }
+  const file = fileNameOf(source.key);
+  if (!hasInputSuffix(source.key)) {
+    throw new InputError('unsupported file type (expected .nii, .nii.gz or .zip)', 'UNSUPPORTED', file);
+  }
+  if (source.size > MAX_INPUT_BYTES) {
+    throw new InputError(
+      `is ${source.size} bytes, more than the limit of ${MAX_INPUT_BYTES}`,
+      'TOO_LARGE',
+      file,
+    );
+  }
+  const bytes = await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES);
+  const vol = await deps.codec.decodeScan(file, bytes);
+  checkGrid(vol, file);
+  const current = await deps.models.current(MODEL_STAGES);
+  const missing = MODEL_STAGES.filter((s) => !current[s]);
+  if (missing.length > 0) {
+    throw new NoModelError(
+      `no promoted model for stage ${missing.join(', ')}: run the training workflow first`,
+    );
+  }
+  const models = Object.fromEntries(MODEL_STAGES.map((s) => [s, current[s].models]));
+  logger.info('job created', { jobId, dims: vol.dims, dtype: vol.dtype, sizeBytes: source.size });
+  return {
+    status: 'CREATED',
+    dims: vol.dims,
+    spacing: vol.spacing,
+    plan: planFor(jobId, source.bucket, models),
+  };
+}
+
+// --- window --------------------------------------------------------------------------------------------
+
+/** HU window + normalisation of the scan; writes the Float32 volume (NIfTI) to `plan.preprocessed`. */
+export async function windowScan(
+  deps: SegmentationDeps,
+  input: PlanStepInput,
+): Promise<{ preprocessed: string; dims: Vec3 }> {
+  const { jobId, source, plan } = input;
+  await deps.jobs.setStep(jobId, 'window', nowIso(deps));
+  const file = fileNameOf(source.key);
+  const vol = await deps.codec.decodeScan(file, await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES));
+  const normalized = deps.codec.windowAndNormalize(vol);
+  await putObjectBytes(deps.s3, plan.preprocessed, deps.codec.encodeNifti(normalized));
+  logger.info('preprocessed volume written', { jobId, dims: vol.dims });
+  return { preprocessed: plan.preprocessed, dims: vol.dims };
+}
+
+// --- finalize ------------------------------------------------------------------------------------------
+
+/** Label map (0 background, 1 liver, 2 tumor) from the two stage masks; tumor wins where both are set. */
+export function combineLabels(liver: ArrayLike<number>, tumor: ArrayLike<number>): Uint8Array {
+  if (liver.length !== tumor.length) throw new RangeError('liver and tumor masks differ in size');
+  const out = new Uint8Array(liver.length);
+  for (let i = 0; i < out.length; i++) out[i] = tumor[i] ? 2 : liver[i] ? 1 : 0;
+  return out;
+}
+
+export function summarize(labels: Volume<Uint8Array>): JobSummary {
+  let liver = 0;
+  let tumor = 0;
+  const tumorMask = new Uint8Array(labels.data.length);
+  for (let i = 0; i < labels.data.length; i++) {
+    const v = labels.data[i];
+    if (v >= 1) liver++;
+    if (v === 2) {
+      tumor++;
+      tumorMask[i] = 1;
+    }
+  }
+  const voxelMl = (labels.spacing[0] * labels.spacing[1] * labels.spacing[2]) / 1000;
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    dims: [...labels.dims],
+    spacing: [...labels.spacing],
+    liverVoxels: liver,
+    tumorVoxels: tumor,
+    liverVolumeMl: round(liver * voxelMl),
+    tumorVolumeMl: round(tumor * voxelMl),
+    tumorCount: tumor > 0 ? labelComponents(tumorMask, labels.dims, 26).count : 0,
+  };
+}
+
+function sameDims(a: Volume, b: Volume, what: string): void {
+  if (a.dims.some((d, i) => d !== b.dims[i])) {
+    throw new Error(`${what} mask is ${b.dims.join('x')}, the scan ${a.dims.join('x')}`);
+  }
+}
+
+/** Label map, report and preview to the results bucket; the job becomes SUCCEEDED with its summary. */
+export async function finalizeJob(
+  deps: SegmentationDeps,
+  input: PlanStepInput,
+): Promise<{ results: { labels: string; report: string; preview: string }; summary: JobSummary }> {
+  const { jobId, source, plan } = input;
+  const file = fileNameOf(source.key);
+  const ct = await deps.codec.decodeScan(file, await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES));
+  const liverUri = plan.tumor.liver;
+  const tumorUri = `${plan.tumor.out}${STAGE_FILES.tumor}`;
+  const liver = deps.codec.decodeNifti(STAGE_FILES.liver, await getUriBytes(deps.s3, liverUri));
+  const tumor = deps.codec.decodeNifti(STAGE_FILES.tumor, await getUriBytes(deps.s3, tumorUri));
+  sameDims(ct, liver, 'liver');
+  sameDims(ct, tumor, 'tumor');
+  if (voxelCount(ct.dims) !== liver.data.length) throw new Error('liver mask does not fill the grid');
+  // The label map keeps the input's grid and affine exactly.
+  const labels = withData(ct, combineLabels(liver.data, tumor.data), 'uint8');
+  const summary = summarize(labels);
+  const prefix = s3Uri(deps.resultsBucket, resultsPrefix(jobId));
+  const results = {
+    labels: `${prefix}${RESULT_FILES.labels}`,
+    report: `${prefix}${RESULT_FILES.report}`,
+    preview: `${prefix}${RESULT_FILES.preview}`,
+  };
+  await putObjectBytes(deps.s3, results.labels, deps.codec.encodeNifti(labels), 'application/gzip');
+  await putObjectBytes(deps.s3, results.preview, deps.codec.previewPng(ct, labels), 'image/png');
+  const at = nowIso(deps);
+  await putJson(deps.s3, results.report, {
+    jobId,
+    source: { bucket: source.bucket, key: source.key, versionId: source.versionId ?? null },
+    models: { localize: plan.localize.models, liver: plan.liver.models, tumor: plan.tumor.models },
+    summary,
+    labels: { 0: 'background', 1: 'liver', 2: 'tumor' },
+    files: results,
+    finishedAt: at,
+  });
+  await deps.jobs.succeed(jobId, summary, results, at);
+  logger.info('job succeeded', { jobId, ...summary });
+  return { results, summary };
+}
+
+// --- mark failed ---------------------------------------------------------------------------------------
+
+const MAX_REASON = 2000;
+
+/** What an exit code of the Batch entrypoint means (see containers/batch-entrypoint.ts). */
+const EXIT_MEANINGS: Record<number, string> = {
+  1: 'application error',
+  2: 'bad input',
+  3: 'GPU not available',
+};
+
+/**
+ * A readable reason from a Step Functions error: a Lambda's `errorMessage` (an `InputError` message names
+ * the file and the problem), a Batch job's status reason and exit code, or the error name.
+ */
+export function failureReason(error: MarkFailedInput['error']): string {
+  let reason = error.Error;
+  let cause: unknown;
+  try {
+    cause = error.Cause ? JSON.parse(error.Cause) : undefined;
+  } catch {
+    cause = undefined;
+  }
+  if (cause && typeof cause === 'object') {
+    const c = cause as Record<string, unknown>;
+    if (typeof c.errorMessage === 'string') {
+      reason =
+        c.errorType === 'InputError'
+          ? c.errorMessage
+          : `${String(c.errorType ?? error.Error)}: ${c.errorMessage}`;
+    } else if (typeof c.JobName === 'string' || typeof c.StatusReason === 'string') {
+      const container = (c.Container ?? {}) as Record<string, unknown>;
+      const code = typeof container.ExitCode === 'number' ? container.ExitCode : undefined;
+      const parts = [
+        `Batch job ${String(c.JobName ?? '')} failed: ${String(c.StatusReason ?? 'no status reason')}`,
+      ];
+      if (code !== undefined)
+        parts.push(`exit code ${code}${EXIT_MEANINGS[code] ? ` (${EXIT_MEANINGS[code]})` : ''}`);
+      if (typeof container.Reason === 'string') parts.push(container.Reason);
+      if (typeof container.LogStreamName === 'string') parts.push(`log stream ${container.LogStreamName}`);
+      reason = parts.join('; ');
+    }
+  } else if (error.Cause) {
+    reason = `${error.Error}: ${error.Cause}`;
+  }
+  return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason;
+}
+
+export async function markFailed(
+  deps: Pick<SegmentationDeps, 'jobs' | 'now'>,
+  input: MarkFailedInput,
+): Promise<{ status: 'FAILED' | 'SUCCEEDED'; reason: string }> {
+  const reason = failureReason(input.error);
+  const outcome = await deps.jobs.fail(input.jobId, reason, nowIso(deps));
+  logger.warn('job failed', { jobId: input.jobId, error: input.error.Error, outcome });
+  return { status: outcome === 'failed' ? 'FAILED' : 'SUCCEEDED', reason };
+}

@@ -1,0 +1,29 @@
+/**
+ * The volume operations the cloud steps need, behind one small interface so the stage logic can be tested
+ * without real multi-hundred-megabyte scans. `libraryCodec` is the real one: the io engineer's readers and
+ * writers, the numerics engineer's windowing and the pipeline's preview.
+ */
+import { renderPreviewPng } from '../pipeline/preview.ts';
+import { windowAndNormalize } from '../preprocess/window.ts';
+import { decodeNifti, encodeNifti } from '../volume/nifti.ts';
+import type { Volume } from '../volume/volume.ts';
+import { decodeScanBytes } from './scan-decoder.ts';
+
+export interface VolumeCodec {
+  /** A dropped scan (`.nii`, `.nii.gz`, `.zip` of a DICOM series); throws `InputError` on bad input. */
+  decodeScan(name: string, bytes: Uint8Array): Promise<Volume>;
+  /** A NIfTI written by the pipeline itself (preprocessed volume, masks). */
+  decodeNifti(name: string, bytes: Uint8Array): Volume;
+  /** gzip-compressed NIfTI-1 bytes. */
+  encodeNifti(vol: Volume): Uint8Array;
+  windowAndNormalize(vol: Volume): Volume<Float32Array>;
+  previewPng(ct: Volume, labels: Volume<Uint8Array>): Uint8Array;
+}
+
+export const libraryCodec: VolumeCodec = {
+  decodeScan: decodeScanBytes,
+  decodeNifti: (name, bytes) => decodeNifti(bytes, name),
+  encodeNifti: (vol) => encodeNifti(vol, { gzip: true, level: 1 }),
+  windowAndNormalize: (vol) => windowAndNormalize(vol),
+  previewPng: (ct, labels) => renderPreviewPng(ct, labels),
+};

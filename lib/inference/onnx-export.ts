@@ -1,0 +1,570 @@
+/**
+ * Converts a TensorFlow.js LayersModel (any RA-UNet configuration and width, or any graph built from
+ * the same layer types) to an ONNX model, written by our own protobuf encoder (`onnx/onnx-model.ts`).
+ *
+ * Layout: tfjs is channels last, ONNX convolutions are channels first. The graph input keeps the
+ * project's tensor layout ([n, (z,) y, x, c], see engine.ts) and is transposed once to [n, c, (z,) y, x];
+ * every output is transposed back once at the end. Spatial and batch dimensions are symbolic, so one
+ * exported model runs any input size the network accepts.
+ *
+ * Batch norm (inference mode: y = s * x + t with s = gamma / sqrt(var + eps), t = beta - mean * s) is
+ * folded where that is exact:
+ *  - into the preceding conv when the conv is linear and the BN is its only consumer:
+ *    w'[o] = w[o] * s[o], b'[o] = b[o] * s[o] + t[o];
+ *  - into the following conv when the BN's only consumer is a conv that pads nothing (1x1 kernel or
+ *    'valid'): w'[o, i] = w[o, i] * s[i], b'[o] = b[o] + sum_{i,k} w[o, i, k] * t[i]. With zero padding this
+ *    would be wrong (the padded zeros would no longer pass through the affine map), so it is not done.
+ * Any other BN becomes an ONNX BatchNormalization node (RA-UNet's pre-activation blocks have BN after
+ * an Add, a Concatenate or a pooling; those stay).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import {
+  encodeOnnxModel,
+  type OnnxAttribute,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from './onnx/onnx-model.ts';
+
+export const ONNX_OPSET = 17;
+const ONNX_IR_VERSION = 8;
+
+export interface ExportOptions {
+  /** Fold batch norms into adjacent convolutions where exact (default true). */
+  foldBatchNorm?: boolean;
+}
+
+/** Serialises `model` to ONNX bytes (the content of a `model.onnx` file). */
+export function exportToOnnx(model: tf.LayersModel, opts: ExportOptions = {}): Uint8Array {
+  return encodeOnnxModel(convertToOnnx(model, opts));
+}
+
+// ---- tfjs graph access (structural types over the public fields of tfjs-layers) ----------------------
+
+interface SymTensor {
+  readonly id: number;
+  readonly shape: Array<number | null>;
+  sourceLayer: Layer;
+  nodeIndex: number;
+  tensorIndex: number;
+}
+interface GraphNode {
+  inputTensors: SymTensor[];
+  outputTensors: SymTensor[];
+}
+interface Layer {
+  readonly name: string;
+  inboundNodes: GraphNode[];
+  weights: Array<{ name: string; shape: number[] }>;
+  getWeights(): tf.Tensor[];
+  getConfig(): Record<string, unknown>;
+  getClassName(): string;
+}
+interface Step {
+  layer: Layer;
+  nodeIndex: number;
+  node: GraphNode;
+}
+
+/** Layer applications in dependency order, walking back from the model outputs. */
+function orderedSteps(outputs: SymTensor[]): Step[] {
+  const steps: Step[] = [];
+  const seen = new Set<string>();
+  const visit = (t: SymTensor) => {
+    const layer = t.sourceLayer;
+    const key = `${layer.name}#${t.nodeIndex}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const node = layer.inboundNodes[t.nodeIndex];
+    if (!node) throw new Error(`onnx export: layer '${layer.name}' has no inbound node ${t.nodeIndex}`);
+    for (const i of node.inputTensors) visit(i);
+    steps.push({ layer, nodeIndex: t.nodeIndex, node });
+  };
+  for (const o of outputs) visit(o);
+  return steps;
+}
+
+// ---- weight helpers ----------------------------------------------------------------------------------
+
+/** Weight name without the layer prefix and the `_N` suffix tfjs adds to repeated variable names. */
+function shortName(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1).replace(/_\d+$/, '');
+}
+
+function namedWeights(layer: Layer): Map<string, Float32Array> {
+  const values = layer.getWeights();
+  const out = new Map<string, Float32Array>();
+  layer.weights.forEach((w, k) => {
+    out.set(shortName(w.name), Float32Array.from(values[k]!.dataSync() as Float32Array));
+  });
+  // getWeights() returns the variables' own tensors: they must not be disposed here.
+  return out;
+}
+
+/** tfjs conv kernel [k1..kn, in, out] -> ONNX [out, in, k1..kn]. */
+export function kernelToOnnx(kernel: Float32Array, shape: readonly number[]): Float32Array {
+  const cin = shape[shape.length - 2]!;
+  const cout = shape[shape.length - 1]!;
+  const k = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  const out = new Float32Array(kernel.length);
+  for (let p = 0; p < k; p++) {
+    for (let i = 0; i < cin; i++) {
+      const src = (p * cin + i) * cout;
+      for (let o = 0; o < cout; o++) out[(o * cin + i) * k + p] = kernel[src + o]!;
+    }
+  }
+  return out;
+}
+
+/** Per-channel affine map y = scale * x + offset of an inference-mode batch norm (float64). */
+export interface Affine {
+  scale: Float64Array;
+  offset: Float64Array;
+}
+
+export function batchNormAffine(
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  epsilon: number,
+): Affine {
+  const c = mean.length;
+  const scale = new Float64Array(c);
+  const offset = new Float64Array(c);
+  for (let i = 0; i < c; i++) {
+    scale[i] = gamma[i]! / Math.sqrt(variance[i]! + epsilon);
+    offset[i] = beta[i]! - mean[i]! * scale[i]!;
+  }
+  return { scale, offset };
+}
+
+/** Conv weights in ONNX layout, mutable until the graph is encoded (BN folding rewrites them). */
+interface ConvWeights {
+  w: OnnxTensor & { dataType: 'float32' };
+  b: OnnxTensor & { dataType: 'float32' };
+  cout: number;
+  cin: number;
+}
+
+/** Affine applied after the conv (per output channel). */
+function foldAfter(conv: ConvWeights, a: Affine): void {
+  const { w, b, cout } = conv;
+  const per = w.data.length / cout;
+  for (let o = 0; o < cout; o++) {
+    const s = a.scale[o]!;
+    for (let j = 0; j < per; j++) w.data[o * per + j] = w.data[o * per + j]! * s;
+    b.data[o] = b.data[o]! * s + a.offset[o]!;
+  }
+}
+
+/** Affine applied to the conv's input (per input channel); exact only if the conv pads nothing. */
+function foldBefore(conv: ConvWeights, a: Affine): void {
+  const { w, b, cout, cin } = conv;
+  const k = w.data.length / (cout * cin);
+  for (let o = 0; o < cout; o++) {
+    let shift = b.data[o]!;
+    for (let i = 0; i < cin; i++) {
+      const base = (o * cin + i) * k;
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += w.data[base + p]!;
+      shift += sum * a.offset[i]!;
+      for (let p = 0; p < k; p++) w.data[base + p] = w.data[base + p]! * a.scale[i]!;
+    }
+    b.data[o] = shift;
+  }
+}
+
+// ---- conversion ----------------------------------------------------------------------------------
+
+const SPATIAL_NAMES = ['z', 'y', 'x'];
+
+function symbolicShape(shape: Array<number | null>, prefix: string): Array<number | string> {
+  const spatial = shape.length - 2;
+  return shape.map((d, k) => {
+    if (k === 0) return 'batch';
+    if (k === shape.length - 1 && d != null) return d;
+    const axis = k - 1;
+    return spatial <= 3 ? `${prefix}${SPATIAL_NAMES[3 - spatial + axis]}` : `${prefix}s${axis}`;
+  });
+}
+
+/** Channels-last tfjs axis -> channels-first ONNX axis, for a tensor of rank `rank`. */
+function channelsFirstAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a === 0) return 0;
+  if (a === rank - 1) return 1;
+  return a + 1;
+}
+
+const ints = (name: string, value: number[]): OnnxAttribute => ({ name, kind: 'ints', value });
+const int = (name: string, value: number): OnnxAttribute => ({ name, kind: 'int', value });
+const str = (name: string, value: string): OnnxAttribute => ({ name, kind: 'string', value });
+const float = (name: string, value: number): OnnxAttribute => ({ name, kind: 'float', value });
+
+const ACTIVATIONS: Record<string, { op: string; attrs?: (rank: number) => OnnxAttribute[] } | null> = {
+  linear: null,
+  relu: { op: 'Relu' },
+  sigmoid: { op: 'Sigmoid' },
+  tanh: { op: 'Tanh' },
+  elu: { op: 'Elu' },
+  softplus: { op: 'Softplus' },
+  softmax: { op: 'Softmax', attrs: (rank) => [int('axis', rank > 2 ? 1 : -1)] },
+};
+
+const ELEMENTWISE: Record<string, { binary: string; nary?: string }> = {
+  Add: { binary: 'Add', nary: 'Sum' },
+  Multiply: { binary: 'Mul' },
+  Subtract: { binary: 'Sub' },
+  Maximum: { binary: 'Max', nary: 'Max' },
+  Minimum: { binary: 'Min', nary: 'Min' },
+  Average: { binary: 'Mean', nary: 'Mean' },
+};
+
+const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise']);
+
+class Converter {
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxTensor[] = [];
+  private readonly names = new Map<number, string>();
+  private readonly consumers = new Map<number, Step[]>();
+  private readonly modelOutputs = new Set<number>();
+  /** Convs whose output may still absorb a following BN, by ONNX output name. */
+  private readonly foldableConvs = new Map<string, ConvWeights>();
+  /** BN outputs deferred into the next conv: symbolic id -> source name and affine map. */
+  private readonly pending = new Map<number, { source: string; affine: Affine }>();
+  private readonly constants = new Map<string, string>();
+  readonly foldedBatchNorms: string[] = [];
+
+  constructor(
+    steps: Step[],
+    outputs: SymTensor[],
+    private readonly fold: boolean,
+  ) {
+    for (const s of steps) {
+      for (const t of s.node.inputTensors) {
+        const list = this.consumers.get(t.id) ?? [];
+        list.push(s);
+        this.consumers.set(t.id, list);
+      }
+    }
+    for (const o of outputs) this.modelOutputs.add(o.id);
+  }
+
+  nameOf(t: SymTensor): string {
+    const n = this.names.get(t.id);
+    if (n === undefined) {
+      if (this.pending.has(t.id)) throw new Error('onnx export: internal error, deferred BN read twice');
+      throw new Error(`onnx export: tensor of layer '${t.sourceLayer.name}' used before it was produced`);
+    }
+    return n;
+  }
+
+  private outName(step: Step, k = 0): string {
+    const suffix = step.nodeIndex > 0 ? `_n${step.nodeIndex}` : '';
+    return `${step.layer.name}${suffix}${k > 0 ? `:${k}` : ''}`;
+  }
+
+  private emit(opType: string, inputs: string[], output: string, attributes: OnnxAttribute[] = []): string {
+    this.nodes.push({ opType, name: output, inputs, outputs: [output], attributes });
+    return output;
+  }
+
+  private floatConst(name: string, dims: number[], data: Float32Array): OnnxTensor & { dataType: 'float32' } {
+    const t = { name, dims, dataType: 'float32' as const, data };
+    this.initializers.push(t);
+    return t;
+  }
+
+  private sharedFloatConst(values: number[]): string {
+    const key = `const_${values.join('_')}`;
+    if (!this.constants.has(key)) {
+      this.floatConst(key, [values.length], Float32Array.from(values));
+      this.constants.set(key, key);
+    }
+    return key;
+  }
+
+  /** The single consumer of `t` if it has exactly one and is not a model output. */
+  private soleConsumer(t: SymTensor): Step | undefined {
+    const c = this.consumers.get(t.id) ?? [];
+    return c.length === 1 && !this.modelOutputs.has(t.id) ? c[0] : undefined;
+  }
+
+  addInput(t: SymTensor, name: string): OnnxValueInfo {
+    const rank = t.shape.length;
+    const info = { name, shape: symbolicShape(t.shape, '') };
+    if (rank < 3) {
+      this.names.set(t.id, name);
+    } else {
+      const perm = [0, rank - 1, ...Array.from({ length: rank - 2 }, (_, k) => k + 1)];
+      this.names.set(t.id, this.emit('Transpose', [name], `${name}_channels_first`, [ints('perm', perm)]));
+    }
+    return info;
+  }
+
+  addOutput(t: SymTensor, name: string): OnnxValueInfo {
+    const rank = t.shape.length;
+    const source = this.nameOf(t);
+    if (rank < 3) {
+      this.emit('Identity', [source], name);
+    } else {
+      const perm = [0, ...Array.from({ length: rank - 2 }, (_, k) => k + 2), 1];
+      this.emit('Transpose', [source], name, [ints('perm', perm)]);
+    }
+    return { name, shape: symbolicShape(t.shape, '') };
+  }
+
+  convert(step: Step): void {
+    const { layer, node } = step;
+    const cls = layer.getClassName();
+    const cfg = layer.getConfig();
+    const inputs = node.inputTensors;
+    const out = node.outputTensors[0]!;
+    const outName = this.outName(step);
+    const rank = out.shape.length;
+    if (cls === 'InputLayer') return;
+    if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast') {
+      throw new Error(
+        `onnx export: layer '${layer.name}' uses dataFormat ${cfg.dataFormat}; only channelsLast`,
+      );
+    }
+    const one = () => {
+      if (inputs.length !== 1) throw new Error(`onnx export: layer '${layer.name}' expects one input`);
+      return inputs[0]!;
+    };
+    switch (cls) {
+      case 'Conv1D':
+      case 'Conv2D':
+      case 'Conv3D':
+        this.conv(step, one(), outName, cfg);
+        return;
+      case 'BatchNormalization':
+      case 'BatchNormND':
+        this.batchNorm(step, one(), outName, cfg);
+        return;
+      case 'Activation':
+        this.activation(layer, this.nameOf(one()), outName, String(cfg.activation), rank, out);
+        return;
+      case 'ReLU':
+        if (cfg.maxValue != null) throw new Error(`onnx export: ReLU '${layer.name}' with maxValue`);
+        this.names.set(out.id, this.emit('Relu', [this.nameOf(one())], outName));
+        return;
+      case 'MaxPooling1D':
+      case 'MaxPooling2D':
+      case 'MaxPooling3D':
+      case 'AveragePooling1D':
+      case 'AveragePooling2D':
+      case 'AveragePooling3D':
+        this.pool(layer, cls.startsWith('Max') ? 'MaxPool' : 'AveragePool', one(), outName, out, cfg);
+        return;
+      case 'UpSampling2D':
+      case 'UpSampling3D': {
+        if (cfg.interpolation !== undefined && cfg.interpolation !== 'nearest') {
+          throw new Error(
+            `onnx export: '${layer.name}' uses ${cfg.interpolation} interpolation; only nearest`,
+          );
+        }
+        const size = cfg.size as number[];
+        const scales = this.sharedFloatConst([1, 1, ...size]);
+        const attrs = [
+          str('mode', 'nearest'),
+          str('coordinate_transformation_mode', 'asymmetric'),
+          str('nearest_mode', 'floor'),
+        ];
+        this.names.set(out.id, this.emit('Resize', [this.nameOf(one()), '', scales], outName, attrs));
+        return;
+      }
+      case 'Concatenate': {
+        const axis = channelsFirstAxis(Number(cfg.axis ?? -1), rank);
+        const ins = inputs.map((t) => this.nameOf(t));
+        this.names.set(out.id, this.emit('Concat', ins, outName, [int('axis', axis)]));
+        return;
+      }
+      default:
+        break;
+    }
+    const ew = ELEMENTWISE[cls];
+    if (ew) {
+      const ins = inputs.map((t) => this.nameOf(t));
+      if (ins.length === 2 || !ew.nary) {
+        let acc = ins[0]!;
+        for (let k = 1; k < ins.length; k++) {
+          acc = this.emit(ew.binary, [acc, ins[k]!], k === ins.length - 1 ? outName : `${outName}_${k}`);
+        }
+        this.names.set(out.id, acc);
+      } else {
+        this.names.set(out.id, this.emit(ew.nary, ins, outName));
+      }
+      return;
+    }
+    if (PASS_THROUGH.has(cls)) {
+      this.names.set(out.id, this.nameOf(one()));
+      return;
+    }
+    throw new Error(`onnx export: layer '${layer.name}' of class ${cls} is not supported`);
+  }
+
+  private activation(layer: Layer, input: string, outName: string, fn: string, rank: number, out: SymTensor) {
+    if (!(fn in ACTIVATIONS))
+      throw new Error(`onnx export: activation '${fn}' of '${layer.name}' is not supported`);
+    const a = ACTIVATIONS[fn];
+    this.names.set(out.id, a ? this.emit(a.op, [input], outName, a.attrs?.(rank) ?? []) : input);
+  }
+
+  private conv(step: Step, input: SymTensor, outName: string, cfg: Record<string, unknown>): void {
+    const { layer } = step;
+    const out = step.node.outputTensors[0]!;
+    const weights = namedWeights(layer);
+    const kernelShape = layer.weights.find((w) => shortName(w.name) === 'kernel')?.shape;
+    const kernel = weights.get('kernel');
+    if (!kernel || !kernelShape) throw new Error(`onnx export: conv '${layer.name}' has no kernel`);
+    const spatialKernel = kernelShape.slice(0, -2);
+    const cin = kernelShape[kernelShape.length - 2]!;
+    const cout = kernelShape[kernelShape.length - 1]!;
+    const strides = cfg.strides as number[];
+    const dilations = cfg.dilationRate as number[];
+    const conv: ConvWeights = {
+      w: this.floatConst(`${outName}_W`, [cout, cin, ...spatialKernel], kernelToOnnx(kernel, kernelShape)),
+      b: this.floatConst(`${outName}_B`, [cout], weights.get('bias') ?? new Float32Array(cout)),
+      cout,
+      cin,
+    };
+    const deferred = this.pending.get(input.id);
+    if (deferred) {
+      foldBefore(conv, deferred.affine);
+      this.pending.delete(input.id);
+    }
+    const source = deferred ? deferred.source : this.nameOf(input);
+    const attrs: OnnxAttribute[] = [
+      ints('kernel_shape', spatialKernel),
+      ints('strides', strides),
+      ints('dilations', dilations),
+    ];
+    if (cfg.padding === 'same') {
+      if (strides.every((s) => s === 1)) {
+        const before = spatialKernel.map((k, d) => Math.floor(((k - 1) * dilations[d]!) / 2));
+        const after = spatialKernel.map((k, d) => (k - 1) * dilations[d]! - before[d]!);
+        attrs.push(ints('pads', [...before, ...after]));
+      } else {
+        attrs.push(str('auto_pad', 'SAME_UPPER'));
+      }
+    } else if (cfg.padding !== 'valid') {
+      throw new Error(`onnx export: conv '${layer.name}' padding ${cfg.padding} is not supported`);
+    }
+    const activation = String(cfg.activation ?? 'linear');
+    const linear = activation === 'linear';
+    const convOut = this.emit(
+      'Conv',
+      [source, conv.w.name, conv.b.name],
+      linear ? outName : `${outName}_linear`,
+      attrs,
+    );
+    if (linear) {
+      this.names.set(out.id, convOut);
+      this.foldableConvs.set(convOut, conv);
+    } else {
+      this.activation(layer, convOut, outName, activation, out.shape.length, out);
+    }
+  }
+
+  private batchNorm(step: Step, input: SymTensor, outName: string, cfg: Record<string, unknown>): void {
+    const { layer } = step;
+    const out = step.node.outputTensors[0]!;
+    const rank = out.shape.length;
+    const axis = Number(cfg.axis ?? -1);
+    if (axis !== -1 && axis !== rank - 1) {
+      throw new Error(`onnx export: batch norm '${layer.name}' over axis ${axis}; only the channel axis`);
+    }
+    const c = out.shape[rank - 1]!;
+    const w = namedWeights(layer);
+    const gamma = w.get('gamma') ?? new Float32Array(c).fill(1);
+    const beta = w.get('beta') ?? new Float32Array(c);
+    const mean = w.get('moving_mean');
+    const variance = w.get('moving_variance');
+    if (!mean || !variance)
+      throw new Error(`onnx export: batch norm '${layer.name}' has no moving statistics`);
+    const epsilon = Number(cfg.epsilon ?? 1e-3);
+    const affine = batchNormAffine(gamma, beta, mean, variance, epsilon);
+
+    if (this.fold) {
+      const inName = this.pending.has(input.id) ? undefined : this.nameOf(input);
+      const producer = inName !== undefined ? this.foldableConvs.get(inName) : undefined;
+      const producerStep = this.soleConsumer(input);
+      if (producer && producerStep === step) {
+        foldAfter(producer, affine);
+        this.foldableConvs.delete(inName!);
+        this.names.set(out.id, inName!);
+        if (this.soleConsumer(out)) this.foldableConvs.set(inName!, producer);
+        this.foldedBatchNorms.push(layer.name);
+        return;
+      }
+      const next = this.soleConsumer(out);
+      if (inName !== undefined && next && this.padsNothing(next)) {
+        this.pending.set(out.id, { source: inName, affine });
+        this.foldedBatchNorms.push(layer.name);
+        return;
+      }
+    }
+    const p = (name: string, data: ArrayLike<number>) =>
+      this.floatConst(`${outName}_${name}`, [c], Float32Array.from(data)).name;
+    const ins = [this.nameOf(input), p('scale', gamma), p('bias', beta), p('mean', mean), p('var', variance)];
+    this.names.set(out.id, this.emit('BatchNormalization', ins, outName, [float('epsilon', epsilon)]));
+  }
+
+  /** True when `step` is a conv whose output does not depend on zero padding of its input. */
+  private padsNothing(step: Step): boolean {
+    const cls = step.layer.getClassName();
+    if (cls !== 'Conv1D' && cls !== 'Conv2D' && cls !== 'Conv3D') return false;
+    const cfg = step.layer.getConfig();
+    return cfg.padding === 'valid' || (cfg.kernelSize as number[]).every((k) => k === 1);
+  }
+
+  private pool(
+    layer: Layer,
+    op: string,
+    input: SymTensor,
+    outName: string,
+    out: SymTensor,
+    cfg: Record<string, unknown>,
+  ) {
+    const attrs = [ints('kernel_shape', cfg.poolSize as number[]), ints('strides', cfg.strides as number[])];
+    if (cfg.padding === 'same') attrs.push(str('auto_pad', 'SAME_UPPER'));
+    else if (cfg.padding !== 'valid')
+      throw new Error(`onnx export: pooling '${layer.name}' padding ${cfg.padding}`);
+    this.names.set(out.id, this.emit(op, [this.nameOf(input)], outName, attrs));
+  }
+}
+
+/** The ONNX model of a LayersModel, before encoding (tests inspect it; `exportToOnnx` encodes it). */
+export function convertToOnnx(
+  model: tf.LayersModel,
+  opts: ExportOptions = {},
+): OnnxModel & { foldedBatchNorms: string[] } {
+  const inputs = model.inputs as unknown as SymTensor[];
+  const outputs = model.outputs as unknown as SymTensor[];
+  const steps = orderedSteps(outputs);
+  const conv = new Converter(steps, outputs, opts.foldBatchNorm ?? true);
+  const graphInputs = inputs.map((t, k) => conv.addInput(t, inputs.length === 1 ? 'input' : `input_${k}`));
+  for (const s of steps) conv.convert(s);
+  const graphOutputs = outputs.map((t, k) =>
+    conv.addOutput(t, outputs.length === 1 ? 'output' : `output_${k}`),
+  );
+  return {
+    irVersion: ONNX_IR_VERSION,
+    opsetVersion: ONNX_OPSET,
+    producerName: 'raunet-pipeline',
+    producerVersion: '0.1.0',
+    graph: {
+      name: model.name,
+      nodes: conv.nodes,
+      initializers: conv.initializers,
+      inputs: graphInputs,
+      outputs: graphOutputs,
+      docString: 'Exported from a TensorFlow.js LayersModel; input and output are channels last.',
+    },
+    metadata: { source_model: model.name, layout: 'channels_last' },
+    foldedBatchNorms: conv.foldedBatchNorms,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Writes the ONNX export of a model next to its tfjs files (`<dest>/model.onnx`, local folder or
+ * s3://). The training pipeline calls this after `saveModel`; `raunet export` calls `exportModelFolder`.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { loadModel, type StorageOptions, storeFor } from '../model/storage.ts';
+import { ONNX_FILE } from './load.ts';
+import { exportToOnnx } from './onnx-export.ts';
+
+/** Exports `model` and stores it as `model.onnx` in the model location `dest`; resolves to its size. */
+export async function saveOnnx(
+  model: tf.LayersModel,
+  dest: string,
+  opts: StorageOptions = {},
+): Promise<number> {
+  const bytes = exportToOnnx(model);
+  await storeFor(dest, opts).write(ONNX_FILE, bytes, 'application/octet-stream');
+  return bytes.length;
+}
+
+/** Writes bytes to `path` through a temporary file and a rename (no half-written file on failure). */
+async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, path);
+}
+
+/**
+ * Loads the stored model at `modelDir` and writes its ONNX export to the local file `out`
+ * (default `<modelDir>/model.onnx`, which may also be an s3:// model location).
+ */
+export async function exportModelFolder(
+  modelDir: string,
+  out?: string,
+  opts: StorageOptions = {},
+): Promise<{ path: string; bytes: number; arch: string }> {
+  const { model, manifest } = await loadModel(modelDir, opts);
+  try {
+    if (out === undefined) {
+      const bytes = await saveOnnx(model, modelDir, opts);
+      return { path: storeFor(modelDir, opts).describe(ONNX_FILE), bytes, arch: manifest.arch };
+    }
+    const bytes = exportToOnnx(model);
+    await writeAtomic(out, bytes);
+    return { path: out, bytes: bytes.length, arch: manifest.arch };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * AWS Batch GPU compute: managed EC2 compute environments on the ECS GPU AMI, the job queues and one job
+ * definition per stage.
+ *
+ * Queues: `gpu` runs Spot first and falls back to on-demand (compute environment order), or on-demand only
+ * when the config says so; `gpu-on-demand` never uses Spot (for work that must not be interrupted).
+ * Job definitions each request one GPU. Inference stages run the ONNX Runtime (CUDA 12) image, training
+ * stages the tfjs-node-gpu (CUDA 11.2 / cuDNN 8.1) image. Retries happen only when the host went away
+ * (Spot reclaim, EC2 host failure, Docker daemon timeouts); bad input and application errors exit at once.
+ */
+import * as path from 'node:path';
+import { Duration, Size } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { DeploymentConfig } from './config.ts';
+import { REPO_ROOT } from './paths.ts';
+import { removalPolicyOf } from './storage.ts';
+
+export const BATCH_STAGES = [
+  'localize',
+  'segment-liver',
+  'segment-tumor',
+  'train-fold',
+  'evaluate-ensemble',
+] as const;
+export type BatchStage = (typeof BATCH_STAGES)[number];
+export const INFERENCE_STAGES: readonly BatchStage[] = ['localize', 'segment-liver', 'segment-tumor'];
+
+/**
+ * Retry only when the instance disappeared under the job. Batch evaluates these in order; the last entry
+ * makes every other failure (non-zero exit of the app, bad input) final.
+ */
+export function hostFailureRetryStrategies(): batch.RetryStrategy[] {
+  return [
+    batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: 'Host EC2*' })),
+    batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onReason: 'DockerTimeoutError*' })),
+    batch.RetryStrategy.of(
+      batch.Action.RETRY,
+      batch.Reason.custom({ onReason: 'CannotStartContainerError*' }),
+    ),
+    batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+  ];
+}
+
+/** Files never sent to the Docker build context (the image installs its own dependencies). */
+const DOCKER_EXCLUDES = [
+  'node_modules',
+  '.git',
+  'cdk.out',
+  'coverage',
+  'models',
+  'data',
+  '**/*.onnx',
+  '**/*.nii',
+  '**/*.nii.gz',
+  'test',
+  'bench',
+  'docs',
+];
+
+export interface BatchComputeProps {
+  config: DeploymentConfig;
+  vpc: ec2.IVpc;
+  subnets: ec2.SubnetSelection;
+}
+
+export class BatchCompute extends Construct {
+  readonly gpuQueue: batch.JobQueue;
+  readonly onDemandQueue: batch.JobQueue;
+  readonly jobDefinitions: Record<BatchStage, batch.EcsJobDefinition>;
+  /** Role the containers run with; the workflows grant it the S3 access each stage needs. */
+  readonly jobRole: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: BatchComputeProps) {
+    super(scope, id);
+    const { config, vpc, subnets } = props;
+
+    const securityGroup = new ec2.SecurityGroup(this, 'Instances', {
+      vpc,
+      description: 'Batch GPU instances: no inbound traffic, outbound to AWS APIs and ECR',
+      allowAllOutbound: true,
+    });
+    const launchTemplate = new ec2.LaunchTemplate(this, 'GpuLaunchTemplate', {
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 2,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(120, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+          }),
+        },
+      ],
+    });
+    const instanceTypes = config.batch.gpuInstanceTypes.map((t) => new ec2.InstanceType(t));
+    const environment = (ceId: string, spot: boolean) =>
+      new batch.ManagedEc2EcsComputeEnvironment(this, ceId, {
+        vpc,
+        vpcSubnets: subnets,
+        securityGroups: [securityGroup],
+        spot,
+        allocationStrategy: spot
+          ? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED
+          : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
+        instanceTypes,
+        useOptimalInstanceClasses: false,
+        images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
+        minvCpus: 0,
+        maxvCpus: config.batch.maxVcpus,
+        launchTemplate,
+        updateToLatestImageVersion: true,
+        replaceComputeEnvironment: false,
+      });
+
+    const onDemand = environment('OnDemandGpu', false);
+    const ordered: batch.OrderedComputeEnvironment[] =
+      config.batch.capacity === 'spot'
+        ? [
+            { computeEnvironment: environment('SpotGpu', true), order: 1 },
+            { computeEnvironment: onDemand, order: 2 },
+          ]
+        : [{ computeEnvironment: onDemand, order: 1 }];
+    this.gpuQueue = new batch.JobQueue(this, 'GpuQueue', { priority: 10, computeEnvironments: ordered });
+    this.onDemandQueue = new batch.JobQueue(this, 'OnDemandQueue', {
+      priority: 10,
+      computeEnvironments: [{ computeEnvironment: onDemand, order: 1 }],
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'JobLogs', {
+      retention: config.retention.logRetentionDays as logs.RetentionDays,
+      removalPolicy: removalPolicyOf(config),
+    });
+    this.jobRole = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Role of the RA-UNet Batch containers (S3 access granted per bucket and prefix)',
+    });
+
+    const image = (dockerfile: string) =>
+      ecs.ContainerImage.fromAsset(REPO_ROOT, {
+        file: path.join('containers', dockerfile),
+        exclude: DOCKER_EXCLUDES,
+      });
+    const inferenceImage = image('Dockerfile.infer');
+    const trainingImage = image('Dockerfile.train');
+
+    const definitions: Partial<Record<BatchStage, batch.EcsJobDefinition>> = {};
+    for (const stage of BATCH_STAGES) {
+      const inference = INFERENCE_STAGES.includes(stage);
+      definitions[stage] = new batch.EcsJobDefinition(this, `Job-${stage}`, {
+        timeout: Duration.minutes(config.batch.jobTimeoutMinutes),
+        retryAttempts: 3,
+        retryStrategies: hostFailureRetryStrategies(),
+        // Batch substitutes `Ref::<name>` in the command from the SubmitJob parameters.
+        parameters: { args: '{}' },
+        container: new batch.EcsEc2ContainerDefinition(this, `Container-${stage}`, {
+          image: inference ? inferenceImage : trainingImage,
+          gpu: 1,
+          cpu: config.batch.vcpusPerJob,
+          memory: Size.mebibytes(
+            inference ? config.batch.inferenceMemoryMiB : config.batch.trainingMemoryMiB,
+          ),
+          command: [stage, '--args', 'Ref::args'],
+          jobRole: this.jobRole,
+          environment: {
+            RAUNET_REQUIRE_GPU: '1',
+            RAUNET_ENGINE: inference ? 'onnx' : 'tfjs',
+            POWERTOOLS_SERVICE_NAME: 'raunet-batch',
+          },
+          logging: ecs.LogDriver.awsLogs({ streamPrefix: stage, logGroup: this.logGroup }),
+          readonlyRootFilesystem: false,
+        }),
+      });
+    }
+    this.jobDefinitions = definitions as Record<BatchStage, batch.EcsJobDefinition>;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Per-environment configuration of the AWS deployment, validated with zod before any construct is built.
+ *
+ * The environment comes from CDK context (`-c env=dev|staging|prod`). Each environment starts from the
+ * defaults below; context may override fields with `-c account=...`, `-c region=...` and
+ * `-c config='{"batch":{"maxVcpus":64}}'` (a JSON object deep-merged over the defaults). A config that does
+ * not validate stops synth with a `ConfigError` whose message names every bad field (`batch.maxVcpus: ...`).
+ */
+import { z } from 'zod';
+
+export const ENV_NAMES = ['dev', 'staging', 'prod'] as const;
+export type EnvName = (typeof ENV_NAMES)[number];
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const vpcSchema = z.discriminatedUnion('mode', [
+  z.object({
+    mode: z.literal('create'),
+    maxAzs: z.number().int().min(1).max(6),
+    natGateways: z.number().int().min(1).max(6),
+  }),
+  z.object({
+    mode: z.literal('import'),
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must look like vpc-0123456789abcdef0'),
+  }),
+]);
+
+export const configSchema = z
+  .object({
+    envName: z.enum(ENV_NAMES),
+    /** 12-digit AWS account; optional unless a VPC is imported (lookups need a concrete account). */
+    account: z
+      .string()
+      .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+      .optional(),
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region such as eu-west-1'),
+    vpc: vpcSchema,
+    batch: z.object({
+      /** GPU instance types for the compute environments (NVIDIA g/p families, x86). */
+      gpuInstanceTypes: z
+        .array(z.string().regex(/^(g4dn|g5|g6|g6e|p3|p4d|p5)\.[0-9]*x?large$/, 'must be an NVIDIA GPU type'))
+        .min(1),
+      maxVcpus: z.number().int().min(1).max(10_000),
+      /** 'spot': Spot first, on-demand as fallback (compute environment order); 'on-demand': no Spot. */
+      capacity: z.enum(['spot', 'on-demand']),
+      /** Container memory and vCPUs of the inference and training jobs. */
+      inferenceMemoryMiB: z.number().int().min(2048),
+      trainingMemoryMiB: z.number().int().min(2048),
+      vcpusPerJob: z.number().int().min(1).max(96),
+      /** Hard wall-clock limit of one Batch job. */
+      jobTimeoutMinutes: z
+        .number()
+        .int()
+        .min(5)
+        .max(14 * 24 * 60),
+    }),
+    training: z.object({
+      /** EventBridge Scheduler expression (`cron(...)` or `rate(...)`), or null for manual starts only. */
+      schedule: z
+        .string()
+        .regex(/^(cron|rate)\(.+\)$/, 'must be a cron(...) or rate(...) expression')
+        .nullable(),
+      /** Stages the schedule trains (one scheduled execution per stage). */
+      scheduledStages: z.array(z.enum(['localize', 'liver', 'tumor'])).min(1),
+      /** Dataset folder name under `datasets/` in the models bucket (LiTS layout). */
+      dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a folder name (a-z, 0-9, . _ -)'),
+      folds: z.number().int().min(2).max(10),
+      /** Upper bound on fold jobs running at once (Map MaxConcurrency). */
+      maxConcurrency: z.number().int().min(1).max(40),
+    }),
+    retention: z.object({
+      /** What `cdk destroy` does to buckets and tables. */
+      removalPolicy: z.enum(['retain', 'destroy']),
+      /** Days before dropped input scans and intermediate files expire. */
+      inputExpirationDays: z.number().int().min(1),
+      /** Days before segmentation results expire (null keeps them). */
+      resultsExpirationDays: z.number().int().min(1).nullable(),
+      /** Days before noncurrent model versions expire. */
+      noncurrentModelVersionDays: z.number().int().min(1),
+      logRetentionDays: z
+        .number()
+        .int()
+        .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+          message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+        }),
+    }),
+    /** Receives the alarm notifications (SNS e-mail subscription). */
+    alarmEmail: z.email(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.vpc.mode === 'import' && !c.account) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['account'],
+        message: 'is required when the VPC is imported (vpc.mode "import" looks the VPC up in that account)',
+      });
+    }
+  });
+
+export type DeploymentConfig = z.infer<typeof configSchema>;
+
+const COMMON = {
+  region: 'eu-west-1',
+  vpc: { mode: 'create', maxAzs: 2, natGateways: 1 },
+  batch: {
+    gpuInstanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge'],
+    maxVcpus: 16,
+    capacity: 'spot',
+    inferenceMemoryMiB: 14_000,
+    trainingMemoryMiB: 14_000,
+    vcpusPerJob: 4,
+    jobTimeoutMinutes: 120,
+  },
+  training: {
+    schedule: null,
+    scheduledStages: ['liver', 'tumor'],
+    dataset: 'lits',
+    folds: 5,
+    maxConcurrency: 2,
+  },
+  retention: {
+    removalPolicy: 'destroy',
+    inputExpirationDays: 7,
+    resultsExpirationDays: 30,
+    noncurrentModelVersionDays: 30,
+    logRetentionDays: 14,
+  },
+  alarmEmail: 'raunet-alarms@example.org',
+} as const;
+
+/** Defaults per environment (before context overrides). */
+export const DEFAULTS: Record<EnvName, unknown> = {
+  dev: { ...COMMON, envName: 'dev' },
+  staging: {
+    ...COMMON,
+    envName: 'staging',
+    batch: { ...COMMON.batch, maxVcpus: 64 },
+    training: { ...COMMON.training, schedule: 'cron(0 3 ? * SUN *)', maxConcurrency: 3 },
+    retention: { ...COMMON.retention, resultsExpirationDays: 90, logRetentionDays: 30 },
+  },
+  prod: {
+    ...COMMON,
+    envName: 'prod',
+    vpc: { mode: 'create', maxAzs: 3, natGateways: 2 },
+    batch: {
+      ...COMMON.batch,
+      gpuInstanceTypes: ['g5.xlarge', 'g5.2xlarge', 'g4dn.2xlarge', 'g6.xlarge'],
+      maxVcpus: 256,
+      trainingMemoryMiB: 28_000,
+      jobTimeoutMinutes: 480,
+    },
+    training: { ...COMMON.training, schedule: 'cron(0 2 ? * SAT *)', maxConcurrency: 5 },
+    retention: {
+      removalPolicy: 'retain',
+      inputExpirationDays: 30,
+      resultsExpirationDays: null,
+      noncurrentModelVersionDays: 365,
+      logRetentionDays: 365,
+    },
+  },
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects; arrays and scalars in `over` replace those in `base`. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+/** Context values arrive as strings from the command line and as objects from tests. */
+function parseOverrides(raw: unknown): unknown {
+  if (raw === undefined) return {};
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch (e) {
+    throw new ConfigError(`config: context "config" is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Resolve and validate the configuration for the environment named in context.
+ * `context` is what `app.node.tryGetContext` returns for `env`, `account`, `region` and `config`.
+ */
+export function resolveConfig(context: Record<string, unknown>): DeploymentConfig {
+  const env = context.env ?? 'dev';
+  if (typeof env !== 'string' || !(ENV_NAMES as readonly string[]).includes(env)) {
+    throw new ConfigError(`env: must be one of ${ENV_NAMES.join(', ')} (got ${JSON.stringify(env)})`);
+  }
+  let merged = deepMerge(DEFAULTS[env as EnvName], parseOverrides(context.config));
+  const direct: Record<string, unknown> = {};
+  if (context.account !== undefined) direct.account = String(context.account);
+  if (context.region !== undefined) direct.region = String(context.region);
+  merged = deepMerge(merged, direct);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid config for env "${env}":\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,77 @@
+/**
+ * One Lambda of the pipeline: a handler file in `functions/` bundled locally with esbuild (never in
+ * Docker), Node.js 22 on ARM64, X-Ray tracing, its own log group with the configured retention and a role
+ * that may write only to that log group (no AWS managed policy); callers grant the rest.
+ */
+import * as path from 'node:path';
+import { Duration, Size } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { DeploymentConfig } from './config.ts';
+import { FUNCTIONS_DIR, REPO_ROOT } from './paths.ts';
+import { removalPolicyOf } from './storage.ts';
+
+export interface PipelineFunctionProps {
+  config: DeploymentConfig;
+  /** Handler file name in `functions/` without extension, e.g. `ingest`. */
+  handler: string;
+  description: string;
+  memoryMiB?: number;
+  timeout?: Duration;
+  ephemeralStorageMiB?: number;
+  environment?: Record<string, string>;
+}
+
+export class PipelineFunction extends Construct {
+  readonly fn: nodejs.NodejsFunction;
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+    super(scope, id);
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.config.retention.logRetentionDays as logs.RetentionDays,
+      removalPolicy: removalPolicyOf(props.config),
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of the ${props.handler} Lambda`,
+    });
+    logGroup.grantWrite(this.role);
+    this.fn = new nodejs.NodejsFunction(this, 'Fn', {
+      entry: path.join(FUNCTIONS_DIR, `${props.handler}.ts`),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      description: props.description,
+      memorySize: props.memoryMiB ?? 512,
+      timeout: props.timeout ?? Duration.seconds(60),
+      ephemeralStorageSize: props.ephemeralStorageMiB ? Size.mebibytes(props.ephemeralStorageMiB) : undefined,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      role: this.role,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: `raunet-${props.handler}`,
+        RAUNET_ENV: props.config.envName,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: nodejs.OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        logLevel: nodejs.LogLevel.WARNING,
+        sourceMap: true,
+        mainFields: ['module', 'main'],
+        // ESM bundles of CommonJS dependencies still call require(); give them one.
+        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+        externalModules: ['@aws-sdk/*', '@tensorflow/*', 'onnxruntime-node'],
+      },
+    });
+  }
+}

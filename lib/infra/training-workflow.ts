@@ -1,0 +1,145 @@
+/**
+ * The training workflow: EventBridge Scheduler (per configured stage) or a manual StartExecution ->
+ *
+ *   Plan (dataset manifest, K-fold split, sweep variants; writes the manifest to S3)
+ *   -> Map over (variant, fold) items, MaxConcurrency from config -> Batch train-fold
+ *   -> Batch evaluate-ensemble (picks the best variant, writes its metrics to S3)
+ *   -> Register (models table; promotes the ensemble to CURRENT only when its validation Dice beats the
+ *      current one, with a conditional write)
+ *
+ * Manual start input: `{ "stage": "liver" | "tumor" | "localize", "dataset"?: "lits", "folds"?: 5,
+ * "sweep"?: { "lr"?: number[], "width"?: number[], "epochs"?: number[] } }`.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { DATASETS_PREFIX, RUNS_PREFIX } from '../cloud/layout.ts';
+import type { BatchCompute } from './batch-compute.ts';
+import type { DeploymentConfig } from './config.ts';
+import { allowList, allowObjects, allowTable, READ_OBJECT, WRITE_OBJECT } from './grants.ts';
+import { PipelineFunction } from './pipeline-function.ts';
+import { removalPolicyOf, type Storage } from './storage.ts';
+import type { Tables } from './tables.ts';
+import { batchStep, lambdaStep } from './workflow-steps.ts';
+
+export interface TrainingWorkflowProps {
+  config: DeploymentConfig;
+  storage: Storage;
+  tables: Tables;
+  compute: BatchCompute;
+}
+
+export class TrainingWorkflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: Record<'plan' | 'register', PipelineFunction>;
+  readonly schedules: scheduler.Schedule[] = [];
+
+  constructor(scope: Construct, id: string, props: TrainingWorkflowProps) {
+    super(scope, id);
+    const { config, storage, tables, compute } = props;
+    const environment = {
+      MODELS_BUCKET: storage.modelsBucket.bucketName,
+      MODELS_TABLE: tables.models.tableName,
+      DEFAULT_DATASET: config.training.dataset,
+      DEFAULT_FOLDS: String(config.training.folds),
+    };
+    const plan = new PipelineFunction(this, 'plan', {
+      config,
+      handler: 'plan',
+      description: 'Plan a training run: manifest, K-fold split, sweep variants',
+      environment,
+      timeout: Duration.minutes(2),
+    });
+    const register = new PipelineFunction(this, 'register', {
+      config,
+      handler: 'register',
+      description: 'Register a trained ensemble and promote it when it beats the current one',
+      environment,
+    });
+    allowList(plan.role, storage.modelsBucket, DATASETS_PREFIX);
+    allowObjects(plan.role, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
+    allowObjects(register.role, storage.modelsBucket, READ_OBJECT, `${RUNS_PREFIX}*`);
+    allowTable(register.role, tables.models, ['dynamodb:PutItem', 'dynamodb:GetItem']);
+    // Training containers read datasets and write run outputs (fold models, ensemble metrics).
+    allowObjects(compute.jobRole, storage.modelsBucket, READ_OBJECT, `${DATASETS_PREFIX}*`);
+    allowObjects(compute.jobRole, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
+    allowList(compute.jobRole, storage.modelsBucket, DATASETS_PREFIX);
+
+    const q = compute.gpuQueue;
+    const defs = compute.jobDefinitions;
+    const fail = new sfn.Fail(this, 'TrainingFailed', {
+      error: 'TrainingFailed',
+      causePath: '$.error.Cause',
+    });
+
+    const planStep = lambdaStep(this, 'Plan', plan.fn, { request: sfn.JsonPath.objectAt('$') }, '$.plan');
+    const trainFold = batchStep(this, 'TrainFold', q, defs['train-fold'], '$.item.args', '$.batch');
+    const folds = new sfn.Map(this, 'Folds', {
+      itemsPath: '$.plan.items',
+      maxConcurrency: config.training.maxConcurrency,
+      itemSelector: { item: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
+      // Each fold writes its model to S3; keep nothing of the iterations in the state.
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    folds.itemProcessor(trainFold);
+    const evaluate = batchStep(
+      this,
+      'EvaluateEnsemble',
+      q,
+      defs['evaluate-ensemble'],
+      '$.plan.evaluate',
+      '$.batch',
+    );
+    const registerStep = lambdaStep(
+      this,
+      'Register',
+      register.fn,
+      {
+        runId: sfn.JsonPath.stringAt('$.plan.runId'),
+        stage: sfn.JsonPath.stringAt('$.plan.stage'),
+        metrics: sfn.JsonPath.stringAt('$.plan.metrics'),
+      },
+      '$.registered',
+    );
+    for (const step of [planStep, folds, evaluate, registerStep]) {
+      step.addCatch(fail, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    }
+    const definition = planStep
+      .next(folds)
+      .next(evaluate)
+      .next(registerStep)
+      .next(new sfn.Succeed(this, 'Trained'));
+
+    const logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      retention: config.retention.logRetentionDays as logs.RetentionDays,
+      removalPolicy: removalPolicyOf(config),
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      timeout: Duration.days(7),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      comment: 'RA-UNet K-fold training, ensemble evaluation and promotion',
+    });
+
+    if (config.training.schedule) {
+      for (const stage of config.training.scheduledStages) {
+        this.schedules.push(
+          new scheduler.Schedule(this, `Schedule-${stage}`, {
+            description: `Scheduled RA-UNet training of the ${stage} stage`,
+            schedule: scheduler.ScheduleExpression.expression(config.training.schedule),
+            target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {
+              input: scheduler.ScheduleTargetInput.fromObject({ stage, trigger: 'schedule' }),
+              retryAttempts: 3,
+            }),
+          }),
+        );
+      }
+    }
+    this.functions = { plan, register };
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A folder of phantoms in the LiTS layout: `volume-K.nii.gz` (CT, int16 HU) and `segmentation-K.nii.gz`
+ * (uint8 labels 0/1/2) for K = start..start+count-1, plus `phantoms.json` describing how each case was
+ * drawn. Case K is generated from seed `deriveSeed(seed, K)`, so a case does not depend on the count.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError } from '../errors.ts';
+import { writeNifti } from '../volume/nifti.ts';
+import type { Vec3 } from '../volume/volume.ts';
+import { generatePhantom } from './phantom.ts';
+import { deriveSeed } from './random.ts';
+
+export interface PhantomSetOptions {
+  dims?: Vec3;
+  spacing?: Vec3;
+  tumors?: number;
+  /** Tumor radius range (mm); default: the mix of small to large tumors. */
+  tumorRadius?: [number, number];
+  /** First case number (default 0). */
+  start?: number;
+  /** Called after each case is written. */
+  onCase?: (k: number, files: [string, string]) => void;
+}
+
+/** Seed of case K of a set seeded with `seed`. */
+export function caseSeed(seed: number, k: number): number {
+  return deriveSeed(seed, 'case', k);
+}
+
+export async function writePhantomSet(
+  outDir: string,
+  count: number,
+  seed: number,
+  opts: PhantomSetOptions = {},
+): Promise<string[]> {
+  if (!Number.isInteger(count) || count < 1 || count > 100000) {
+    throw new InputError(`phantom count must be a positive integer, got ${count}`);
+  }
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new InputError(`phantom seed must be an integer in 0..4294967295, got ${seed}`);
+  }
+  const start = opts.start ?? 0;
+  await mkdir(outDir, { recursive: true });
+  const written: string[] = [];
+  const cases: unknown[] = [];
+  for (let k = start; k < start + count; k++) {
+    const s = caseSeed(seed, k);
+    const { ct, seg, info } = generatePhantom({
+      seed: s,
+      dims: opts.dims,
+      spacing: opts.spacing,
+      tumors: opts.tumors,
+      tumorRadius: opts.tumorRadius,
+    });
+    const files: [string, string] = [
+      join(outDir, `volume-${k}.nii.gz`),
+      join(outDir, `segmentation-${k}.nii.gz`),
+    ];
+    await writeNifti(files[0], ct, { description: `raunet phantom seed ${s}` });
+    await writeNifti(files[1], seg, { description: `raunet phantom labels seed ${s}` });
+    written.push(...files);
+    cases.push({
+      case: k,
+      seed: s,
+      dims: ct.dims,
+      spacing: ct.spacing,
+      tumors: info.tumors.map((t) => ({ centre: t.centre, radiusMm: t.radius, hu: Math.round(t.hu) })),
+    });
+    opts.onCase?.(k, files);
+  }
+  const manifest = {
+    generator: 'raunet phantom',
+    seed,
+    start,
+    count,
+    dims: opts.dims,
+    spacing: opts.spacing,
+    tumorRadius: opts.tumorRadius,
+    cases,
+  };
+  await writeFile(join(outDir, 'phantoms.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return written;
+}

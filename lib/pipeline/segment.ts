@@ -1,0 +1,229 @@
+/**
+ * `segmentCt`: the whole RA-UNet inference of one CT volume (stage 1 localisation, stage 2 liver, stage 3
+ * tumor) with its report. The CLI, the Lambdas and the Batch containers all call this.
+ *
+ * Memory (512x512x600 CT = 157 M voxels): the CT itself (int16 314 MB, or float32 629 MB), its normalised
+ * copy (float32, 629 MB), the liver and tumor masks on the full grid (uint8, 157 MB each; the label map
+ * reuses the liver mask) and the stage-1 coarse mask (uint8, 157 MB, dropped after stage 1). Everything else
+ * lives on the stage's region only: stage 1 one batch of 256x256 slices and a 256x256xZ uint8 stack; stage 2
+ * the box resized to 224x224xZb plus a float32 sum and weight buffer of that size and the probability
+ * resized back to the box; stage 3 the float32 crop of the liver VOI plus its sum and weight buffers.
+ * See docs/segmentation.md for the measured peak.
+ */
+import type { InferenceEngine } from '../inference/engine.ts';
+import { type Box3, boxSize } from '../preprocess/crop.ts';
+import { reindexAffine } from '../preprocess/grid.ts';
+import { windowAndNormalize } from '../preprocess/window.ts';
+import { createVolume, type Vec3, type Volume, withData } from '../volume/volume.ts';
+import { buildReport, type ModelInfo, type SegmentationReport, type StageTimings } from './report.ts';
+import {
+  LIVER_PATCH,
+  LOCALIZE_SLICE,
+  localizeLiver,
+  segmentLiver,
+  segmentTumor,
+  TUMOR_PATCH,
+} from './stages.ts';
+import type { BlendMode } from './windows.ts';
+
+export type StageName = 'localize' | 'liver' | 'tumor';
+export const STAGES: readonly StageName[] = ['localize', 'liver', 'tumor'];
+
+/** The manifest fields the pipeline reads (a `ModelManifest` of `lib/model/storage.ts` satisfies it). */
+export interface ManifestInfo {
+  arch?: string;
+  width?: number;
+  /** Tensor-order input shape, e.g. `[32, 224, 224, 1]` or `[256, 256, 1]` (a leading batch entry is allowed). */
+  inputShape?: Array<number | null>;
+  fold?: number;
+  createdAt?: string;
+  note?: string;
+}
+
+export interface LoadedModel {
+  engine: InferenceEngine;
+  manifest: ManifestInfo;
+  /** Where it came from, for example `liver/fold-2`. */
+  id: string;
+}
+
+/** The ensembles of the three stages (each stage: one or more fold models). */
+export type LoadedModels = Record<StageName, LoadedModel[]>;
+
+export interface SegmentOptions {
+  /** Case name used in the report (default 'ct'). */
+  name?: string;
+  /** Probability thresholds per stage (default 0.5 each, the paper's value). */
+  thresholds?: Partial<Record<StageName, number>>;
+  /** Window overlap of stages 2 and 3 (default 0.5). */
+  overlap?: number;
+  /** Slices per forward pass in stage 1 (default 8), patches per pass in stages 2 and 3 (default 1). */
+  batchSizes?: Partial<Record<StageName, number>>;
+  blend?: BlendMode;
+  tta?: boolean;
+  /** Override the patch (or slice) sizes read from the manifests, [x, y, z] / [x, y]. */
+  patches?: { localize?: [number, number]; liver?: Vec3; tumor?: Vec3 };
+  /** Keep the blended probability maps of stages 2 and 3 (on their regions) in the result. */
+  saveProbabilities?: boolean;
+  /** Progress of each stage, in forward passes. */
+  onProgress?: (stage: StageName, done: number, total: number) => void;
+  /** Called when a stage begins. */
+  onStage?: (stage: StageName) => void;
+}
+
+export interface SegmentationResult {
+  /** 0 background, 1 liver, 2 tumor; exactly the input's grid and affine. */
+  labels: Volume<Uint8Array>;
+  report: SegmentationReport;
+  /** With `saveProbabilities`: float32 maps on the stage's region, the affine placing them in the input. */
+  probabilities?: { liver?: Volume<Float32Array>; tumor?: Volume<Float32Array> };
+}
+
+/**
+ * Spatial patch size from a manifest's `inputShape`, as [x, y] (2D) or [x, y, z] (3D). The shape is in
+ * tensor order (`[z, y, x, c]` or `[y, x, c]`, optionally with a leading batch entry); a null or -1 entry is
+ * not a size.
+ */
+export function patchFromManifest(manifest: Pick<ManifestInfo, 'inputShape'>, spatialDims: 2 | 3): number[] {
+  let s = (manifest.inputShape ?? []).filter((v): v is number => typeof v === 'number' && v > 0);
+  if (s.length === spatialDims + 1)
+    s = s.slice(0, spatialDims); // [...spatial, channels]
+  else if (s.length === spatialDims + 2) s = s.slice(1, spatialDims + 1); // [batch, ...spatial, channels]
+  if (s.length !== spatialDims) {
+    throw new RangeError(
+      `manifest inputShape ${JSON.stringify(manifest.inputShape)} has no ${spatialDims}D size`,
+    );
+  }
+  return [...s].reverse();
+}
+
+function stagePatch(models: LoadedModel[], dims: 2 | 3, stage: StageName, fallback: number[]): number[] {
+  if (models.every((m) => !m.manifest.inputShape?.length)) return fallback;
+  const sizes = models.map((m) => patchFromManifest(m.manifest, dims).join('x'));
+  if (new Set(sizes).size > 1) {
+    throw new RangeError(
+      `the ${stage} models disagree on their input size (${[...new Set(sizes)].join(', ')})`,
+    );
+  }
+  return sizes[0].split('x').map(Number);
+}
+
+const modelInfo = (m: LoadedModel): ModelInfo => ({
+  id: m.id,
+  arch: m.manifest.arch,
+  width: m.manifest.width,
+  inputShape: m.manifest.inputShape?.filter((v): v is number => typeof v === 'number'),
+  fold: m.manifest.fold,
+  createdAt: m.manifest.createdAt,
+  note: m.manifest.note,
+});
+
+/** A region map as a volume whose affine places voxel (0,0,0) at the box start of `ct`. */
+function regionVolume(ct: Volume, data: Float32Array, box: Box3): Volume<Float32Array> {
+  return createVolume(
+    data,
+    boxSize(box),
+    [...ct.spacing],
+    reindexAffine(ct.affine, [1, 1, 1], box.start),
+    'float32',
+  );
+}
+
+export async function segmentCt(
+  ct: Volume,
+  models: LoadedModels,
+  opts: SegmentOptions = {},
+): Promise<SegmentationResult> {
+  for (const s of STAGES) if (!models[s]?.length) throw new RangeError(`no ${s} model loaded`);
+  const engines = (s: StageName) => models[s].map((m) => m.engine);
+  const th = opts.thresholds ?? {};
+  const bs = opts.batchSizes ?? {};
+  const slice = (opts.patches?.localize ?? stagePatch(models.localize, 2, 'localize', LOCALIZE_SLICE)) as [
+    number,
+    number,
+  ];
+  const liverPatch = (opts.patches?.liver ?? stagePatch(models.liver, 3, 'liver', LIVER_PATCH)) as Vec3;
+  const tumorPatch = (opts.patches?.tumor ?? stagePatch(models.tumor, 3, 'tumor', TUMOR_PATCH)) as Vec3;
+  const common = { overlap: opts.overlap, blend: opts.blend, tta: opts.tta };
+  const progress = (s: StageName) => (d: number, t: number) => opts.onProgress?.(s, d, t);
+  const probabilities: SegmentationResult['probabilities'] = {};
+
+  const t0 = performance.now();
+  const normalized = windowAndNormalize(ct);
+  const t1 = performance.now();
+
+  opts.onStage?.('localize');
+  const { box } = await localizeLiver(ct, engines('localize'), {
+    ...common,
+    normalized,
+    slice,
+    threshold: th.localize,
+    batchSize: bs.localize,
+    onProgress: progress('localize'),
+  });
+  const t2 = performance.now();
+
+  let labels: Uint8Array;
+  let t3 = t2;
+  if (box) {
+    opts.onStage?.('liver');
+    labels = await segmentLiver(ct, box, engines('liver'), {
+      ...common,
+      normalized,
+      patch: liverPatch,
+      threshold: th.liver,
+      batchSize: bs.liver,
+      onProgress: progress('liver'),
+      onProbability: opts.saveProbabilities
+        ? (p, b) => (probabilities.liver = regionVolume(ct, p, b))
+        : undefined,
+    });
+    t3 = performance.now();
+    opts.onStage?.('tumor');
+    const tumor = await segmentTumor(ct, labels, engines('tumor'), {
+      ...common,
+      normalized,
+      patch: tumorPatch,
+      threshold: th.tumor,
+      batchSize: bs.tumor,
+      onProgress: progress('tumor'),
+      onProbability: opts.saveProbabilities
+        ? (p, b) => (probabilities.tumor = regionVolume(ct, p, b))
+        : undefined,
+    });
+    for (let i = 0; i < labels.length; i++) if (tumor[i]) labels[i] = 2;
+  } else {
+    labels = new Uint8Array(normalized.data.length);
+  }
+  const t4 = performance.now();
+
+  const labelVolume = withData(ct, labels, 'uint8');
+  const timings: StageTimings = {
+    preprocessMs: t1 - t0,
+    localizeMs: t2 - t1,
+    liverMs: t3 - t2,
+    tumorMs: t4 - t3,
+    totalMs: t4 - t0,
+  };
+  const first = models.liver[0].engine;
+  const report = buildReport(ct, labelVolume, {
+    name: opts.name ?? 'ct',
+    localization: box,
+    timings,
+    engine: { kind: first.kind, backend: first.backend },
+    models: {
+      localize: models.localize.map(modelInfo),
+      liver: models.liver.map(modelInfo),
+      tumor: models.tumor.map(modelInfo),
+    },
+    options: {
+      thresholds: { localize: th.localize ?? 0.5, liver: th.liver ?? 0.5, tumor: th.tumor ?? 0.5 },
+      overlap: opts.overlap ?? 0.5,
+      blend: opts.blend ?? 'gaussian',
+      tta: opts.tta ?? false,
+      patches: { localize: slice, liver: liverPatch, tumor: tumorPatch },
+      batchSizes: { localize: bs.localize ?? 8, liver: bs.liver ?? 1, tumor: bs.tumor ?? 1 },
+    },
+  });
+  return { labels: labelVolume, report, probabilities: opts.saveProbabilities ? probabilities : undefined };
+}

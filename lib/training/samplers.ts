@@ -1,0 +1,305 @@
+/**
+ * Training samples for the three RA-UNet stages (paper Section IV A-C), drawn from prepared cases
+ * (`dataset.ts`: windowed and normalised CT plus labels) with a seeded generator.
+ *
+ * - `localize` (RA-UNet-I, 2D): every axial slice that contains liver plus a third as many randomly
+ *   chosen slices without liver, each resized (bilinear; labels nearest) to the network's slice size
+ *   (256x256 in the paper). Label: liver or tumor (labels >= 1).
+ * - `liver` (RA-UNet-II, 3D): the ground-truth liver box grown by `margin` (10) voxels is resized
+ *   in-plane to the patch's x-y size (224x224), z unchanged, and random windows of the patch's z size (32
+ *   slices) are cut from it. Label: liver or tumor.
+ * - `tumor` (RA-UNet-II, 3D): patches of the patch size (128x128x32) at native resolution inside the
+ *   liver box + margin; a fraction is centred on random tumor voxels (plus a uniform jitter), the rest on
+ *   random liver voxels. Label: tumor only.
+ *
+ * The 3D samples are cut exactly as the inference pipeline (`lib/pipeline/stages.ts`) cuts windows: from
+ * the crop of the box, with zeros after the end of an axis where the box is shorter than the patch.
+ * Samples are x-fastest arrays, i.e. tensors [z, y, x] (or [y, x]); `stackBatch` adds n and c to make
+ * the [n, z, y, x, c] layout of `lib/inference/engine.ts`.
+ */
+
+import type { Stage } from '../model/storage.ts';
+import { extractPatch } from '../pipeline/windows.ts';
+import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts';
+import { resample3D } from '../preprocess/resample.ts';
+import type { Vec3 } from '../volume/volume.ts';
+import type { PreparedCase } from './case.ts';
+import { createRng, deriveSeed, type Rng, shuffleInPlace } from './random.ts';
+import type { Batch } from './trainer.ts';
+
+/** The stage a sampler feeds (the `Stage` of the model manifests). */
+export type TrainStage = Stage;
+
+export interface SamplerOptions {
+  stage: TrainStage;
+  /** Network input size in voxels, x-y(-z) order: [x, y] for `localize`, [x, y, z] for the 3D stages. */
+  patch: number[];
+  /**
+   * `liver`: windows per case (default 8); `tumor`: patches per case (default 16; the paper drew 150);
+   * `localize`: at most this many slices per case (default: all liver slices plus a third).
+   */
+  perCase?: number;
+  /** `localize`: slices without liver per slice with liver (default 1/3). */
+  negativeRatio?: number;
+  /** `tumor`: fraction of patches centred on tumor voxels (default 0.5; 0 when a case has no tumor). */
+  tumorFraction?: number;
+  /** `tumor`: maximum jitter of tumor-centred patches, as a fraction of the patch size per axis (0.25). */
+  jitter?: number;
+  /** Voxels added to the liver box on every side (default 10, the paper's value). */
+  margin?: number;
+}
+
+export interface Sample {
+  /** Input values, x fastest ([z, y, x] or [y, x]). */
+  x: Float32Array;
+  /** Binary target on the same grid. */
+  y: Float32Array;
+  /** Where the sample was cut, in voxels of the case grid (`localize`: the slice, z only meaningful). */
+  origin: Vec3;
+  /** What the sample was centred on. */
+  kind: 'liver' | 'background' | 'tumor';
+}
+
+export const DEFAULT_PER_CASE = { liver: 8, tumor: 16 } as const;
+
+function checkPatch(opts: SamplerOptions): void {
+  const need = opts.stage === 'localize' ? 2 : 3;
+  if (opts.patch.length !== need || opts.patch.some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new RangeError(
+      `stage ${opts.stage} needs a ${need}-number patch size, got ${opts.patch.join('x')}`,
+    );
+  }
+}
+
+/** Draw the samples of one case. Deterministic for a given generator state. */
+export function sampleCase(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[] {
+  checkPatch(opts);
+  if (opts.stage === 'localize') return sampleSlices(c, opts, rng);
+  if (opts.stage === 'liver') return sampleLiverWindows(c, opts, rng);
+  return sampleTumorPatches(c, opts, rng);
+}
+
+function sampleSlices(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[] {
+  const [nx, ny, nz] = c.dims;
+  const [sx, sy] = opts.patch;
+  const plane = nx * ny;
+  const withLiver: number[] = [];
+  const without: number[] = [];
+  for (let z = 0; z < nz; z++) {
+    let liver = false;
+    for (let i = z * plane, end = i + plane; i < end; i++) {
+      if (c.labels[i] >= 1) {
+        liver = true;
+        break;
+      }
+    }
+    (liver ? withLiver : without).push(z);
+  }
+  const nNeg = Math.min(without.length, Math.round(withLiver.length * (opts.negativeRatio ?? 1 / 3)));
+  let chosen = [
+    ...withLiver.map((z) => ({ z, kind: 'liver' as const })),
+    ...shuffleInPlace(without, rng)
+      .slice(0, nNeg)
+      .map((z) => ({ z, kind: 'background' as const })),
+  ];
+  if (opts.perCase !== undefined && chosen.length > opts.perCase) {
+    chosen = shuffleInPlace(chosen, rng).slice(0, opts.perCase);
+  }
+  const mask = new Uint8Array(plane);
+  return chosen.map(({ z, kind }) => {
+    const img = c.image.subarray(z * plane, (z + 1) * plane);
+    const x = resample3D(img, [nx, ny, 1], [sx, sy, 1], 'linear', new Float32Array(sx * sy)) as Float32Array;
+    for (let i = 0; i < plane; i++) mask[i] = c.labels[z * plane + i] >= 1 ? 1 : 0;
+    const y = resample3D(
+      mask,
+      [nx, ny, 1],
+      [sx, sy, 1],
+      'nearest',
+      new Float32Array(sx * sy),
+    ) as Float32Array;
+    return { x, y, origin: [0, 0, z], kind };
+  });
+}
+
+/** The liver box grown by the margin (clamped), or null when the case has no liver. */
+export function marginBox(c: PreparedCase, margin = 10): Box3 | null {
+  return c.liverBox ? expandBox(c.liverBox, margin, c.dims) : null;
+}
+
+/** Per-case memo of the crops and resized boxes (they do not depend on the generator). */
+const memo = new WeakMap<
+  PreparedCase,
+  Map<string, { image: Float32Array; target: Float32Array; dims: Vec3; box: Box3 }>
+>();
+
+function region(
+  c: PreparedCase,
+  key: string,
+  make: () => { image: Float32Array; target: Float32Array; dims: Vec3; box: Box3 },
+) {
+  let m = memo.get(c);
+  if (!m) memo.set(c, (m = new Map()));
+  let r = m.get(key);
+  if (!r) m.set(key, (r = make()));
+  return r;
+}
+
+function binary(labels: Uint8Array, predicate: (v: number) => boolean): Float32Array {
+  const out = new Float32Array(labels.length);
+  for (let i = 0; i < labels.length; i++) out[i] = predicate(labels[i]) ? 1 : 0;
+  return out;
+}
+
+function cut(src: Float32Array, dims: Vec3, start: Vec3, size: Vec3): Float32Array {
+  const out = new Float32Array(size[0] * size[1] * size[2]);
+  extractPatch(src, dims, start, size, out, 0, 0);
+  return out;
+}
+
+function sampleLiverWindows(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[] {
+  const margin = opts.margin ?? 10;
+  const box = marginBox(c, margin);
+  if (!box) return [];
+  const patch = opts.patch as Vec3;
+  const r = region(c, `liver:${margin}:${patch[0]}x${patch[1]}`, () => {
+    const bd = boxSize(box);
+    const rd: Vec3 = [patch[0], patch[1], bd[2]];
+    const n = rd[0] * rd[1] * rd[2];
+    const crop = cropArray(c.image, c.dims, box) as Float32Array;
+    const lab = cropArray(c.labels, c.dims, box) as Uint8Array;
+    const image = resample3D(crop, bd, rd, 'linear', new Float32Array(n)) as Float32Array;
+    const labels = resample3D(lab, bd, rd, 'nearest', new Uint8Array(n)) as Uint8Array;
+    return { image, target: binary(labels, (v) => v >= 1), dims: rd, box };
+  });
+  const count = opts.perCase ?? DEFAULT_PER_CASE.liver;
+  const maxStart = Math.max(0, r.dims[2] - patch[2]);
+  return Array.from({ length: count }, () => {
+    const z = rng.int(0, maxStart);
+    const start: Vec3 = [0, 0, z];
+    return {
+      x: cut(r.image, r.dims, start, patch),
+      y: cut(r.target, r.dims, start, patch),
+      origin: [box.start[0], box.start[1], box.start[2] + z],
+      kind: 'liver' as const,
+    };
+  });
+}
+
+function sampleTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[] {
+  const margin = opts.margin ?? 10;
+  const box = marginBox(c, margin);
+  if (!box) return [];
+  const patch = opts.patch as Vec3;
+  const r = region(c, `tumor:${margin}`, () => {
+    const lab = cropArray(c.labels, c.dims, box) as Uint8Array;
+    return {
+      image: cropArray(c.image, c.dims, box) as Float32Array,
+      target: binary(lab, (v) => v === 2),
+      dims: boxSize(box),
+      box,
+    };
+  });
+  const tumor: number[] = [];
+  const liver: number[] = [];
+  for (let i = 0; i < r.target.length; i++) {
+    if (r.target[i] > 0) tumor.push(i);
+  }
+  const lab = cropArray(c.labels, c.dims, box) as Uint8Array;
+  for (let i = 0; i < lab.length; i++) if (lab[i] === 1) liver.push(i);
+  const count = opts.perCase ?? DEFAULT_PER_CASE.tumor;
+  const nTumor =
+    tumor.length === 0 ? 0 : liver.length === 0 ? count : Math.round(count * (opts.tumorFraction ?? 0.5));
+  const jitter = opts.jitter ?? 0.25;
+  const [bx, by] = r.dims;
+  const samples: Sample[] = [];
+  for (let s = 0; s < count; s++) {
+    const onTumor = s < nTumor;
+    const pool = onTumor ? tumor : liver;
+    if (pool.length === 0) break;
+    const idx = pool[rng.int(0, pool.length - 1)];
+    const centre: Vec3 = [idx % bx, Math.floor(idx / bx) % by, Math.floor(idx / (bx * by))];
+    const start = [0, 1, 2].map((a) => {
+      const j = onTumor ? Math.floor(jitter * patch[a] * 0.5) : 0;
+      const cen = centre[a] + (j > 0 ? rng.int(-j, j) : 0);
+      const hi = Math.max(0, r.dims[a] - patch[a]);
+      return Math.min(hi, Math.max(0, cen - Math.floor(patch[a] / 2)));
+    }) as Vec3;
+    samples.push({
+      x: cut(r.image, r.dims, start, patch),
+      y: cut(r.target, r.dims, start, patch),
+      origin: [box.start[0] + start[0], box.start[1] + start[1], box.start[2] + start[2]],
+      kind: onTumor ? 'tumor' : 'liver',
+    });
+  }
+  return samples;
+}
+
+/** Stack samples into one batch, shape [n, ...spatial (slowest first), 1]. */
+export function stackBatch(samples: readonly Sample[], patch: readonly number[]): Batch {
+  const spatial = [...patch].reverse();
+  const per = patch.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(per * samples.length);
+  const y = new Float32Array(per * samples.length);
+  samples.forEach((s, i) => {
+    x.set(s.x, i * per);
+    y.set(s.y, i * per);
+  });
+  return { x, y, shape: [samples.length, ...spatial, 1] };
+}
+
+/** Anything that hands out prepared cases by id (a `CaseStore`, or a map in tests). */
+export interface CaseSource {
+  get(id: string): Promise<PreparedCase>;
+}
+
+/**
+ * Endless training batches: the cases are visited in a fresh shuffled order each round, their samples
+ * pooled over about `poolCases` cases and drawn from the pool at random, so one batch mixes cases.
+ */
+export async function* trainingBatches(
+  source: CaseSource,
+  ids: readonly string[],
+  opts: SamplerOptions & { batchSize: number; seed: number; poolCases?: number },
+): AsyncGenerator<Batch> {
+  if (ids.length === 0) throw new RangeError('no training cases');
+  const rng = createRng(deriveSeed(opts.seed, 'train'));
+  const pool: Sample[] = [];
+  const poolCases = opts.poolCases ?? 3;
+  let emptyRounds = 0;
+  for (;;) {
+    let drawn = 0;
+    const order = shuffleInPlace([...ids], rng);
+    for (let i = 0; i < order.length; i++) {
+      const got = sampleCase(await source.get(order[i]), opts, rng);
+      drawn += got.length;
+      pool.push(...got);
+      const last = i === order.length - 1;
+      if ((i + 1) % poolCases !== 0 && !last) continue;
+      shuffleInPlace(pool, rng);
+      while (pool.length >= opts.batchSize) yield stackBatch(pool.splice(0, opts.batchSize), opts.patch);
+    }
+    if (drawn === 0 && ++emptyRounds > 1) {
+      throw new RangeError(`no ${opts.stage} samples: the training cases have no liver`);
+    }
+  }
+}
+
+/**
+ * The validation set: a fixed sample of each validation case (its own seed, so it is the same every
+ * epoch and on resume), in batches of `batchSize`.
+ */
+export async function validationBatches(
+  source: CaseSource,
+  ids: readonly string[],
+  opts: SamplerOptions & { batchSize: number; seed: number },
+): Promise<Batch[]> {
+  const samples: Sample[] = [];
+  for (const id of ids) {
+    samples.push(...sampleCase(await source.get(id), opts, createRng(deriveSeed(opts.seed, `val:${id}`))));
+  }
+  const batches: Batch[] = [];
+  for (let i = 0; i < samples.length; i += opts.batchSize) {
+    batches.push(stackBatch(samples.slice(i, i + opts.batchSize), opts.patch));
+  }
+  return batches;
+}

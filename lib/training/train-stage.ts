@@ -1,0 +1,377 @@
+/**
+ * Train one RA-UNet stage on a dataset with case-level K-fold cross-validation (paper Section III-I).
+ *
+ * For each fold: split the cases (`kfold.ts`), stream training batches and a fixed validation set from
+ * the stage's sampler (`samplers.ts`), and run `trainModel` (Adam, Dice loss, LR x0.1 on a plateau of
+ * the validation Dice). The best model by validation Dice is saved with its manifest into
+ * `<out>/<stage>/fold-<k>/` (`model.json`, `weights.bin`, `manifest.json`, and `model.onnx`), every
+ * epoch appends one JSON line to `metrics.jsonl` there, and `train-state.json` records how far training
+ * got so that `resume` continues from the saved model and the epoch count. An aborted run (Ctrl-C) stops
+ * after the current step and keeps the best checkpoint.
+ */
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../errors.ts';
+import { ONNX_FILE } from '../inference/load.ts';
+import { saveOnnx } from '../inference/save-onnx.ts';
+import { ARCHS, type ArchName, buildRAUNet } from '../model/archs.ts';
+import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/storage.ts';
+import { CaseStore } from './dataset.ts';
+import { kFoldSplit } from './kfold.ts';
+import { deriveSeed } from './random.ts';
+import { type TrainStage, trainingBatches, validationBatches } from './samplers.ts';
+import { type Batch, type EpochLog, trainModel } from './trainer.ts';
+
+/** Stage defaults: architecture, batch size and samples per case (the patch comes from the arch). */
+export const STAGE_DEFAULTS: Record<TrainStage, { arch: ArchName; batchSize: number; folds: number }> = {
+  localize: { arch: 'raunet1', batchSize: 8, folds: 1 },
+  liver: { arch: 'raunet2', batchSize: 1, folds: 5 },
+  tumor: { arch: 'raunet2', batchSize: 2, folds: 5 },
+};
+
+export interface TrainStageOptions {
+  /** Dataset folder (LiTS layout). */
+  data: string;
+  stage: TrainStage;
+  /** Models root: the stage is written to `<out>/<stage>/fold-<k>/`. */
+  out: string;
+  /** Number of folds (default 1 for localize, 5 otherwise). */
+  folds?: number;
+  /** Train only this fold (default: all folds one after the other). */
+  fold?: number;
+  /** Total epochs per fold (default 50, the paper's). */
+  epochs?: number;
+  stepsPerEpoch?: number;
+  batchSize?: number;
+  /** Width multiplier of the network (1 = the paper's widths). */
+  width?: number;
+  /** Network input size x-y(-z): 2 numbers for localize, 3 otherwise (default: the arch's input shape). */
+  patch?: number[];
+  seed?: number;
+  resume?: boolean;
+  /** Samples per case (see `SamplerOptions.perCase`); validation uses `valPerCase` (default the same). */
+  perCase?: number;
+  valPerCase?: number;
+  initialLr?: number;
+  plateauPatience?: number;
+  /** Free text stored in the manifests (for example what the model is for). */
+  note?: string;
+  signal?: AbortSignal;
+  /** Progress lines (the CLI prints them on stderr). */
+  log?: (line: string) => void;
+  /** Called after every epoch (the CLI draws its progress bar from it). */
+  onEpoch?: (fold: number, epoch: number, epochs: number, line: MetricsLine) => void;
+  /** Cases kept prepared in memory (default 8). */
+  cacheSize?: number;
+}
+
+/** One line of `metrics.jsonl`. */
+export interface MetricsLine {
+  stage: TrainStage;
+  fold: number;
+  /** 1-based epoch number, counted across resumed runs. */
+  epoch: number;
+  loss: number;
+  valLoss: number;
+  valDice: number;
+  lr: number;
+  /** Best validation Dice so far and its epoch (the saved checkpoint). */
+  best: number;
+  bestEpoch: number;
+  steps: number;
+  seconds: number;
+  time: string;
+}
+
+/** What `train-state.json` holds, to resume. */
+export interface TrainState {
+  stage: TrainStage;
+  fold: number;
+  folds: number;
+  seed: number;
+  arch: ArchName;
+  width: number;
+  inputShape: number[];
+  epochsDone: number;
+  bestDice: number;
+  bestEpoch: number;
+  lr: number;
+  train: string[];
+  validation: string[];
+}
+
+export interface FoldResult {
+  fold: number;
+  dir: string;
+  epochsDone: number;
+  bestDice: number;
+  bestEpoch: number;
+  aborted: boolean;
+}
+
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
+
+/** Write the state through a temporary file and a rename, so a crash never leaves half a file. */
+function writeStateSync(path: string, state: TrainState): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+/**
+ * Export the checkpoint to `model.onnx` beside it. A failed export is not fatal (the tfjs model is
+ * saved and the pipeline can run it), but an older `model.onnx` is removed so that it never stands in
+ * for a newer checkpoint.
+ */
+async function writeOnnx(model: tf.LayersModel, dir: string, log: (line: string) => void): Promise<void> {
+  try {
+    await saveOnnx(model, dir);
+  } catch (e) {
+    await rm(join(dir, ONNX_FILE), { force: true });
+    log(
+      `warning: model.onnx not written (${e instanceof Error ? e.message : String(e)}); the tfjs model is saved`,
+    );
+  }
+}
+
+/** Resolve the network input: x-y(-z) patch -> the tensor shape [...spatial slowest first, channels]. */
+export function stagePatch(
+  stage: TrainStage,
+  arch: ArchName,
+  patch?: number[],
+): { patch: number[]; inputShape: number[] } {
+  const spec = ARCHS[arch];
+  const rank = stage === 'localize' ? 2 : 3;
+  if (spec.dims !== rank)
+    throw new InputError(`arch ${arch} is ${spec.dims}D, stage ${stage} needs ${rank}D`);
+  if (patch) {
+    if (patch.length !== rank || patch.some((v) => !Number.isInteger(v) || v < 1)) {
+      throw new InputError(
+        `--patch for stage ${stage} needs ${rank} positive integers (x-y${rank === 3 ? '-z' : ''})`,
+      );
+    }
+    return { patch: [...patch], inputShape: [...[...patch].reverse(), spec.channels] };
+  }
+  const shape = spec.inputShape;
+  return { patch: shape.slice(0, -1).reverse(), inputShape: [...shape] };
+}
+
+/**
+ * tfjs-backend-wasm has no Conv2DBackpropFilter kernel, so 2D networks cannot train on it: stage
+ * `localize` switches to the cpu backend for its run. Returns the function that switches back.
+ */
+async function trainingBackend(stage: TrainStage, log: (line: string) => void): Promise<() => Promise<void>> {
+  const current = tf.getBackend();
+  if (stage !== 'localize' || current !== 'wasm') return async () => {};
+  log(
+    'the wasm backend cannot train 2D convolutions (no Conv2DBackpropFilter kernel): using the cpu backend',
+  );
+  await tf.setBackend('cpu');
+  return async () => {
+    await tf.setBackend(current);
+  };
+}
+
+/** Train the folds of one stage. Resolves when every requested fold is done or training was aborted. */
+export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]> {
+  const restore = await trainingBackend(opts.stage, opts.log ?? (() => {}));
+  try {
+    return await trainFolds(opts);
+  } finally {
+    await restore();
+  }
+}
+
+async function trainFolds(opts: TrainStageOptions): Promise<FoldResult[]> {
+  const stage = opts.stage;
+  if (!STAGES.includes(stage)) throw new InputError(`unknown stage ${stage}; use localize, liver or tumor`);
+  const defaults = STAGE_DEFAULTS[stage];
+  const folds = opts.folds ?? defaults.folds;
+  const seed = opts.seed ?? 1;
+  const width = opts.width ?? 1;
+  const epochs = opts.epochs ?? 50;
+  const stepsPerEpoch = opts.stepsPerEpoch ?? 100;
+  const batchSize = opts.batchSize ?? defaults.batchSize;
+  for (const [name, v] of Object.entries({ epochs, stepsPerEpoch, batchSize })) {
+    if (!Number.isInteger(v) || v < 1) throw new InputError(`${name} must be a positive integer, got ${v}`);
+  }
+  if (!(width > 0)) throw new InputError(`width must be positive, got ${width}`);
+  const { patch, inputShape } = stagePatch(stage, defaults.arch, opts.patch);
+  const log = opts.log ?? (() => {});
+  const store = await CaseStore.open(opts.data, { cacheSize: opts.cacheSize ?? 8 });
+  const splits = kFoldSplit(store.ids, folds, seed);
+  if (opts.fold !== undefined && !(Number.isInteger(opts.fold) && opts.fold >= 0 && opts.fold < folds)) {
+    throw new InputError(`--fold must be in 0..${folds - 1}, got ${opts.fold}`);
+  }
+  const todo = opts.fold === undefined ? splits : [splits[opts.fold]];
+  const results: FoldResult[] = [];
+  for (const split of todo) {
+    if (split.overlap) log(`warning: only one case; fold ${split.fold} validates on its training case`);
+    const dir = join(opts.out, stage, `fold-${split.fold}`);
+    const statePath = join(dir, 'train-state.json');
+    const metricsPath = join(dir, 'metrics.jsonl');
+    let state: TrainState;
+    let model: tf.LayersModel;
+    if (opts.resume && (await exists(statePath))) {
+      state = JSON.parse(await readFile(statePath, 'utf8')) as TrainState;
+      const same =
+        state.seed === seed &&
+        state.folds === folds &&
+        state.width === width &&
+        state.inputShape.join() === inputShape.join();
+      if (!same) {
+        throw new InputError(
+          `cannot resume: the saved run used seed ${state.seed}, ${state.folds} folds, width ${state.width}, ` +
+            `input ${state.inputShape.join('x')}`,
+          'BAD_ARGUMENT',
+          statePath,
+        );
+      }
+      if (state.bestEpoch > 0) model = (await loadModel(dir)).model;
+      else model = buildRAUNet(defaults.arch, { width, inputShape });
+      log(
+        `${stage} fold ${split.fold}: resuming after epoch ${state.epochsDone} (best val Dice ${state.bestDice.toFixed(4)})`,
+      );
+    } else {
+      if (await exists(join(dir, 'manifest.json'))) {
+        throw new InputError(
+          'already holds a trained model; pass --resume to continue or choose another --out',
+          'BAD_ARGUMENT',
+          dir,
+        );
+      }
+      await mkdir(dir, { recursive: true });
+      state = {
+        stage,
+        fold: split.fold,
+        folds,
+        seed,
+        arch: defaults.arch,
+        width,
+        inputShape,
+        epochsDone: 0,
+        bestDice: -1,
+        bestEpoch: 0,
+        lr: opts.initialLr ?? 1e-3,
+        train: split.train,
+        validation: split.validation,
+      };
+      writeStateSync(statePath, state);
+      model = buildRAUNet(defaults.arch, { width, inputShape });
+    }
+    const remaining = epochs - state.epochsDone;
+    if (remaining <= 0) {
+      log(`${stage} fold ${split.fold}: already trained for ${state.epochsDone} epochs`);
+      results.push({ fold: split.fold, dir, ...pick(state), aborted: false });
+      model.dispose();
+      continue;
+    }
+    const sampler = { stage, patch, batchSize, perCase: opts.perCase };
+    const foldSeed = deriveSeed(seed, `fold-${split.fold}`);
+    const validation: Batch[] = await validationBatches(store, split.validation, {
+      ...sampler,
+      perCase: opts.valPerCase ?? opts.perCase,
+      seed: foldSeed,
+    });
+    if (validation.length === 0)
+      throw new InputError(
+        `the validation cases of fold ${split.fold} have no liver`,
+        'BAD_ARGUMENT',
+        opts.data,
+      );
+    log(
+      `${stage} fold ${split.fold}/${folds}: ${split.train.length} training, ${split.validation.length} validation cases, ` +
+        `${validation.reduce((s, b) => s + b.shape[0], 0)} validation samples, input ${inputShape.join('x')}, width ${width}`,
+    );
+    let epochCounter = state.epochsDone;
+    const manifestFor = (dice: number, epoch: number): ModelManifest => ({
+      arch: defaults.arch,
+      width,
+      inputShape,
+      stage,
+      fold: split.fold,
+      folds,
+      trainedOn: {
+        dataset: basename(opts.data),
+        cases: split.train.length,
+        caseIds: split.train,
+        epochs: epoch,
+        validationCaseIds: split.validation,
+        seed,
+      },
+      metrics: { valDice: dice, epoch },
+      createdAt: new Date().toISOString(),
+      ...(opts.note ? { note: opts.note } : {}),
+    });
+    const offset = state.epochsDone;
+    // The trainer awaits `checkpoint` (called first, on a new best) but not `onEpoch`, so the per-epoch
+    // records are written synchronously there.
+    const checkpoint = async (m: tf.LayersModel, entry: EpochLog) => {
+      if (!(entry.valDice > state.bestDice)) return; // after a resume, the trainer's first "best" may not be
+      const epoch = offset + entry.epoch;
+      await saveModel(m, dir, manifestFor(entry.valDice, epoch));
+      await writeOnnx(m, dir, log);
+      state.bestDice = entry.valDice;
+      state.bestEpoch = epoch;
+    };
+    const onEpoch = (entry: EpochLog) => {
+      const epoch = offset + entry.epoch;
+      state.epochsDone = epoch;
+      state.lr = entry.lr;
+      const line: MetricsLine = {
+        stage,
+        fold: split.fold,
+        epoch,
+        loss: entry.loss,
+        valLoss: entry.valLoss,
+        valDice: entry.valDice,
+        lr: entry.lr,
+        best: state.bestDice,
+        bestEpoch: state.bestEpoch,
+        steps: entry.steps,
+        seconds: entry.seconds,
+        time: new Date().toISOString(),
+      };
+      appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
+      writeStateSync(statePath, state);
+      log(
+        `${stage} fold ${split.fold} epoch ${epoch}/${epochs}: loss ${entry.loss.toFixed(4)} ` +
+          `val Dice ${entry.valDice.toFixed(4)} (best ${state.bestDice.toFixed(4)} @${state.bestEpoch}) ` +
+          `lr ${entry.lr.toExponential(1)} ${entry.seconds.toFixed(1)} s`,
+      );
+      opts.onEpoch?.(split.fold, epoch, epochs, line);
+    };
+    await trainModel(model, {
+      train: () =>
+        trainingBatches(store, split.train, { ...sampler, seed: deriveSeed(foldSeed, epochCounter++) }),
+      validation: () => validation,
+      epochs: remaining,
+      stepsPerEpoch,
+      initialLr: state.lr,
+      plateauPatience: opts.plateauPatience ?? 20,
+      checkpoint,
+      onEpoch,
+      signal: opts.signal,
+    });
+    model.dispose();
+    const aborted = opts.signal?.aborted ?? false;
+    results.push({ fold: split.fold, dir, ...pick(state), aborted });
+    if (aborted) {
+      log(
+        `${stage} fold ${split.fold}: stopped after epoch ${state.epochsDone}; best checkpoint kept in ${dir}`,
+      );
+      break;
+    }
+  }
+  return results;
+}
+
+function pick(s: TrainState) {
+  return { epochsDone: s.epochsDone, bestDice: s.bestDice, bestEpoch: s.bestEpoch };
+}

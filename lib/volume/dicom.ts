@@ -1,0 +1,464 @@
+/**
+ * A folder holding one DICOM series (one file per slice) -> Volume in HU.
+ *
+ * - Slices are ordered by their ImagePositionPatient projected on the slice normal (row cosine x column
+ *   cosine of ImageOrientationPatient), never by file name or InstanceNumber.
+ * - Spacing: PixelSpacing in plane, the distance between slice positions across; unequal gaps, missing
+ *   slices, duplicate positions and mixed series are refused with a message that says which.
+ * - RescaleSlope/RescaleIntercept are applied (int16 voxels when the result is integral and fits, int32
+ *   when integral but wider, else float32).
+ * - Geometry: the LPS affine from IOP/IPP is turned into RAS (x and y negated) and the rows are stored
+ *   bottom-up (j flipped), the layout dcm2niix writes, so label maps made on its output overlay ours.
+ * Transfer syntaxes: implicit and explicit VR little endian, explicit VR big endian, JPEG 2000.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import dicomParser, { type DataSet } from 'dicom-parser';
+import { InputError } from '../errors.ts';
+import { readInputFile } from './files.ts';
+import { decodeJpeg2000 } from './jpeg2000.ts';
+import type { Affine, Vec3, Volume, VoxelArray } from './volume.ts';
+
+const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
+const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const TS_EXPLICIT_BE = '1.2.840.10008.1.2.2';
+const TS_J2K_LOSSLESS = '1.2.840.10008.1.2.4.90';
+const TS_J2K = '1.2.840.10008.1.2.4.91';
+const SUPPORTED_TS = [TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_EXPLICIT_BE, TS_J2K_LOSSLESS, TS_J2K];
+
+const TAG = {
+  transferSyntax: 'x00020010',
+  seriesUid: 'x0020000e',
+  position: 'x00200032',
+  orientation: 'x00200037',
+  pixelSpacing: 'x00280030',
+  sliceThickness: 'x00180050',
+  spacingBetweenSlices: 'x00180088',
+  samplesPerPixel: 'x00280002',
+  frames: 'x00280008',
+  rows: 'x00280010',
+  columns: 'x00280011',
+  bitsAllocated: 'x00280100',
+  bitsStored: 'x00280101',
+  pixelRepresentation: 'x00280103',
+  intercept: 'x00281052',
+  slope: 'x00281053',
+  pixelData: 'x7fe00010',
+};
+
+/** Gaps may differ from the series' typical gap by this much (mm) plus this fraction of it. */
+const GAP_TOL_MM = 0.01;
+const GAP_TOL_REL = 0.01;
+
+interface Slice {
+  name: string;
+  ds: DataSet;
+  ts: string;
+  rows: number;
+  cols: number;
+  ipp: Vec3;
+  iop: number[];
+  pixelSpacing: [number, number];
+  bitsAllocated: number;
+  bitsStored: number;
+  signed: boolean;
+  slope: number;
+  intercept: number;
+  /** Position along the slice normal (mm). */
+  position: number;
+}
+
+export function hasDicmPreamble(bytes: Uint8Array): boolean {
+  return (
+    bytes.length >= 132 &&
+    bytes[128] === 0x44 &&
+    bytes[129] === 0x49 &&
+    bytes[130] === 0x43 &&
+    bytes[131] === 0x4d
+  );
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'string') return e;
+  if (e && typeof e === 'object' && 'exception' in e) return String((e as { exception: unknown }).exception);
+  return String(e);
+}
+
+function numbers(ds: DataSet, tag: string): number[] | undefined {
+  const s = ds.string(tag);
+  if (s === undefined || s.trim() === '') return undefined;
+  const v = s.split('\\').map((x) => Number(x.trim()));
+  return v.every(Number.isFinite) ? v : undefined;
+}
+
+function cross(a: number[], b: number[]): Vec3 {
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+}
+
+function dot(a: number[], b: number[]): number {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+function toSlice(name: string, ds: DataSet, label: string): Slice {
+  const need = (tag: string, what: string, count: number): number[] => {
+    const v = numbers(ds, tag);
+    if (!v || v.length < count) {
+      throw new InputError(`${name}: missing or unreadable ${what} (${tag.slice(1)})`, 'BAD_HEADER', label);
+    }
+    return v;
+  };
+  const ts = ds.string(TAG.transferSyntax) ?? TS_IMPLICIT_LE;
+  if (!SUPPORTED_TS.includes(ts)) {
+    throw new InputError(
+      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian and JPEG 2000 are)`,
+      'UNSUPPORTED',
+      label,
+    );
+  }
+  const samples = ds.uint16(TAG.samplesPerPixel) ?? 1;
+  if (samples !== 1) {
+    throw new InputError(
+      `${name}: ${samples} samples per pixel (colour) is not supported`,
+      'UNSUPPORTED',
+      label,
+    );
+  }
+  const frames = Number(ds.string(TAG.frames) ?? '1');
+  if (frames > 1) {
+    throw new InputError(
+      `${name}: multi-frame DICOM (${frames} frames) is not supported`,
+      'UNSUPPORTED',
+      label,
+    );
+  }
+  const rows = ds.uint16(TAG.rows) ?? 0;
+  const cols = ds.uint16(TAG.columns) ?? 0;
+  if (!(rows > 0 && cols > 0)) throw new InputError(`${name}: missing Rows/Columns`, 'BAD_HEADER', label);
+  const bitsAllocated = ds.uint16(TAG.bitsAllocated) ?? 0;
+  if (bitsAllocated !== 8 && bitsAllocated !== 16) {
+    throw new InputError(
+      `${name}: BitsAllocated ${bitsAllocated} is not supported (8 or 16)`,
+      'UNSUPPORTED',
+      label,
+    );
+  }
+  const bitsStored = Math.min(ds.uint16(TAG.bitsStored) ?? bitsAllocated, bitsAllocated) || bitsAllocated;
+  const ipp = need(TAG.position, 'ImagePositionPatient', 3).slice(0, 3) as Vec3;
+  const iop = need(TAG.orientation, 'ImageOrientationPatient', 6).slice(0, 6);
+  const ps = need(TAG.pixelSpacing, 'PixelSpacing', 2);
+  if (!(ps[0] > 0 && ps[1] > 0)) {
+    throw new InputError(`${name}: PixelSpacing ${ps.join('\\')} is not positive`, 'BAD_HEADER', label);
+  }
+  const slope = numbers(ds, TAG.slope)?.[0] ?? 1;
+  const intercept = numbers(ds, TAG.intercept)?.[0] ?? 0;
+  const normal = cross(iop.slice(0, 3), iop.slice(3, 6));
+  if (Math.abs(Math.hypot(...normal) - 1) > 1e-2) {
+    throw new InputError(
+      `${name}: ImageOrientationPatient ${iop.join('\\')} is not two orthogonal unit vectors`,
+      'BAD_HEADER',
+      label,
+    );
+  }
+  return {
+    name,
+    ds,
+    ts,
+    rows,
+    cols,
+    ipp,
+    iop,
+    pixelSpacing: [ps[0], ps[1]],
+    bitsAllocated,
+    bitsStored,
+    signed: (ds.uint16(TAG.pixelRepresentation) ?? 0) === 1,
+    slope: slope === 0 ? 1 : slope,
+    intercept,
+    position: dot(ipp, normal),
+  };
+}
+
+function checkSameSeries(parsed: Array<{ name: string; ds: DataSet }>, label: string): void {
+  const groups = new Map<string, string[]>();
+  for (const p of parsed) {
+    const uid = (p.ds.string(TAG.seriesUid) ?? '').trim() || '(no SeriesInstanceUID)';
+    groups.set(uid, [...(groups.get(uid) ?? []), p.name]);
+  }
+  if (groups.size > 1) {
+    const list = [...groups].map(([uid, names]) => `${uid} (${names.length} files, e.g. ${names[0]})`);
+    throw new InputError(
+      `folder mixes ${groups.size} DICOM series: ${list.join('; ')}; put one series per folder`,
+      'BAD_SERIES',
+      label,
+    );
+  }
+}
+
+function checkConsistent(slices: Slice[], label: string): void {
+  const ref = slices[0];
+  for (const s of slices) {
+    if (s.rows !== ref.rows || s.cols !== ref.cols) {
+      throw new InputError(
+        `slices differ in size: ${ref.name} is ${ref.cols}x${ref.rows}, ${s.name} is ${s.cols}x${s.rows}`,
+        'BAD_SERIES',
+        label,
+      );
+    }
+    if (s.iop.some((v, i) => Math.abs(v - ref.iop[i]) > 1e-3)) {
+      throw new InputError(
+        `slices differ in orientation: ${ref.name} has ImageOrientationPatient ${ref.iop.join('\\')}, ${s.name} ${s.iop.join('\\')}`,
+        'BAD_SERIES',
+        label,
+      );
+    }
+    if (s.pixelSpacing.some((v, i) => Math.abs(v - ref.pixelSpacing[i]) > 1e-4)) {
+      throw new InputError(
+        `slices differ in PixelSpacing: ${ref.name} ${ref.pixelSpacing.join('\\')}, ${s.name} ${s.pixelSpacing.join('\\')}`,
+        'BAD_SERIES',
+        label,
+      );
+    }
+  }
+}
+
+/** Check the sorted slice positions are evenly spaced, no slice missing. */
+function checkSpacing(slices: Slice[], label: string): void {
+  if (slices.length < 2) return;
+  const gaps = slices.slice(1).map((s, k) => s.position - slices[k].position);
+  for (let k = 0; k < gaps.length; k++) {
+    if (gaps[k] < 1e-3) {
+      throw new InputError(
+        `two slices at the same position ${slices[k].position.toFixed(3)} mm: ${slices[k].name} and ${slices[k + 1].name} (repeated acquisition or mixed series?)`,
+        'BAD_SERIES',
+        label,
+      );
+    }
+  }
+  const typical = [...gaps].sort((a, b) => a - b)[Math.floor((gaps.length - 1) / 2)];
+  const tol = GAP_TOL_MM + GAP_TOL_REL * typical;
+  for (let k = 0; k < gaps.length; k++) {
+    const g = gaps[k];
+    if (Math.abs(g - typical) <= tol) continue;
+    const where = `between ${slices[k].name} (${slices[k].position.toFixed(3)} mm) and ${slices[k + 1].name} (${slices[k + 1].position.toFixed(3)} mm)`;
+    const ratio = g / typical;
+    if (ratio > 1.5 && Math.abs(ratio - Math.round(ratio)) * typical <= tol) {
+      const missing = Math.round(ratio) - 1;
+      throw new InputError(
+        `missing slice${missing > 1 ? 's' : ''}: gap of ${g.toFixed(3)} mm ${where}, the other slices are ${typical.toFixed(3)} mm apart (${missing} slice${missing > 1 ? 's' : ''} missing)`,
+        'BAD_SERIES',
+        label,
+      );
+    }
+    throw new InputError(
+      `unequal slice spacing: gap of ${g.toFixed(3)} mm ${where}, the other slices are ${typical.toFixed(3)} mm apart`,
+      'BAD_SERIES',
+      label,
+    );
+  }
+}
+
+/** Raw stored values of one slice, as signed/unsigned integers with unused high bits handled. */
+async function slicePixels(
+  s: Slice,
+  label: string,
+): Promise<Int16Array | Uint16Array | Int8Array | Uint8Array> {
+  const el = s.ds.elements[TAG.pixelData];
+  if (!el) throw new InputError(`${s.name}: no PixelData`, 'BAD_HEADER', label);
+  const n = s.rows * s.cols;
+  let bytes: Uint8Array;
+  let bytesPerSample = s.bitsAllocated / 8;
+  if (s.ts === TS_J2K || s.ts === TS_J2K_LOSSLESS) {
+    let frame: Uint8Array;
+    try {
+      frame = dicomParser.readEncapsulatedPixelDataFromFragments(s.ds, el, 0, el.fragments?.length ?? 1);
+    } catch (e) {
+      throw new InputError(
+        `${s.name}: unreadable encapsulated pixel data (${errorText(e)})`,
+        'BAD_HEADER',
+        label,
+      );
+    }
+    let decoded: Awaited<ReturnType<typeof decodeJpeg2000>>;
+    try {
+      decoded = await decodeJpeg2000(frame);
+    } catch (e) {
+      throw new InputError(`${s.name}: JPEG 2000 decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
+    }
+    if (decoded.width !== s.cols || decoded.height !== s.rows || decoded.componentCount !== 1) {
+      throw new InputError(
+        `${s.name}: JPEG 2000 frame is ${decoded.width}x${decoded.height}x${decoded.componentCount}, the header says ${s.cols}x${s.rows}x1`,
+        'BAD_HEADER',
+        label,
+      );
+    }
+    bytes = decoded.pixels;
+    bytesPerSample = decoded.bitsPerSample <= 8 ? 1 : 2;
+  } else {
+    const need = n * bytesPerSample;
+    if (el.dataOffset + need > s.ds.byteArray.length || el.length < need) {
+      throw new InputError(
+        `${s.name}: truncated pixel data (${Math.min(el.length, s.ds.byteArray.length - el.dataOffset)} of ${need} bytes)`,
+        'TRUNCATED',
+        label,
+      );
+    }
+    // a copy (byteArray is often a Node Buffer, whose slice() would be a view)
+    bytes = new Uint8Array(s.ds.byteArray.subarray(el.dataOffset, el.dataOffset + need));
+    if (s.ts === TS_EXPLICIT_BE && bytesPerSample === 2) {
+      for (let i = 0; i < bytes.length; i += 2) {
+        const t = bytes[i];
+        bytes[i] = bytes[i + 1];
+        bytes[i + 1] = t;
+      }
+    }
+  }
+  if (bytesPerSample === 1) {
+    const u = bytes.subarray(0, n);
+    return s.signed ? new Int8Array(u.buffer, u.byteOffset, n) : u;
+  }
+  const u16 = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  const bs = s.bitsStored;
+  if (bs < 16) {
+    // Keep only the stored bits; sign-extend from the top stored bit for signed data.
+    const mask = (1 << bs) - 1;
+    if (s.signed) {
+      const shift = 32 - bs;
+      const out = new Int16Array(n);
+      for (let i = 0; i < n; i++) out[i] = ((u16[i] & mask) << shift) >> shift;
+      return out;
+    }
+    for (let i = 0; i < n; i++) u16[i] &= mask;
+    return u16;
+  }
+  return s.signed ? new Int16Array(u16.buffer, u16.byteOffset, n) : u16;
+}
+
+/** Decode an in-memory DICOM series (files of one folder or zip). `label` names the series in errors. */
+export async function decodeDicomSeries(
+  files: Array<{ name: string; bytes: Uint8Array }>,
+  label: string,
+): Promise<Volume> {
+  const dicom = files.filter((f) => hasDicmPreamble(f.bytes));
+  if (dicom.length === 0) {
+    throw new InputError(
+      `no DICOM files found (none of ${files.length} files has the DICM preamble)`,
+      'BAD_SERIES',
+      label,
+    );
+  }
+  const parsed: Array<{ name: string; ds: DataSet }> = [];
+  for (const f of dicom) {
+    try {
+      parsed.push({ name: f.name, ds: dicomParser.parseDicom(f.bytes) });
+    } catch (e) {
+      const msg = errorText(e);
+      const truncated = /buffer overrun|past end|beyond|truncat/i.test(msg);
+      throw new InputError(
+        `${f.name}: ${truncated ? 'truncated' : 'unreadable'} DICOM file (${msg})`,
+        truncated ? 'TRUNCATED' : 'BAD_HEADER',
+        label,
+      );
+    }
+  }
+  // Only image objects count (a DICOMDIR or a report in the folder is ignored).
+  const images = parsed.filter((p) => p.ds.elements[TAG.pixelData]);
+  if (images.length === 0) throw new InputError('no DICOM image (with PixelData) found', 'BAD_SERIES', label);
+  checkSameSeries(images, label);
+  const slices = images.map((p) => toSlice(p.name, p.ds, label));
+  checkConsistent(slices, label);
+  slices.sort((a, b) => a.position - b.position);
+  checkSpacing(slices, label);
+
+  const ref = slices[0];
+  const nx = ref.cols;
+  const ny = ref.rows;
+  const nz = slices.length;
+  const rowCos = ref.iop.slice(0, 3); // direction of increasing column index (i)
+  const colCos = ref.iop.slice(3, 6); // direction of increasing row index (j)
+  const dx = ref.pixelSpacing[1];
+  const dy = ref.pixelSpacing[0];
+  let kStep: number[];
+  if (nz > 1) {
+    const last = slices[nz - 1].ipp;
+    kStep = [0, 1, 2].map((a) => (last[a] - ref.ipp[a]) / (nz - 1));
+  } else {
+    const thick =
+      numbers(ref.ds, TAG.spacingBetweenSlices)?.[0] ?? numbers(ref.ds, TAG.sliceThickness)?.[0] ?? 1;
+    kStep = cross(rowCos, colCos).map((v) => v * (thick > 0 ? thick : 1));
+  }
+  // LPS affine, then RAS (negate x and y), then rows flipped: voxel j' = ny-1-j.
+  const affine: Affine = [];
+  for (let a = 0; a < 3; a++) {
+    const sign = a < 2 ? -1 : 1;
+    const ci = rowCos[a] * dx * sign;
+    const cj = colCos[a] * dy * sign;
+    affine.push(ci, -cj, kStep[a] * sign, (ref.ipp[a] + (ny - 1) * colCos[a] * dy) * sign);
+  }
+  affine.push(0, 0, 0, 1);
+
+  const raws: Array<Awaited<ReturnType<typeof slicePixels>>> = [];
+  let min = Infinity;
+  let max = -Infinity;
+  let integral = true;
+  for (const s of slices) {
+    const raw = await slicePixels(s, label);
+    raws.push(raw);
+    if (!Number.isInteger(s.slope) || !Number.isInteger(s.intercept)) integral = false;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < raw.length; i++) {
+      const v = raw[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    const a = lo * s.slope + s.intercept;
+    const b = hi * s.slope + s.intercept;
+    min = Math.min(min, a, b);
+    max = Math.max(max, a, b);
+  }
+  const count = nx * ny * nz;
+  let data: VoxelArray;
+  if (!integral) data = new Float32Array(count);
+  else if (min >= -32768 && max <= 32767) data = new Int16Array(count);
+  else data = new Int32Array(count);
+  const plane = nx * ny;
+  for (let k = 0; k < nz; k++) {
+    const raw = raws[k];
+    const { slope, intercept } = slices[k];
+    for (let j = 0; j < ny; j++) {
+      const src = j * nx;
+      const dst = k * plane + (ny - 1 - j) * nx;
+      for (let i = 0; i < nx; i++) data[dst + i] = raw[src + i] * slope + intercept;
+    }
+  }
+  return {
+    data,
+    dims: [nx, ny, nz],
+    // rounded to 1e-9 mm: slice positions in decimal text leave float noise (0.9999999999999929)
+    spacing: [dx, dy, Math.round(Math.hypot(kStep[0], kStep[1], kStep[2]) * 1e9) / 1e9],
+    affine,
+    dtype: data instanceof Float32Array ? 'float32' : data instanceof Int16Array ? 'int16' : 'int32',
+  };
+}
+
+/** Read every file of `dir` (not sub-folders) as one DICOM series. */
+export async function readDicomSeries(dir: string): Promise<Volume> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new InputError('no such folder', 'NOT_FOUND', dir);
+    if (code === 'ENOTDIR')
+      throw new InputError('is a file, expected a folder of DICOM slices', 'BAD_ARGUMENT', dir);
+    throw e;
+  }
+  const files: Array<{ name: string; bytes: Uint8Array }> = [];
+  for (const name of names) {
+    if (name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (!(await stat(p)).isFile()) continue;
+    files.push({ name, bytes: await readInputFile(p) });
+  }
+  return decodeDicomSeries(files, dir);
+}

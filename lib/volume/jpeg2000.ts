@@ -1,0 +1,64 @@
+/**
+ * JPEG 2000 frame decoding (DICOM transfer syntaxes 1.2.840.10008.1.2.4.90 / .91) with OpenJPEG compiled to
+ * WebAssembly (`@cornerstonejs/codec-openjpeg`). The wasm module is loaded once, on first use.
+ */
+import { createRequire } from 'node:module';
+
+interface FrameInfo {
+  width: number;
+  height: number;
+  bitsPerSample: number;
+  componentCount: number;
+  isSigned: boolean;
+}
+
+interface J2KDecoder {
+  getEncodedBuffer(length: number): Uint8Array;
+  getDecodedBuffer(): Uint8Array;
+  decode(): void;
+  getFrameInfo(): FrameInfo;
+  delete(): void;
+}
+
+interface OpenJpegModule {
+  J2KDecoder: new () => J2KDecoder;
+}
+
+type OpenJpegFactory = (overrides?: Record<string, unknown>) => Promise<OpenJpegModule>;
+
+let codec: Promise<OpenJpegModule> | undefined;
+
+function loadCodec(): Promise<OpenJpegModule> {
+  if (!codec) {
+    const require = createRequire(import.meta.url);
+    const factory = require('@cornerstonejs/codec-openjpeg/decodewasmjs') as OpenJpegFactory;
+    // The library logs every header it reads; keep stdout clean (the CLI prints JSON there).
+    codec = factory({ print: () => {}, printErr: () => {} });
+  }
+  return codec;
+}
+
+export interface DecodedFrame extends FrameInfo {
+  /** Samples, 1 byte each when bitsPerSample <= 8 else 2 bytes (native little-endian), copied out of wasm memory. */
+  pixels: Uint8Array;
+}
+
+export async function decodeJpeg2000(frame: Uint8Array): Promise<DecodedFrame> {
+  const mod = await loadCodec();
+  const decoder = new mod.J2KDecoder();
+  try {
+    decoder.getEncodedBuffer(frame.length).set(frame);
+    decoder.decode();
+    const info = decoder.getFrameInfo();
+    return {
+      width: info.width,
+      height: info.height,
+      bitsPerSample: info.bitsPerSample,
+      componentCount: info.componentCount,
+      isSigned: info.isSigned,
+      pixels: decoder.getDecodedBuffer().slice(),
+    };
+  } finally {
+    decoder.delete();
+  }
+}

@@ -1,0 +1,186 @@
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import {
+  batchNormAffine,
+  convertToOnnx,
+  exportToOnnx,
+  kernelToOnnx,
+} from '../../lib/inference/onnx-export.ts';
+import { maxAbsDiff, randomArray, randomizeWeights, rng, tfjsForward } from './helpers.ts';
+
+type Sym = tf.SymbolicTensor;
+const L = tf.layers;
+
+async function onnxForward(model: tf.LayersModel, x: Float32Array, shape: number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(exportToOnnx(model));
+  try {
+    const out = await session.run({ input: new ort.Tensor('float32', x, shape) });
+    return Float32Array.from(out.output!.data as Float32Array);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Exports `model`, runs both engines on the same seeded random input, returns max |diff|. */
+async function parity(model: tf.LayersModel, shape: number[], seed = 7): Promise<number> {
+  randomizeWeights(model, seed);
+  const x = randomArray(
+    shape.reduce((a, b) => a * b, 1),
+    -1,
+    1,
+    rng(seed + 1),
+  );
+  const want = tfjsForward(model, x, shape);
+  const got = await onnxForward(model, x, shape);
+  return maxAbsDiff(got, want);
+}
+
+const opCount = (model: tf.LayersModel, op: string) =>
+  convertToOnnx(model).graph.nodes.filter((n) => n.opType === op).length;
+
+describe('weight layout helpers', () => {
+  it('moves a tfjs kernel [kh, kw, in, out] to ONNX [out, in, kh, kw]', () => {
+    // kernel value = 1000*kh + 100*kw + 10*in + out, shape [2, 3, 2, 4]
+    const shape = [2, 3, 2, 4];
+    const k = new Float32Array(2 * 3 * 2 * 4);
+    let p = 0;
+    for (let a = 0; a < 2; a++)
+      for (let b = 0; b < 3; b++)
+        for (let i = 0; i < 2; i++) for (let o = 0; o < 4; o++) k[p++] = 1000 * a + 100 * b + 10 * i + o;
+    const w = kernelToOnnx(k, shape);
+    // ONNX index ((o * 2 + i) * 2 + a) * 3 + b
+    expect(w[((3 * 2 + 1) * 2 + 1) * 3 + 2]).toBe(1000 + 200 + 10 + 3);
+    expect(w[((0 * 2 + 1) * 2 + 0) * 3 + 1]).toBe(100 + 10);
+    expect(w[((2 * 2 + 0) * 2 + 1) * 3 + 0]).toBe(1000 + 2);
+  });
+
+  it('computes the inference-mode BN affine map', () => {
+    // gamma 2, var 3, eps 1 -> scale 2 / 2 = 1; beta 1, mean 4 -> offset 1 - 4 = -3
+    const a = batchNormAffine([2, 1], [1, 0], [4, 0], [3, 0.25], 1);
+    expect(Array.from(a.scale)).toEqual([1, 1 / Math.sqrt(1.25)]);
+    expect(Array.from(a.offset)).toEqual([-3, 0]);
+  });
+});
+
+describe('exportToOnnx on small graphs', () => {
+  it('2D conv/BN/ReLU/pool/upsample/concat graph matches tfjs, BN after conv folded', async () => {
+    const x = tf.input({ shape: [16, 16, 2], name: 'input' });
+    const c1 = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'c1' }).apply(x) as Sym;
+    const r1 = L.activation({ activation: 'relu' }).apply(
+      L.batchNormalization({ name: 'bn_after_conv' }).apply(c1),
+    ) as Sym;
+    const p = L.maxPooling2d({ poolSize: 2 }).apply(r1) as Sym;
+    const b2 = L.batchNormalization({ name: 'bn_after_pool' }).apply(p) as Sym;
+    const c2 = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same' }).apply(L.reLU().apply(b2)) as Sym;
+    const up = L.upSampling2d({ size: [2, 2] }).apply(c2) as Sym;
+    const cat = L.concatenate().apply([up, r1]) as Sym;
+    const y = L.conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid' }).apply(cat) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    expect(await parity(model, [2, 16, 16, 2])).toBeLessThan(1e-5);
+    const converted = convertToOnnx(model);
+    expect(converted.foldedBatchNorms).toEqual(['bn_after_conv']);
+    expect(opCount(model, 'BatchNormalization')).toBe(1);
+    expect(opCount(model, 'Transpose')).toBe(2);
+    model.dispose();
+  });
+
+  it('folds a BN into a following conv only when the conv pads nothing', async () => {
+    const x = tf.input({ shape: [12, 12, 3], name: 'input' });
+    const r = L.activation({ activation: 'relu' }).apply(x) as Sym;
+    // two consumers of r: neither BN can fold backwards (r is not a conv)
+    const bnA = L.batchNormalization({ name: 'bn_into_1x1' }).apply(r) as Sym;
+    const a = L.conv2d({ filters: 4, kernelSize: 1, padding: 'same' }).apply(bnA) as Sym;
+    const bnB = L.batchNormalization({ name: 'bn_into_valid' }).apply(r) as Sym;
+    const b = L.conv2d({ filters: 4, kernelSize: 3, padding: 'valid' }).apply(bnB) as Sym;
+    const bnC = L.batchNormalization({ name: 'bn_before_padded' }).apply(r) as Sym;
+    const c = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(bnC) as Sym;
+    const model = tf.model({ inputs: x, outputs: [L.add().apply([a, c]) as Sym, b] });
+    const converted = convertToOnnx(model);
+    expect(converted.foldedBatchNorms.sort()).toEqual(['bn_into_1x1', 'bn_into_valid']);
+    expect(converted.graph.nodes.filter((n) => n.opType === 'BatchNormalization').map((n) => n.name)).toEqual(
+      ['bn_before_padded'],
+    );
+    // numerically: check both outputs
+    randomizeWeights(model, 3);
+    const shape = [1, 12, 12, 3];
+    const xin = randomArray(12 * 12 * 3, -2, 2, rng(4));
+    const session = await ort.InferenceSession.create(exportToOnnx(model));
+    const out = await session.run({ input: new ort.Tensor('float32', xin, shape) });
+    const want = tf.tidy(() =>
+      (model.predict(tf.tensor(xin, shape)) as tf.Tensor[]).map((t) => t.dataSync()),
+    );
+    expect(maxAbsDiff(out.output_0!.data as Float32Array, want[0]!)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(out.output_1!.data as Float32Array, want[1]!)).toBeLessThan(1e-4);
+    expect(out.output_1!.dims).toEqual([1, 10, 10, 4]);
+    await session.release();
+    model.dispose();
+  });
+
+  it('does not fold into a conv whose output is also used elsewhere', async () => {
+    const x = tf.input({ shape: [8, 8, 2], name: 'input' });
+    const c = L.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }).apply(x) as Sym;
+    const bn = L.batchNormalization({ name: 'bn_shared' }).apply(c) as Sym;
+    const y = L.add().apply([bn, c]) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    expect(convertToOnnx(model).foldedBatchNorms).toEqual([]);
+    expect(await parity(model, [1, 8, 8, 2])).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
+  it('3D conv/pool/add/multiply graph with strides and (1 + S) * T combine matches tfjs', async () => {
+    const x = tf.input({ shape: [8, 8, 8, 2], name: 'input' });
+    const t = L.conv3d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(x) as Sym;
+    const down = L.conv3d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same' }).apply(t) as Sym;
+    const pooled = L.maxPooling3d({ poolSize: 2 }).apply(t) as Sym;
+    const m = L.add().apply([down, pooled, pooled]) as Sym;
+    const s = L.conv3d({ filters: 4, kernelSize: 1, activation: 'sigmoid' }).apply(m) as Sym;
+    const tDown = L.maxPooling3d({ poolSize: 2 }).apply(t) as Sym;
+    const st = L.multiply().apply([s, tDown]) as Sym;
+    const y = L.add().apply([tDown, st]) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    expect(await parity(model, [2, 8, 8, 8, 2])).toBeLessThan(1e-5);
+    expect(opCount(model, 'Sum')).toBe(1);
+    model.dispose();
+  });
+
+  it('odd sizes with stride-2 same padding match (TF pads the extra row at the end)', async () => {
+    const x = tf.input({ shape: [7, 8, 1], name: 'input' });
+    const y = L.conv2d({ filters: 2, kernelSize: 3, strides: 2, padding: 'same' }).apply(x) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    expect(await parity(model, [1, 7, 8, 1])).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
+  it('exports symbolic spatial sizes: one ONNX model runs any size a fully convolutional net takes', async () => {
+    const x = tf.input({ shape: [null, null, 1], name: 'input' });
+    const c = L.conv2d({ filters: 2, kernelSize: 3, padding: 'same' }).apply(x) as Sym;
+    const y = L.upSampling2d({ size: [2, 2] }).apply(L.maxPooling2d({ poolSize: 2 }).apply(c)) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    randomizeWeights(model, 5);
+    const session = await ort.InferenceSession.create(exportToOnnx(model));
+    for (const [h, w] of [
+      [8, 8],
+      [12, 20],
+    ]) {
+      const xin = randomArray(h * w, 0, 1, rng(h));
+      const out = await session.run({ input: new ort.Tensor('float32', xin, [1, h, w, 1]) });
+      expect(out.output!.dims).toEqual([1, h, w, 2]);
+      expect(
+        maxAbsDiff(out.output!.data as Float32Array, tfjsForward(model, xin, [1, h, w, 1])),
+      ).toBeLessThan(1e-5);
+    }
+    await session.release();
+    model.dispose();
+  });
+
+  it('names the layer when it meets a layer type it cannot convert', () => {
+    const x = tf.input({ shape: [4, 4, 1], name: 'input' });
+    const y = L.dense({ units: 2, name: 'my_dense' }).apply(
+      L.flatten({ name: 'my_flatten' }).apply(x),
+    ) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    expect(() => exportToOnnx(model)).toThrow(/my_flatten.*Flatten/);
+    model.dispose();
+  });
+});

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { parseCount, parseSize } from '../../lib/cli/commands/train.ts';
+import { InputError } from '../../lib/errors.ts';
+import { stagePatch } from '../../lib/training/train-stage.ts';
+
+describe('raunet train options', () => {
+  it('parses patch sizes in x-y(-z) order', () => {
+    expect(parseSize('64x64x32')).toEqual([64, 64, 32]);
+    expect(parseSize('256X256')).toEqual([256, 256]);
+    expect(() => parseSize('64x64x')).toThrow(InputError);
+    expect(() => parseSize('64')).toThrow(/128x128x32/);
+    expect(() => parseSize('1x2x3x4')).toThrow(InputError);
+  });
+
+  it('parses counts', () => {
+    expect(parseCount('--epochs', '12')).toBe(12);
+    expect(parseCount('--fold', '0', 0)).toBe(0);
+    expect(() => parseCount('--epochs', '0')).toThrow(/--epochs must be an integer >= 1/);
+    expect(() => parseCount('--epochs', '2.5')).toThrow(InputError);
+  });
+
+  it('turns a patch into the network input shape (slowest axis first, channels last)', () => {
+    expect(stagePatch('tumor', 'raunet2', [128, 96, 32])).toEqual({
+      patch: [128, 96, 32],
+      inputShape: [32, 96, 128, 1],
+    });
+    expect(stagePatch('localize', 'raunet1')).toEqual({ patch: [256, 256], inputShape: [256, 256, 1] });
+    expect(stagePatch('liver', 'raunet2')).toEqual({ patch: [224, 224, 32], inputShape: [32, 224, 224, 1] });
+    expect(() => stagePatch('liver', 'raunet2', [64, 64])).toThrow(/3 positive integers/);
+    expect(() => stagePatch('localize', 'raunet2')).toThrow(/3D/);
+  });
+});
