@@ -14,8 +14,10 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/convert.ts'),
   () => import('./commands/phantom.ts'),
   () => import('./commands/train.ts'),
+  () => import('./commands/model.ts'),
   () => import('./commands/export.ts'),
   () => import('./commands/bench.ts'),
+  () => import('./commands/segment.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
