@@ -16,6 +16,10 @@ export interface BuildAppOptions {
   outdir?: string;
   /** Run the cdk-nag AwsSolutions checks as a policy-validation plugin at synth (default true). */
   nag?: boolean;
+  /** Write tree.json (the CLI's construct tree; default true). Tests turn it off to synthesize faster. */
+  treeMetadata?: boolean;
+  /** The CDK's built-in CloudFormation template validation at synth (default true; slow, tests skip it). */
+  cfnValidation?: boolean;
 }
 
 export interface BuiltApp {
@@ -26,7 +30,12 @@ export interface BuiltApp {
 /** Context keys read: `env` (dev|staging|prod), `account`, `region`, `config` (JSON overrides). */
 export function buildApp(context: Record<string, unknown> = {}, opts: BuildAppOptions = {}): BuiltApp {
   // The feature flags of cdk.json apply in tests too (the CLI passes them itself).
-  const app = new App({ context: { ...cdkJsonContext(), ...context }, outdir: opts.outdir });
+  const app = new App({
+    context: { ...cdkJsonContext(), ...context },
+    outdir: opts.outdir,
+    treeMetadata: opts.treeMetadata ?? true,
+    builtinCloudFormationValidation: opts.cfnValidation ?? true,
+  });
   const read = (k: string) => app.node.tryGetContext(k) as unknown;
   const config = resolveConfig({
     env: read('env'),

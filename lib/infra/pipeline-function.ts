@@ -65,6 +65,7 @@ export class PipelineFunction extends Construct {
         format: nodejs.OutputFormat.ESM,
         target: 'node22',
         minify: true,
+        logLevel: nodejs.LogLevel.WARNING,
         sourceMap: true,
         mainFields: ['module', 'main'],
         // ESM bundles of CommonJS dependencies still call require(); give them one.

@@ -12,38 +12,43 @@
 import type { Vec3 } from '../volume/volume.ts';
 
 interface Scratch {
-  f: Float64Array; // the input line
-  v: Int32Array; // parabola apexes of the lower envelope
+  v: Int32Array; // parabola apexes of the lower envelope (voxel index along the line)
+  h: Float64Array; // their values f(v) + (v s)^2
+  fv: Float64Array; // their values f(v)
   z: Float64Array; // left boundaries of their regions (mm)
 }
 
 function scratch(n: number): Scratch {
-  return { f: new Float64Array(n), v: new Int32Array(n), z: new Float64Array(n + 1) };
+  return {
+    v: new Int32Array(n),
+    h: new Float64Array(n),
+    fv: new Float64Array(n),
+    z: new Float64Array(n + 1),
+  };
 }
 
 /**
  * In place along one line: `a[off + p*stride]` for p < n becomes min_q (s*(p-q))^2 + a[off + q*stride].
  */
 function transformLine(a: Float32Array, off: number, stride: number, n: number, s: number, w: Scratch): void {
-  const { f, v, z } = w;
+  const { v, h, fv, z } = w;
   let k = -1;
   for (let q = 0; q < n; q++) {
     const fq = a[off + q * stride];
-    f[q] = fq;
     if (fq === Number.POSITIVE_INFINITY) continue;
     const pq = q * s;
     const hq = fq + pq * pq;
     let x = Number.NEGATIVE_INFINITY;
     while (k >= 0) {
-      const vk = v[k];
-      const pv = vk * s;
-      x = (hq - (f[vk] + pv * pv)) / (2 * (pq - pv));
+      x = (hq - h[k]) / (2 * (pq - v[k] * s));
       if (x <= z[k]) k--;
       else break;
     }
     if (k < 0) x = Number.NEGATIVE_INFINITY;
     k++;
     v[k] = q;
+    h[k] = hq;
+    fv[k] = fq;
     z[k] = x;
   }
   if (k < 0) return; // no finite value on the line: all stay +Infinity
@@ -53,7 +58,7 @@ function transformLine(a: Float32Array, off: number, stride: number, n: number, 
     const pp = p * s;
     while (z[j + 1] < pp) j++;
     const d = pp - v[j] * s;
-    a[off + p * stride] = d * d + f[v[j]];
+    a[off + p * stride] = d * d + fv[j];
   }
 }
 

@@ -37,12 +37,17 @@ export class Blob {
     this.amp = opts.deform ?? 0.08;
     this.clip = opts.clip;
     this.noise = new FractalNoise(rng, grid, opts.featureMm ?? 60);
+    const union = unionField;
+    const blend = this.blend;
+    this.union = (x, y, z) => union(parts, blend, x, y, z);
     const maxRadius = Math.max(...parts.flatMap((p) => p.radii));
     this.box = unionBox(
       parts.map((p) => p.box),
       maxRadius * this.amp + 1,
     );
   }
+
+  private readonly union: (x: number, y: number, z: number) => number;
 
   private combine(base: number, n: number, x: number, y: number, z: number): number {
     const f = base + this.amp * n;
@@ -51,14 +56,14 @@ export class Blob {
 
   /** Field at any world point. */
   fieldAt(x: number, y: number, z: number): number {
-    const base = unionField(this.parts, this.blend, x, y, z);
+    const base = this.union(x, y, z);
     if (base > this.amp) return base - this.amp;
     return this.combine(base, this.noise.sample(x, y, z), x, y, z);
   }
 
   /** Field at voxel (i, j) of the slice the blob was prepared for (see `prepare`). */
   fieldAtVoxel(i: number, j: number, x: number, y: number, z: number): number {
-    const base = unionField(this.parts, this.blend, x, y, z);
+    const base = this.union(x, y, z);
     if (base > this.amp) return base - this.amp;
     return this.combine(base, this.noise.at(i, j), x, y, z);
   }

@@ -52,6 +52,7 @@ export function trunkPainter(rng: Rng, grid: Grid, p: Patient): Painter {
   const skin = outlineTerms(grid, body.a, body.bAnt, body.bPost);
   const wall = outlineTerms(grid, body.a - body.fatLat, body.bAnt - body.fatAnt, body.bPost - body.fatPost);
   const cav = outlineTerms(grid, body.cavA, body.cavBAnt, body.cavBPost);
+  const domeZ = diaphragmZ;
   const SKIN_AMP = 0.025;
   const FAT_AMP = 0.06;
   const CAV_AMP = 0.012;
@@ -101,7 +102,7 @@ export function trunkPainter(rng: Rng, grid: Grid, p: Patient): Painter {
             return;
           }
         }
-        const dome = diaphragmZ(diaphragm, x, y);
+        const dome = domeZ(diaphragm, x, y);
         if (z > dome) {
           hu[idx] = t.lung + 25 * g;
         } else if (z > dome - 5) {

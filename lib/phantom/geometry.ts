@@ -19,7 +19,21 @@ export function validateGeometry(dims?: Vec3, spacing?: Vec3): void {
   }
 }
 
+/** Largest phantom generated (voxels): 512 x 512 x 640, about 0.3 GB of int16 + 0.17 GB of labels. */
+export const MAX_VOXELS = 512 * 512 * 640;
+
 export function chooseGeometry(rng: Rng, dims?: Vec3, spacing?: Vec3): { dims: Vec3; spacing: Vec3 } {
+  const g = drawGeometry(rng, dims, spacing);
+  const n = g.dims[0] * g.dims[1] * g.dims[2];
+  if (n > MAX_VOXELS) {
+    throw new InputError(
+      `phantom grid ${g.dims.join('x')} has ${n} voxels, more than ${MAX_VOXELS}; give smaller dims or a coarser spacing`,
+    );
+  }
+  return g;
+}
+
+function drawGeometry(rng: Rng, dims?: Vec3, spacing?: Vec3): { dims: Vec3; spacing: Vec3 } {
   validateGeometry(dims, spacing);
   const coverage = rng.uniform(190, 290);
   const fov = rng.uniform(0.6, 1.0) * 512;

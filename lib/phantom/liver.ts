@@ -59,10 +59,12 @@ export function buildLiver(
     new Ellipsoid(jc([8, -25, 10]), [j(28 * s), j(26 * s), j(40 * s)]),
   ];
   const [spx, spy] = p.spine;
+  const domeZ = diaphragmZ;
+  const cavity = cavityField;
   const clip: Field = (x, y, z) => {
     let f = Math.max(
-      (z - (diaphragmZ(p.diaphragm, x, y) - 5)) / 70,
-      cavityField(p.body, x, y) * 1.6 + 0.04,
+      (z - (domeZ(p.diaphragm, x, y) - 5)) / 70,
+      cavity(p.body, x, y) * 1.6 + 0.04,
       (38 - Math.hypot(x - spx, y - spy)) / 70,
       (spy - 12 - 0.35 * Math.abs(x - spx) - y) / 70,
     );
@@ -81,9 +83,10 @@ export function buildLiver(
     clip,
   });
   const hu = p.tissues.liver;
+  const LIVER = LABEL.liver;
   const liverPainter = blobPainter(liver, (sl, idx) => {
     sl.hu[idx] = hu + 3 * sl.grain[idx];
-    sl.lab[idx] = LABEL.liver;
+    sl.lab[idx] = LIVER;
   });
 
   const P = (c: Vec3): Vec3 => [lx + s * c[0], ly + s * c[1], lz + s * c[2]];
@@ -103,7 +106,7 @@ export function buildLiver(
     zMax: v.box.max[2],
     paint(sl: Slice) {
       forEachInBox(sl, v.box, (idx, _i, _j, x, y) => {
-        if (sl.lab[idx] === LABEL.liver && v.field(x, y, sl.z) < 0) sl.hu[idx] = vesselHu;
+        if (sl.lab[idx] === LIVER && v.field(x, y, sl.z) < 0) sl.hu[idx] = vesselHu;
       });
     },
   }));
@@ -126,7 +129,7 @@ const DIRECTIONS: Vec3[] = (() => {
 /**
  * Places `count` tumors inside visible liver (`isLiver` says whether the final image shows liver at a
  * point) and returns their painters and descriptions. Sizes: about a third small (2-3 in-plane voxels in
- * radius), the rest 5-15 mm or 15-35 mm. Each centre sits on a voxel centre so even the smallest tumor
+ * radius), the rest 5-15 mm or 15-35 mm — or uniform in `radiusRange` (mm) when given. Each centre sits on a voxel centre so even the smallest tumor
  * covers at least one voxel; tumors keep a gap of two voxels between them.
  */
 export function placeTumors(
@@ -136,6 +139,7 @@ export function placeTumors(
   liver: Blob,
   isLiver: (x: number, y: number, z: number) => boolean,
   count: number,
+  radiusRange?: [number, number],
 ): { painters: Painter[]; tumors: TumorInfo[] } {
   const inPlane = Math.max(grid.spacing[0], grid.spacing[1]);
   const gap = 2 * Math.max(...grid.spacing);
@@ -145,8 +149,10 @@ export function placeTumors(
   const box = liver.box;
   for (let n = 0; n < count; n++) {
     const kind = rng.next();
-    let radius =
-      kind < 0.35
+    const drawn = radiusRange ? rng.uniform(radiusRange[0], radiusRange[1]) : 0;
+    let radius = radiusRange
+      ? drawn
+      : kind < 0.35
         ? rng.uniform(2, 3) * inPlane
         : kind < 0.75
           ? Math.max(rng.uniform(5, 15), 3 * inPlane)
@@ -159,7 +165,7 @@ export function placeTumors(
     const necrotic = radius >= 15 && rng.chance(0.5);
     let done = false;
     for (let attempt = 0; attempt < 1000 && !done; attempt++) {
-      if (attempt > 0 && attempt % 80 === 0) radius = Math.max(1.5 * inPlane, radius * 0.8);
+      if (attempt > 0 && attempt % 80 === 0) radius = Math.max(Math.min(radius, 1.5 * inPlane), radius * 0.8);
       const c: Vec3 = [
         snapToVoxel(grid, 0, rng.uniform(box.min[0], box.max[0])),
         snapToVoxel(grid, 1, rng.uniform(box.min[1], box.max[1])),
@@ -181,6 +187,7 @@ export function placeTumors(
       done = true;
     }
   }
+  const { liver: LIVER, tumor: TUMOR } = LABEL;
   const rimHu = liverHu + rng.uniform(10, 30);
   const necroticHu = rng.uniform(0, 10);
   const painters: Painter[] = placed.map((t) => {
@@ -196,7 +203,7 @@ export function placeTumors(
           max: t.e.box.max.map((v) => v + margin) as Vec3,
         };
         forEachInBox(sl, box, (idx, i, j, x, y) => {
-          if (sl.lab[idx] !== LABEL.liver && sl.lab[idx] !== LABEL.tumor) return;
+          if (sl.lab[idx] !== LIVER && sl.lab[idx] !== TUMOR) return;
           const f = t.e.field(x, y, sl.z) + t.amp * noise.at(i, j);
           if (f >= 0) return;
           let v = t.hu;
@@ -204,7 +211,7 @@ export function placeTumors(
           else if (t.necrotic && f < -0.55) v = necroticHu;
           else if (!t.rim && f > -0.12) v = t.hu + (liverHu - t.hu) * 0.5 * (1 + f / 0.12);
           sl.hu[idx] = v + 4 * sl.grain[idx];
-          sl.lab[idx] = LABEL.tumor;
+          sl.lab[idx] = TUMOR;
         });
       },
     };

@@ -30,8 +30,17 @@ export function buildOrgans(rng: Rng, grid: Grid, p: Patient): Organs {
   const [lx, ly, lz] = p.liverCentre;
   const s = p.liverScale;
   const spy = p.spine[1];
-  const belowDome: Field = (x, y, z) => (z - (diaphragmZ(diaphragm, x, y) - 5)) / 60;
-  const aboveDome: Field = (x, y, z) => (diaphragmZ(diaphragm, x, y) + 3 - z) / 60;
+  // Imported bindings copied to locals: the per-voxel code below then reads plain variables.
+  const { heart: CODE_heart, stomach: CODE_stomach, spleen: CODE_spleen, pancreas: CODE_pancreas } = ORGAN;
+  const {
+    gallbladder: CODE_gallbladder,
+    other: CODE_other,
+    kidney: CODE_kidney,
+    vessel: CODE_vessel,
+  } = ORGAN;
+  const domeZ = diaphragmZ;
+  const belowDome: Field = (x, y, z) => (z - (domeZ(diaphragm, x, y) - 5)) / 60;
+  const aboveDome: Field = (x, y, z) => (domeZ(diaphragm, x, y) + 3 - z) / 60;
   const u = (lo: number, hi: number) => rng.uniform(lo, hi);
 
   const spleen = new Blob(
@@ -136,7 +145,7 @@ export function buildOrgans(rng: Rng, grid: Grid, p: Patient): Organs {
   const before: Painter[] = [
     blobPainter(heart, (sl, idx, f) => {
       sl.hu[idx] = f > -0.07 ? t.fat + 10 * sl.grain[idx] : t.blood - 5 + 4 * sl.grain[idx];
-      sl.lab[idx] = ORGAN.heart;
+      sl.lab[idx] = CODE_heart;
     }),
     blobPainter(stomach, (sl, idx, f, _x, y) => {
       const wall = f > -stomachWall / 45;
@@ -145,15 +154,15 @@ export function buildOrgans(rng: Rng, grid: Grid, p: Patient): Organs {
         : y > airLevel
           ? -960
           : stomachContent + 6 * sl.grain[idx];
-      sl.lab[idx] = ORGAN.stomach;
+      sl.lab[idx] = CODE_stomach;
     }),
     blobPainter(spleen, (sl, idx, _f) => {
       sl.hu[idx] = t.spleen + 3 * sl.grain[idx];
-      sl.lab[idx] = ORGAN.spleen;
+      sl.lab[idx] = CODE_spleen;
     }),
     blobPainter(pancreas, (sl, idx, _f) => {
       sl.hu[idx] = 40 + 12 * sl.grain[idx];
-      sl.lab[idx] = ORGAN.pancreas;
+      sl.lab[idx] = CODE_pancreas;
     }),
   ];
   const after: Painter[] = [];
@@ -161,7 +170,7 @@ export function buildOrgans(rng: Rng, grid: Grid, p: Patient): Organs {
     after.push(
       blobPainter(gallbladder, (sl, idx, f) => {
         sl.hu[idx] = f > -0.08 ? t.bowelWall : bile + 2 * sl.grain[idx];
-        sl.lab[idx] = ORGAN.gallbladder;
+        sl.lab[idx] = CODE_gallbladder;
       }),
     );
   }
@@ -171,10 +180,10 @@ export function buildOrgans(rng: Rng, grid: Grid, p: Patient): Organs {
       blobPainter(kidney, (sl, idx, f, x, y) => {
         if (sinus.field(x, y, sl.z) < 0) {
           sl.hu[idx] = t.fat + 15 * sl.grain[idx];
-          sl.lab[idx] = ORGAN.other;
+          sl.lab[idx] = CODE_other;
         } else {
           sl.hu[idx] = (f > -0.2 ? cortex : t.kidney) + 3 * sl.grain[idx];
-          sl.lab[idx] = ORGAN.kidney;
+          sl.lab[idx] = CODE_kidney;
         }
       }),
     );
@@ -199,7 +208,7 @@ export function buildOrgans(rng: Rng, grid: Grid, p: Patient): Organs {
             if (Math.abs(Math.atan2(Math.sin(ang - calcified), Math.cos(ang - calcified))) < 0.5) hu = 500;
           }
           sl.hu[idx] = hu;
-          sl.lab[idx] = ORGAN.vessel;
+          sl.lab[idx] = CODE_vessel;
         });
       },
     });
@@ -210,7 +219,7 @@ export function buildOrgans(rng: Rng, grid: Grid, p: Patient): Organs {
   const liverExclusions = [
     ...kidneyParts.map((shape) => ({ shape, margin: 0.1 })),
     ...(gallbladder ? gallbladder.parts.map((shape) => ({ shape, margin: 0.08 })) : []),
-    ...vesselFields.map((shape, n) => ({ shape, margin: (n === 0 ? 2 : 5) / shape.radii[0] })),
+    ...vesselFields.map((shape, n) => ({ shape, margin: n === 0 ? 0 : 5 / shape.radii[0] })),
   ];
   return {
     before,

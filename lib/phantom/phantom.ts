@@ -16,6 +16,7 @@ import { LatticeNoise, WhiteNoise } from './noise.ts';
 import { buildOrgans } from './organs.ts';
 import { deriveSeed, Rng } from './random.ts';
 import { renderVolume } from './render.ts';
+import type { Box } from './shapes.ts';
 import { ribsPainter, spinePainter } from './skeleton.ts';
 import { LABEL } from './slice.ts';
 
@@ -29,6 +30,8 @@ export interface PhantomOptions {
   spacing?: Vec3;
   /** Number of tumors; 0..4 at random when omitted. */
   tumors?: number;
+  /** Tumor radii (mm) drawn uniformly in [min, max] instead of the default mix of small to large. */
+  tumorRadius?: [number, number];
   /** Also return the map of every organ (`ORGAN` codes) in `info.organs`. */
   organMap?: boolean;
 }
@@ -52,7 +55,8 @@ export interface Phantom {
  * fragments the shape clipping can leave) become background in the labels. Returns how many there were.
  */
 function dropLiverIslands(codes: Uint8Array, dims: Vec3): number {
-  const isLiver = (c: number) => c === LABEL.liver || c === LABEL.tumor;
+  const { liver: LIVER, tumor: TUMOR, background: BACKGROUND } = LABEL;
+  const isLiver = (c: number) => c === LIVER || c === TUMOR;
   const box = boundingBox(codes, dims, 0, isLiver);
   if (!box) return 0;
   const local = cropArray(codes, dims, box);
@@ -63,7 +67,7 @@ function dropLiverIslands(codes: Uint8Array, dims: Vec3): number {
   let dropped = 0;
   for (let i = 0; i < local.length; i++) {
     if (liver[i] && !kept[i]) {
-      local[i] = LABEL.background;
+      local[i] = BACKGROUND;
       dropped++;
     }
   }
@@ -78,6 +82,10 @@ export function generatePhantom(opts: PhantomOptions): Phantom {
   }
   if (opts.tumors !== undefined && (!Number.isInteger(opts.tumors) || opts.tumors < 0 || opts.tumors > 20)) {
     throw new InputError(`phantom tumor count must be an integer in 0..20, got ${opts.tumors}`);
+  }
+  const tr = opts.tumorRadius;
+  if (tr && (tr.length !== 2 || !(tr[0] > 0) || !(tr[1] >= tr[0]) || tr[1] > 100)) {
+    throw new InputError(`phantom tumor radius range must be 0 < min <= max <= 100 mm, got ${tr.join(',')}`);
   }
   const rng = new Rng(deriveSeed(seed, 'phantom'));
   const geometry = chooseGeometry(rng.fork('geometry'), opts.dims, opts.spacing);
@@ -95,7 +103,7 @@ export function generatePhantom(opts: PhantomOptions): Phantom {
   );
   const tumorCount = opts.tumors ?? rng.fork('tumor-count').int(0, MAX_TUMORS);
   const isLiver = (x: number, y: number, z: number) => liver.fieldAt(x, y, z) < 0 && !organs.covers(x, y, z);
-  const placed = placeTumors(rng.fork('tumors'), grid, patient, liver, isLiver, tumorCount);
+  const placed = placeTumors(rng.fork('tumors'), grid, patient, liver, isLiver, tumorCount, tr);
 
   const painters = [
     trunkPainter(rng.fork('trunk'), grid, patient),
@@ -109,12 +117,25 @@ export function generatePhantom(opts: PhantomOptions): Phantom {
   ];
   const white = new WhiteNoise(rng.fork('noise'));
   const grain = new LatticeNoise(rng.fork('grain'), grid, 5);
-  const { ct, organs: organCodes } = renderVolume(grid, painters, white, grain, patient.tissues.noiseSigma);
+  const { body } = patient;
+  const grainBox: Box = {
+    min: [-body.a * 1.1, -body.bPost * 1.1, 0],
+    max: [body.a * 1.1, body.bAnt * 1.1, 0],
+  };
+  const { ct, organs: organCodes } = renderVolume(
+    grid,
+    painters,
+    white,
+    grain,
+    grainBox,
+    patient.tissues.noiseSigma,
+  );
   const islandVoxels = dropLiverIslands(organCodes, grid.dims);
   const seg = opts.organMap ? new Uint8Array(organCodes.length) : organCodes;
+  const { tumor: TUMOR, background: BACKGROUND } = LABEL;
   for (let i = 0; i < seg.length; i++) {
     const code = organCodes[i];
-    seg[i] = code <= LABEL.tumor ? code : LABEL.background;
+    seg[i] = code <= TUMOR ? code : BACKGROUND;
   }
   const affine = gridAffine(grid);
   const info: Phantom['info'] = { seed, patient, tumors: placed.tumors, islandVoxels };

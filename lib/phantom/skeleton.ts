@@ -17,6 +17,7 @@ export function spinePainter(rng: Rng, p: Patient): Painter {
   const disc = rng.uniform(6, 9);
   const phase = rng.uniform(0, period);
   const cancellous = rng.uniform(160, 260);
+  const { bone: BONE, other: OTHER } = ORGAN;
   const canalY = cy - ry - 10;
   // The spinous process stops short of the skin.
   const spinousEnd = Math.max(-40, -p.body.bPost + p.body.fatPost * 0.6 - canalY);
@@ -36,7 +37,7 @@ export function spinePainter(rng: Rng, p: Patient): Painter {
         if (r >= 1) return;
         if (inDisc) s.hu[idx] = 85;
         else s.hu[idx] = r > 1 - 2.2 / ry ? CORTEX : cancellous;
-        s.lab[idx] = ORGAN.bone;
+        s.lab[idx] = BONE;
       });
       const archR = canalR + 5;
       forEachInBox(
@@ -48,7 +49,7 @@ export function spinePainter(rng: Rng, p: Patient): Painter {
           const rr = Math.sqrt(dx * dx + dy * dy);
           if (rr < canalR) {
             s.hu[idx] = 25; // cord and CSF
-            s.lab[idx] = ORGAN.other;
+            s.lab[idx] = OTHER;
             return;
           }
           if (inDisc) return;
@@ -58,7 +59,7 @@ export function spinePainter(rng: Rng, p: Patient): Painter {
             processes && Math.abs(dy + 2) < 4.5 && Math.abs(dx) < 32 && Math.abs(dx) > canalR;
           if (arch || spinous || transverse) {
             s.hu[idx] = arch ? CORTEX : 420;
-            s.lab[idx] = ORGAN.bone;
+            s.lab[idx] = BONE;
           }
         },
       );
@@ -84,7 +85,14 @@ export function ribsPainter(rng: Rng, p: Patient): Painter {
   const costal = p.liverCentre[2] - rng.uniform(40, 70) * p.liverScale;
   const rise = rng.uniform(50, 90);
   const marrow = rng.uniform(200, 300);
+  const BONE = ORGAN.bone;
   const mean = (a + bAnt) / 2;
+  // Per rib (64 per side, indexed by rib number): height scale, a wave along its course, radial shift.
+  const RIBS = 64;
+  const scale = Float64Array.from({ length: 2 * RIBS }, () => rng.uniform(0.7, 1.2));
+  const wave = Float64Array.from({ length: 2 * RIBS }, () => rng.uniform(2, 6));
+  const wavePhase = Float64Array.from({ length: 2 * RIBS }, () => rng.uniform(0, 2 * Math.PI));
+  const shift = Float64Array.from({ length: 2 * RIBS }, () => rng.uniform(-0.3, 0.3));
   return {
     zMin: costal,
     zMax: Infinity,
@@ -97,18 +105,22 @@ export function ribsPainter(rng: Rng, p: Patient): Painter {
           const u = x / a;
           const v = y / b;
           const rho = Math.sqrt(u * u + v * v);
-          const dr = ((rho - 1) * mean) / radial;
-          if (dr <= -1 || dr >= 1) return;
+          const dr0 = ((rho - 1) * mean) / radial;
+          if (dr0 <= -1.3 || dr0 >= 1.3) return;
           const sinPhi = v / rho; // +1 at the front, -1 at the back
           if (sinPhi > 0.93 || sinPhi < -0.97) return;
           const g = (sinPhi + 1) / 2;
           if (s.z < costal + rise * g) return;
           const t = (s.z - zRef + drop * g) / pitch;
-          const dz = ((t - Math.round(t)) * pitch) / half;
+          const n = Math.round(t);
+          const r = (((n % RIBS) + RIBS) % RIBS) + (x > 0 ? RIBS : 0);
+          const dr = dr0 - shift[r];
+          if (dr <= -1 || dr >= 1) return;
+          const dz = ((t - n) * pitch + wave[r] * Math.sin(6 * g + wavePhase[r])) / (half * scale[r]);
           if (dz <= -1 || dz >= 1) return;
           const edge = Math.max(Math.abs(dr), Math.abs(dz));
           s.hu[idx] = edge > 0.55 ? CORTEX : marrow;
-          s.lab[idx] = ORGAN.bone;
+          s.lab[idx] = BONE;
         },
       );
     },

@@ -77,8 +77,20 @@ function mergeRows(
   }
 }
 
-/** Label the connected components of the non-zero voxels of `mask`. */
-export function labelComponents(mask: Uint8Array, dims: Vec3, connectivity: Connectivity = 26): Components {
+/** Runs of foreground voxels with their component ids (the label volume in compact form). */
+interface RunComponents {
+  /** Runs of row r (r = z * ny + y) are rowStart[r] .. rowStart[r + 1] - 1. */
+  rowStart: Int32Array;
+  /** x start (inclusive) and end (exclusive) of each run. */
+  xs: Int32Array;
+  xe: Int32Array;
+  /** Component id of each run. */
+  runId: Int32Array;
+  count: number;
+  sizes: Int32Array;
+}
+
+function labelRuns(mask: Uint8Array, dims: Vec3, connectivity: Connectivity): RunComponents {
   if (connectivity !== 6 && connectivity !== 18 && connectivity !== 26) {
     throw new RangeError(`connectivity must be 6, 18 or 26, got ${connectivity}`);
   }
@@ -132,7 +144,7 @@ export function labelComponents(mask: Uint8Array, dims: Vec3, connectivity: Conn
     }
   }
 
-  // Pass 3: compact ids in raster order (a root is its set's first run), sizes, and the label volume.
+  // Pass 3: compact ids in raster order (a root is its set's first run) and sizes.
   const runId = new Int32Array(runs);
   let count = 0;
   for (let i = 0; i < runs; i++) {
@@ -140,16 +152,33 @@ export function labelComponents(mask: Uint8Array, dims: Vec3, connectivity: Conn
     runId[i] = root === i ? ++count : runId[root];
   }
   const sizes = new Int32Array(count + 1);
-  const labels = new Int32Array(n);
+  for (let i = 0; i < runs; i++) sizes[runId[i]] += xe[i] - xs[i];
+  return { rowStart, xs, xe, runId, count, sizes };
+}
+
+/** Fill each run with `value(its component id)` (runs whose value is 0 are left alone). */
+function paintRuns(
+  rc: RunComponents,
+  nx: number,
+  out: Uint8Array | Int32Array,
+  value: (id: number) => number,
+): void {
+  const rows = rc.rowStart.length - 1;
   for (let r = 0; r < rows; r++) {
     const base = r * nx;
-    for (let i = rowStart[r]; i < rowStart[r + 1]; i++) {
-      const id = runId[i];
-      sizes[id] += xe[i] - xs[i];
-      labels.fill(id, base + xs[i], base + xe[i]);
+    for (let i = rc.rowStart[r]; i < rc.rowStart[r + 1]; i++) {
+      const v = value(rc.runId[i]);
+      if (v !== 0) out.fill(v, base + rc.xs[i], base + rc.xe[i]);
     }
   }
-  return { labels, count, sizes };
+}
+
+/** Label the connected components of the non-zero voxels of `mask`. */
+export function labelComponents(mask: Uint8Array, dims: Vec3, connectivity: Connectivity = 26): Components {
+  const rc = labelRuns(mask, dims, connectivity);
+  const labels = new Int32Array(mask.length);
+  paintRuns(rc, dims[0], labels, (id) => id);
+  return { labels, count: rc.count, sizes: rc.sizes };
 }
 
 /** Binary mask (0/1) of the largest connected component (ties: the lowest id); all zeros when empty. */
@@ -158,11 +187,11 @@ export function keepLargestComponent(
   dims: Vec3,
   connectivity: Connectivity = 26,
 ): Uint8Array {
-  const { labels, count, sizes } = labelComponents(mask, dims, connectivity);
+  const rc = labelRuns(mask, dims, connectivity);
   const out = new Uint8Array(mask.length);
-  if (count === 0) return out;
+  if (rc.count === 0) return out;
   let best = 1;
-  for (let c = 2; c <= count; c++) if (sizes[c] > sizes[best]) best = c;
-  for (let i = 0; i < labels.length; i++) if (labels[i] === best) out[i] = 1;
+  for (let c = 2; c <= rc.count; c++) if (rc.sizes[c] > rc.sizes[best]) best = c;
+  paintRuns(rc, dims[0], out, (id) => (id === best ? 1 : 0));
   return out;
 }

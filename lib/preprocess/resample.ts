@@ -115,7 +115,17 @@ function passOuter(
  * - `'linear'`: trilinear; the result is a Float32Array (Float64Array for Float64 input) unless `out` is
  *   given; an integer `out` receives rounded values.
  */
-export function resample3D(
+export function resample3D<T extends VoxelArray = VoxelArray>(
+  src: VoxelArray,
+  srcDims: Vec3,
+  dstDims: Vec3,
+  mode: InterpolationMode,
+  out?: T,
+): T {
+  return resampleKernel(src, srcDims, dstDims, mode, out) as T;
+}
+
+function resampleKernel(
   src: VoxelArray,
   srcDims: Vec3,
   dstDims: Vec3,

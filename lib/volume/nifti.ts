@@ -6,12 +6,9 @@
  * qform (rotation + zooms + qfac), both with code 1 (scanner), so a label map written for an input overlays
  * it in any viewer.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.ts';
-import { affineToQform, qformToAffine, spacingFromAffine } from './affine.ts';
+import { affineToQform, det3, linearPart, qformToAffine, spacingFromAffine } from './affine.ts';
 import {
   decompressionCap,
   formatBytes,
@@ -20,6 +17,7 @@ import {
   type ReadOptions,
   tooLarge,
 } from './decompress.ts';
+import { readInputFile, writeFileAtomic } from './files.ts';
 import {
   dtypeFromCode,
   encodeNifti1Header,
@@ -38,10 +36,17 @@ import {
 } from './volume.ts';
 
 export type { ReadOptions } from './decompress.ts';
+/** Re-exported: it lived here first. */
+export { writeFileAtomic } from './files.ts';
 
 /** The voxel-to-world affine a NIfTI header describes (sform, else qform, else pixdim), NiBabel's rule. */
 export function headerAffine(h: NiftiHeader): Affine {
-  if (h.sformCode > 0) return [...h.srow, 0, 0, 0, 1];
+  if (h.sformCode > 0) {
+    const sform = [...h.srow, 0, 0, 0, 1];
+    // A degenerate sform (all zeros, NaN) is a writer bug: fall through to the qform/pixdim then.
+    const d = det3(linearPart(sform));
+    if (Number.isFinite(d) && Math.abs(d) > 1e-12) return sform;
+  }
   const zooms = [1, 2, 3].map((n) => {
     const v = Math.abs(h.pixdim[n]);
     return v > 0 && Number.isFinite(v) ? v : 1;
@@ -173,16 +178,7 @@ function spacingOf(affine: Affine, h: NiftiHeader): Vec3 {
 }
 
 export async function readNifti(path: string, opts?: ReadOptions): Promise<Volume> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError('no such file', 'NOT_FOUND', path);
-    if (code === 'EISDIR') throw new InputError('is a folder, expected a NIfTI file', 'BAD_ARGUMENT', path);
-    throw e;
-  }
-  return decodeNifti(bytes, path, opts);
+  return decodeNifti(await readInputFile(path), path, opts);
 }
 
 export interface EncodeOptions {
@@ -241,15 +237,4 @@ export async function writeNifti(
   }
   const bytes = encodeNifti(vol, { ...opts, gzip: /\.gz$/i.test(path) });
   await writeFileAtomic(path, bytes);
-}
-
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
 }

@@ -3,11 +3,12 @@
  * series, or a single DICOM file; from disk (`readVolume`) or from bytes in memory (`decodeVolumeBytes`,
  * used on S3 objects).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InputError } from '../errors.ts';
 import { isZip, type ReadOptions, unzipCapped } from './decompress.ts';
 import { decodeDicomSeries, hasDicmPreamble, readDicomSeries } from './dicom.ts';
+import { readInputFile } from './files.ts';
 import { decodeNifti } from './nifti.ts';
 import type { Volume } from './volume.ts';
 
@@ -24,9 +25,9 @@ export async function decodeVolumeBytes(
       const base = basename(e.name);
       return !e.name.startsWith('__MACOSX/') && !base.startsWith('.');
     });
-    return decodeDicomSeries(entries, name);
+    return decodeDicomSeries(entries, name, opts);
   }
-  if (hasDicmPreamble(bytes)) return decodeDicomSeries([{ name: basename(name), bytes }], name);
+  if (hasDicmPreamble(bytes)) return decodeDicomSeries([{ name: basename(name), bytes }], name, opts);
   return decodeNifti(bytes, name, opts);
 }
 
@@ -40,6 +41,6 @@ export async function readVolume(path: string, opts?: ReadOptions): Promise<Volu
       throw new InputError('no such file or folder', 'NOT_FOUND', path);
     throw e;
   }
-  if (isDir) return readDicomSeries(path);
-  return decodeVolumeBytes(path, await readFile(path), opts);
+  if (isDir) return readDicomSeries(path, opts);
+  return decodeVolumeBytes(path, await readInputFile(path), opts);
 }

@@ -88,6 +88,34 @@ describe('surfaceVoxels', () => {
     expect(surfaceVoxels(m, [5, 5, 5])[1 + 5 * (1 + 5 * 1)]).toBe(1);
   });
 
+  it('matches a direct neighbourhood check on random masks', () => {
+    const rnd = lcg(5);
+    const d: Vec3 = [8, 7, 6];
+    const m = new Uint8Array(8 * 7 * 6);
+    for (let i = 0; i < m.length; i++) m[i] = rnd() < 0.8 ? 1 : 0;
+    const s = surfaceVoxels(m, d);
+    const inMask = (x: number, y: number, z: number) =>
+      x >= 0 && y >= 0 && z >= 0 && x < d[0] && y < d[1] && z < d[2] && m[x + d[0] * (y + d[1] * z)] === 1;
+    let wrong = 0;
+    let surface = 0;
+    for (let z = 0; z < d[2]; z++)
+      for (let y = 0; y < d[1]; y++)
+        for (let x = 0; x < d[0]; x++) {
+          let interior = inMask(x, y, z);
+          for (let dz = -1; dz <= 1; dz++)
+            for (let dy = -1; dy <= 1; dy++)
+              for (let dx = -1; dx <= 1; dx++) {
+                if (Math.abs(dx) + Math.abs(dy) + Math.abs(dz) === 3) continue; // corners are not in the element
+                if (!inMask(x + dx, y + dy, z + dz)) interior = false;
+              }
+          const want = inMask(x, y, z) && !interior ? 1 : 0;
+          surface += want;
+          if (s[x + d[0] * (y + d[1] * z)] !== want) wrong++;
+        }
+    expect(wrong).toBe(0);
+    expect(surface).toBeGreaterThan(50);
+  });
+
   it('counts voxels on the array border as surface', () => {
     const s = surfaceVoxels(new Uint8Array(27).fill(1), [3, 3, 3]);
     expect(s.reduce((a, v) => a + v, 0)).toBe(26); // all but the centre

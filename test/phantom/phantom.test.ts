@@ -104,7 +104,7 @@ describe('generatePhantom', () => {
 
   it('keeps the physical liver size on a coarse grid and on a fine one', () => {
     const coarse = phantom(7, [64, 64, 32]);
-    const fine = phantom(7, [192, 192, 64]);
+    const fine = phantom(7, [160, 160, 40]);
     for (const p of [coarse, fine]) {
       const lr = worldExtent(
         p.seg,
@@ -114,7 +114,7 @@ describe('generatePhantom', () => {
       expect(lr).toBeGreaterThan(140);
       expect(lr).toBeLessThan(230);
     }
-    expect(coarse.ct.spacing[0]).toBeCloseTo(fine.ct.spacing[0] * 3, 6);
+    expect(coarse.ct.spacing[0]).toBeCloseTo(fine.ct.spacing[0] * 2.5, 6);
   });
 
   it('gives the liver 50-60 HU, darker tumors, and neighbours whose HU overlaps the liver', () => {
@@ -189,6 +189,18 @@ describe('generatePhantom', () => {
     }
   });
 
+  it('draws tumor radii in a given range when asked', () => {
+    const p = phantom(12, SMALL, 3);
+    const q = generatePhantom({ seed: 12, dims: SMALL, tumors: 3, tumorRadius: [12, 14] });
+    expect(q.info.tumors).toHaveLength(3);
+    for (const t of q.info.tumors) {
+      expect(t.radius).toBeGreaterThanOrEqual(12 * 0.8 ** 3); // placement may shrink a tumor that does not fit
+      expect(t.radius).toBeLessThanOrEqual(14);
+    }
+    expect(q.info.tumors.map((t) => t.radius)).not.toEqual(p.info.tumors.map((t) => t.radius));
+    expect(() => generatePhantom({ seed: 1, tumorRadius: [5, 2] })).toThrow(/radius/);
+  });
+
   it('varies tumor sizes, including small ones of 2-3 voxels radius', () => {
     const radii = SEEDS.flatMap((seed) =>
       phantom(seed).info.tumors.map((t) => t.radius / phantom(seed).ct.spacing[0]),
@@ -233,5 +245,6 @@ describe('generatePhantom', () => {
     expect(() => generatePhantom({ seed: 1, dims: [0, 10, 10] })).toThrow(/dims/);
     expect(() => generatePhantom({ seed: 1, spacing: [1, Number.NaN, 1] })).toThrow(/spacing/);
     expect(() => generatePhantom({ seed: 1, tumors: 1.5 })).toThrow(/tumor/);
+    expect(() => generatePhantom({ seed: 1, spacing: [0.3, 0.3, 0.3] })).toThrow(/voxels/);
   });
 });

@@ -137,6 +137,15 @@ describe('NIfTI geometry rules', () => {
     expect(orientationCode(v.affine)).toBe('ALI');
   });
 
+  it('ignores a degenerate sform (all zeros) in favour of the qform', () => {
+    const zeros = new Array(12).fill(0);
+    const v = decodeNifti(
+      buildNifti({ ...base, ...qform, srow: zeros, sformCode: 1, qformCode: 1 }),
+      'z.nii',
+    );
+    near(v.affine, qAffine, 1e-6);
+  });
+
   it('falls back to pixdim when both codes are 0', () => {
     const v = decodeNifti(buildNifti({ ...base, ...qform, srow }), 'p.nii');
     expect(v.affine).toEqual([2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4, 0, 0, 0, 0, 1]);

@@ -1,0 +1,218 @@
+// The Batch stage runner behind containers/batch-entrypoint.ts, on an in-memory S3 and fake engines.
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+import { type BatchContext, EXIT, parseBatchArgv, runBatchStage } from '../../lib/cloud/batch-stages.ts';
+import { assertGpu, GpuUnavailableError } from '../../lib/cloud/gpu-check.ts';
+import { libraryCodec } from '../../lib/cloud/volume-codec.ts';
+import type { InferenceEngine } from '../../lib/inference/engine.ts';
+import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
+import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
+
+const s3 = mockClient(S3Client);
+const store = new Map<string, Uint8Array>();
+const JOB = '0123456789abcdef0123456789abcdef';
+const W = `s3://work-bucket/work/${JOB}/`;
+const MODELS = 's3://models-bucket/runs/20260101T000000Z-abcdef/v0/';
+const DIMS: Vec3 = [40, 36, 10];
+
+beforeEach(() => {
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true); // the runner's operator messages
+  s3.reset();
+  store.clear();
+  s3.on(GetObjectCommand).callsFake((input) => {
+    const bytes = store.get(`${input.Bucket}/${input.Key}`);
+    if (!bytes) throw Object.assign(new Error('missing'), { name: 'NoSuchKey' });
+    return { Body: { transformToByteArray: async () => bytes }, ContentLength: bytes.length };
+  });
+  s3.on(PutObjectCommand).callsFake((input) => {
+    store.set(`${input.Bucket}/${input.Key}`, input.Body as Uint8Array);
+    return {};
+  });
+  s3.on(ListObjectsV2Command).callsFake((input) => ({
+    Contents: [...store.keys()]
+      .filter((k) => k.startsWith(`${input.Bucket}/${input.Prefix}`))
+      .map((k) => ({ Key: k.slice(input.Bucket.length + 1) })),
+  }));
+  // A models folder with one fold per stage.
+  for (const stage of ['localize', 'liver', 'tumor']) {
+    store.set(
+      `models-bucket/runs/20260101T000000Z-abcdef/v0/${stage}/fold-0/model.onnx`,
+      new Uint8Array([1, 2, 3]),
+    );
+  }
+  // The preprocessed CT: 0 everywhere, 0.9 in a 10x10x4 block.
+  const data = new Float32Array(DIMS[0] * DIMS[1] * DIMS[2]);
+  for (let k = 3; k < 7; k++)
+    for (let j = 10; j < 20; j++) for (let i = 10; i < 20; i++) data[i + 40 * (j + 36 * k)] = 0.9;
+  store.set(
+    `work-bucket/work/${JOB}/preprocessed.nii.gz`,
+    encodeNifti(createVolume(data, DIMS, [1, 1, 2]), { gzip: true }),
+  );
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Probability 1 where the (normalised) input is bright: the "network" finds the block. */
+function thresholdEngine(backend: string): InferenceEngine {
+  return {
+    kind: 'onnx',
+    backend,
+    predict: async (input) => Float32Array.from(input, (v) => (v > 0.5 ? 1 : 0)),
+    dispose: async () => {},
+  };
+}
+
+function ctx(over: Partial<BatchContext> = {}): BatchContext & { loadedFrom: string[] } {
+  const loadedFrom: string[] = [];
+  return {
+    s3: new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+    codec: libraryCodec,
+    loadEngines: async (dir) => {
+      loadedFrom.push(dir);
+      return [thresholdEngine('onnx-cuda')];
+    },
+    requireGpu: true,
+    loadedFrom,
+    ...over,
+  };
+}
+
+const localizeArgv = (over: Record<string, unknown> = {}) => [
+  'localize',
+  '--args',
+  JSON.stringify({
+    jobId: JOB,
+    ct: `${W}preprocessed.nii.gz`,
+    models: MODELS,
+    out: `${W}localize/`,
+    ...over,
+  }),
+];
+
+describe('batch stages', () => {
+  it('localize writes the liver box and the coarse mask on the CT grid', async () => {
+    const c = ctx();
+    expect(await runBatchStage(localizeArgv(), c)).toBe(EXIT.ok);
+    expect(c.loadedFrom[0]).toMatch(/models[/\\]localize$/);
+    const box = JSON.parse(new TextDecoder().decode(store.get(`work-bucket/work/${JOB}/localize/box.json`)!));
+    expect(box.dims).toEqual(DIMS);
+    // The block spans [10, 20) x [10, 20) x [3, 7); the box adds a 10-voxel margin, clamped to the volume.
+    expect(box.box.start).toEqual([0, 0, 0]);
+    expect(box.box.end[0]).toBeGreaterThanOrEqual(29);
+    expect(box.box.end[0]).toBeLessThanOrEqual(31);
+    expect(box.box.end[2]).toBe(10);
+    const coarse = decodeNifti(store.get(`work-bucket/work/${JOB}/localize/coarse.nii.gz`)!, 'coarse.nii.gz');
+    expect(coarse.dims).toEqual(DIMS);
+    let count = 0;
+    for (const v of coarse.data) if (v) count++;
+    expect(count).toBeGreaterThan(300);
+    expect(count).toBeLessThan(500);
+  });
+
+  it('segment-liver and segment-tumor write full-grid masks from the previous outputs', async () => {
+    expect(await runBatchStage(localizeArgv(), ctx())).toBe(EXIT.ok);
+    const liverArgs = {
+      jobId: JOB,
+      ct: `${W}preprocessed.nii.gz`,
+      models: MODELS,
+      out: `${W}liver/`,
+      box: `${W}localize/box.json`,
+    };
+    expect(await runBatchStage(['segment-liver', '--args', JSON.stringify(liverArgs)], ctx())).toBe(EXIT.ok);
+    const liver = decodeNifti(store.get(`work-bucket/work/${JOB}/liver/liver.nii.gz`)!, 'liver.nii.gz');
+    expect(liver.dims).toEqual(DIMS);
+    expect(liver.data[15 + 40 * (15 + 36 * 5)]).toBe(1); // block centre
+    expect(liver.data[0]).toBe(0);
+    const tumorArgs = {
+      jobId: JOB,
+      ct: `${W}preprocessed.nii.gz`,
+      models: MODELS,
+      out: `${W}tumor/`,
+      liver: `${W}liver/liver.nii.gz`,
+    };
+    expect(await runBatchStage(['segment-tumor', '--args', JSON.stringify(tumorArgs)], ctx())).toBe(EXIT.ok);
+    const tumor = decodeNifti(store.get(`work-bucket/work/${JOB}/tumor/tumor.nii.gz`)!, 'tumor.nii.gz');
+    expect(tumor.dims).toEqual(DIMS);
+  });
+
+  it('refuses to run on a CPU fallback when a GPU is required (exit 3), and runs when it is not', async () => {
+    const cpu = ctx({ loadEngines: async () => [thresholdEngine('onnx-cpu')] });
+    expect(await runBatchStage(localizeArgv(), cpu)).toBe(EXIT.noGpu);
+    expect(store.has(`work-bucket/work/${JOB}/localize/box.json`)).toBe(false);
+    const cpuQueue = ctx({ loadEngines: async () => [thresholdEngine('onnx-cpu')], requireGpu: false });
+    expect(await runBatchStage(localizeArgv(), cpuQueue)).toBe(EXIT.ok);
+  });
+
+  it('exits 2 on bad arguments and on missing models or inputs', async () => {
+    expect(await runBatchStage(['segment-pancreas', '--args', '{}'], ctx())).toBe(EXIT.badInput);
+    expect(await runBatchStage(['localize', '--args', '{not json'], ctx())).toBe(EXIT.badInput);
+    expect(await runBatchStage(localizeArgv({ models: 'not-a-uri' }), ctx())).toBe(EXIT.badInput);
+    expect(await runBatchStage(localizeArgv({ models: 's3://models-bucket/none/' }), ctx())).toBe(
+      EXIT.badInput,
+    );
+    expect(await runBatchStage(localizeArgv({ ct: `${W}missing.nii.gz` }), ctx())).toBe(EXIT.badInput);
+  });
+
+  it('parseBatchArgv names the problem', () => {
+    expect(() => parseBatchArgv([])).toThrow(
+      /unknown stage "".*localize, segment-liver, segment-tumor, train-fold, evaluate-ensemble/,
+    );
+    expect(() => parseBatchArgv(['localize'])).toThrow(/usage: localize --args/);
+    expect(() => parseBatchArgv(localizeArgv({ jobId: 'x' }))).toThrow(/malformed localize arguments: jobId/);
+  });
+
+  it('train-fold uploads what the training library writes; without the library it fails (exit 1)', async () => {
+    const run = '20260301T020000Z-00ab12';
+    store.set(`models-bucket/runs/${run}/manifest.json`, new TextEncoder().encode('{"cases":[]}'));
+    const args = {
+      runId: run,
+      stage: 'liver',
+      variant: 'v0',
+      fold: 1,
+      folds: 5,
+      manifest: `s3://models-bucket/runs/${run}/manifest.json`,
+      hyper: { lr: 0.001, width: 1, epochs: 2 },
+      out: `s3://models-bucket/runs/${run}/v0/liver/fold-1/`,
+    };
+    const argv = ['train-fold', '--args', JSON.stringify(args)];
+    expect(await runBatchStage(argv, ctx())).toBe(EXIT.error);
+    const { writeFile } = await import('node:fs/promises');
+    const training = {
+      trainFold: vi.fn(async (_a: unknown, manifest: unknown, outDir: string) => {
+        expect(manifest).toEqual({ cases: [] });
+        await writeFile(`${outDir}/model.json`, '{}');
+        await writeFile(`${outDir}/weights.bin`, new Uint8Array(8));
+      }),
+      evaluateEnsemble: vi.fn(),
+    };
+    expect(await runBatchStage(argv, ctx({ training }))).toBe(EXIT.ok);
+    expect(training.trainFold).toHaveBeenCalledOnce();
+    expect(store.has(`models-bucket/runs/${run}/v0/liver/fold-1/model.json`)).toBe(true);
+    expect(store.get(`models-bucket/runs/${run}/v0/liver/fold-1/weights.bin`)?.length).toBe(8);
+  });
+});
+
+describe('assertGpu', () => {
+  const probe = (driver: string | null, libs: string[]) => ({ driver: () => driver, libraries: () => libs });
+  const allLibs = ['libcudart.so.11.0', 'libcudnn.so.8', 'libcublas.so.11'];
+
+  it('accepts the CUDA execution provider and tfjs-node-gpu with driver and CUDA 11 / cuDNN 8', () => {
+    expect(() => assertGpu('onnx-cuda', probe(null, []))).not.toThrow();
+    expect(() => assertGpu('tensorflow', probe('NVRM version: 550', allLibs))).not.toThrow();
+  });
+
+  it('rejects every CPU fallback with the reason', () => {
+    expect(() => assertGpu('onnx-cpu', probe('x', allLibs))).toThrow(GpuUnavailableError);
+    expect(() => assertGpu('wasm', probe('x', allLibs))).toThrow(/runs the wasm backend/);
+    expect(() => assertGpu('tensorflow', probe(null, allLibs))).toThrow(/no NVIDIA driver/);
+    expect(() => assertGpu('tensorflow', probe('x', ['libcudart.so.11.0']))).toThrow(
+      /missing libcudnn\.so\.8, libcublas\.so\.11/,
+    );
+  });
+});

@@ -1,0 +1,344 @@
+// The segmentation Lambdas end to end through their middy shells, with mocked S3, DynamoDB and Step Functions.
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+});
+
+import { handler as finalize } from '../../functions/finalize.ts';
+import { handler as ingest } from '../../functions/ingest.ts';
+import { handler as markFailed } from '../../functions/mark-failed.ts';
+import { handler as starter } from '../../functions/starter.ts';
+import { handler as windowHandler } from '../../functions/window.ts';
+import { logger } from '../../lib/cloud/logger.ts';
+import { planFor } from '../../lib/cloud/segmentation.ts';
+import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
+import { withData } from '../../lib/volume/volume.ts';
+import {
+  body,
+  CT_DIMS,
+  conditionalCheckFailed,
+  context,
+  ctBytes,
+  INPUT_BUCKET,
+  JOB_ID,
+  makeCt,
+  SOURCE,
+  setLambdaEnv,
+} from './helpers.ts';
+
+const s3 = mockClient(S3Client);
+const ddb = mockClient(DynamoDBDocumentClient);
+const sfn = mockClient(SFNClient);
+
+beforeAll(setLambdaEnv);
+/** Everything the Powertools logger printed (it prints through its own Console instance). */
+const logLines: string[] = [];
+beforeEach(() => {
+  const out = (logger as unknown as { console: Record<string, (...a: unknown[]) => void> }).console;
+  for (const method of ['info', 'warn', 'error', 'debug', 'log']) {
+    vi.spyOn(out, method).mockImplementation((...a: unknown[]) => {
+      logLines.push(a.map(String).join(' '));
+    });
+  }
+  s3.reset();
+  ddb.reset();
+  sfn.reset();
+});
+afterEach(() => vi.restoreAllMocks());
+afterAll(() => {
+  // Across every test of this file: no log line carries the key's patient-like part.
+  expect(logLines.length).toBeGreaterThan(5);
+  expect(logLines.filter((l) => l.includes('Jane_Doe') || l.includes('scan.nii'))).toEqual([]);
+});
+
+const CURRENT = ['localize', 'liver', 'tumor'].map((stage) => ({
+  stage,
+  runId: 'CURRENT',
+  currentRunId: '20260101T000000Z-abcdef',
+  currentDice: 0.9,
+  models: `s3://models-bucket/runs/20260101T000000Z-abcdef/v0/`,
+}));
+const MODELS = Object.fromEntries(CURRENT.map((c) => [c.stage, c.models]));
+const PLAN = planFor(JOB_ID, INPUT_BUCKET, MODELS);
+
+function objectCreated(key: string, version = 'v1') {
+  return {
+    version: '0',
+    id: 'evt-1',
+    source: 'aws.s3',
+    'detail-type': 'Object Created',
+    detail: {
+      bucket: { name: INPUT_BUCKET },
+      object: { key, size: 1234, 'version-id': version, etag: 'e1' },
+    },
+  };
+}
+
+/** The error object Step Functions' Catch hands to MarkFailed when a Lambda throws `e`. */
+function caught(e: unknown) {
+  const err = e as Error;
+  return {
+    Error: err.name,
+    Cause: JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] }),
+  };
+}
+
+describe('starter', () => {
+  it('starts one execution named after the object version, with small input', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+    const out = await starter(objectCreated('a/b/scan.nii.gz'), context);
+    expect(out.started).toBe(true);
+    const call = sfn.commandCalls(StartExecutionCommand)[0].args[0].input;
+    expect(call.name).toBe(`seg-${out.jobId}`);
+    expect(call.name).not.toContain('scan');
+    expect(JSON.parse(call.input!)).toEqual({
+      jobId: out.jobId,
+      source: { bucket: INPUT_BUCKET, key: 'a/b/scan.nii.gz', versionId: 'v1', size: 1234 },
+    });
+  });
+
+  it('treats ExecutionAlreadyExists as a duplicate and derives the same name twice', async () => {
+    sfn
+      .on(StartExecutionCommand)
+      .resolvesOnce({ executionArn: 'arn:exec', startDate: new Date() })
+      .rejectsOnce(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
+    const first = await starter(objectCreated('scan.nii'), context);
+    const second = await starter(objectCreated('scan.nii'), context);
+    expect(second).toEqual({ jobId: first.jobId, started: false, reason: 'duplicate' });
+    const names = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+    expect(names[0]).toBe(names[1]);
+    // A new version of the same key is a new job.
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec2', startDate: new Date() });
+    const third = await starter(objectCreated('scan.nii', 'v2'), context);
+    expect(third.jobId).not.toBe(first.jobId);
+  });
+
+  it('rejects a malformed event with the field named', async () => {
+    const bad = objectCreated('scan.nii') as any;
+    delete bad.detail.object.size;
+    await expect(starter(bad, context)).rejects.toThrow(
+      /malformed S3 Object Created event: detail\.object\.size/,
+    );
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+});
+
+describe('ingest', () => {
+  it('creates the job with a conditional write, validates the scan and plans the S3 locations', async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { 'models-table': CURRENT } });
+    s3.on(GetObjectCommand).resolves(body(ctBytes()));
+    const out = await ingest({ jobId: JOB_ID, source: SOURCE }, context);
+    expect(out).toEqual({ status: 'CREATED', dims: CT_DIMS, spacing: expect.any(Array), plan: PLAN });
+    const put = ddb.commandCalls(PutCommand)[0].args[0].input;
+    expect(put.ConditionExpression).toBe('attribute_not_exists(jobId)');
+    expect(put.Item).toMatchObject({ jobId: JOB_ID, status: 'RUNNING', source: SOURCE });
+    expect(s3.commandCalls(GetObjectCommand)[0].args[0].input).toMatchObject({
+      Bucket: INPUT_BUCKET,
+      Key: SOURCE.key,
+      VersionId: 'v1',
+    });
+  });
+
+  it('stops a duplicate event without a second job or any read', async () => {
+    ddb.on(PutCommand).rejects(conditionalCheckFailed());
+    const out = await ingest({ jobId: JOB_ID, source: SOURCE }, context);
+    expect(out).toEqual({ status: 'DUPLICATE' });
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+  });
+
+  it('fails a corrupt scan with a reason naming the file and the problem', async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    s3.on(GetObjectCommand).resolves(body(new TextEncoder().encode('this is not a NIfTI file at all')));
+    const err = await ingest({ jobId: JOB_ID, source: SOURCE }, context).catch((e) => e);
+    expect(err.name).toBe('InputError');
+    expect(err.message).toContain('ct scan.nii.gz');
+    // The workflow's Catch hands the error to MarkFailed: the job becomes FAILED with that message.
+    const marked = await markFailed({ jobId: JOB_ID, error: caught(err) }, context);
+    expect(marked.status).toBe('FAILED');
+    expect(marked.reason).toBe(err.message);
+    const update = ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':failed': 'FAILED', ':reason': err.message });
+    expect(update.ConditionExpression).toContain('<> :succeeded');
+  });
+
+  it('fails a missing object with NOT_FOUND', async () => {
+    ddb.on(PutCommand).resolves({});
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error('gone'), { name: 'NoSuchKey' }));
+    await expect(ingest({ jobId: JOB_ID, source: SOURCE }, context)).rejects.toMatchObject({
+      name: 'InputError',
+      code: 'NOT_FOUND',
+      message: expect.stringContaining('ct scan.nii.gz: object not found'),
+    });
+  });
+
+  it('fails when a stage has no promoted model yet', async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { 'models-table': CURRENT.slice(0, 1) } });
+    s3.on(GetObjectCommand).resolves(body(ctBytes()));
+    await expect(ingest({ jobId: JOB_ID, source: SOURCE }, context)).rejects.toThrow(
+      /no promoted model for stage liver, tumor/,
+    );
+  });
+
+  it('rejects a malformed event before touching the table', async () => {
+    await expect(ingest({ jobId: 'nope', source: SOURCE }, context)).rejects.toThrow(
+      /malformed ingest input: jobId/,
+    );
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('logs the job id but never the object key or its patient-like parts', async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { 'models-table': CURRENT } });
+    s3.on(GetObjectCommand).resolves(body(ctBytes()));
+    await ingest({ jobId: JOB_ID, source: SOURCE }, context);
+    const text = logLines.join('\n');
+    expect(text).toContain(JOB_ID);
+    expect(text).not.toContain('Jane_Doe');
+    expect(text).not.toContain('ct scan');
+  });
+});
+
+describe('window', () => {
+  it('writes the HU-windowed, normalised volume to the planned location', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    s3.on(GetObjectCommand).resolves(body(ctBytes()));
+    s3.on(PutObjectCommand).resolves({});
+    const out = await windowHandler({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context);
+    expect(out).toEqual({ preprocessed: PLAN.preprocessed, dims: CT_DIMS });
+    const put = s3.commandCalls(PutObjectCommand)[0].args[0].input;
+    expect(`s3://${put.Bucket}/${put.Key}`).toBe(PLAN.preprocessed);
+    const vol = decodeNifti(put.Body as Uint8Array, 'preprocessed.nii.gz');
+    expect(vol.dims).toEqual(CT_DIMS);
+    // The scan spans the whole window [-100, 200] HU: normalised value = (clip(HU) + 100) / 300.
+    const [nx, ny] = CT_DIMS;
+    const at = (i: number, j: number, k: number) => vol.data[i + nx * (j + ny * k)];
+    expect(at(0, 0, 0)).toBeCloseTo(0, 5); // air -1000 HU
+    expect(at(5, 10, 4)).toBeCloseTo(100 / 300, 4); // 0 HU
+    expect(at(20, 10, 4)).toBeCloseTo(250 / 300, 4); // 150 HU
+    expect(at(30, 10, 4)).toBeCloseTo(1, 5); // 250 HU, clipped
+  });
+
+  it('refuses to work on a job that is no longer RUNNING (conditional write conflict)', async () => {
+    ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
+    await expect(windowHandler({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toThrow(
+      /is not RUNNING/,
+    );
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe('finalize', () => {
+  function masks() {
+    const ct = makeCt();
+    const [nx, ny] = CT_DIMS;
+    const liver = new Uint8Array(ct.data.length);
+    const tumor = new Uint8Array(ct.data.length);
+    // Liver: a 10x10x4 block (400 voxels); tumors: two separate 2x2x2 blocks inside it (16 voxels).
+    for (let k = 3; k < 7; k++)
+      for (let j = 10; j < 20; j++) for (let i = 10; i < 20; i++) liver[i + nx * (j + ny * k)] = 1;
+    for (const [i0, j0] of [
+      [11, 11],
+      [16, 16],
+    ]) {
+      for (let k = 4; k < 6; k++)
+        for (let j = j0; j < j0 + 2; j++) for (let i = i0; i < i0 + 2; i++) tumor[i + nx * (j + ny * k)] = 1;
+    }
+    return {
+      liver: encodeNifti(withData(ct, liver, 'uint8'), { gzip: true }),
+      tumor: encodeNifti(withData(ct, tumor, 'uint8'), { gzip: true }),
+    };
+  }
+
+  it('writes label map, report and preview and marks the job SUCCEEDED with summary numbers', async () => {
+    const m = masks();
+    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
+    s3.on(PutObjectCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    const out = await finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context);
+    const voxelMl = (0.8 * 0.8 * 2.5) / 1000;
+    expect(out.summary).toEqual({
+      dims: CT_DIMS,
+      spacing: [expect.closeTo(0.8, 5), expect.closeTo(0.8, 5), expect.closeTo(2.5, 5)],
+      liverVoxels: 400,
+      tumorVoxels: 16,
+      liverVolumeMl: Math.round(400 * voxelMl * 1000) / 1000,
+      tumorVolumeMl: Math.round(16 * voxelMl * 1000) / 1000,
+      tumorCount: 2,
+    });
+    const puts = Object.fromEntries(
+      s3.commandCalls(PutObjectCommand).map((c) => [c.args[0].input.Key, c.args[0].input]),
+    );
+    expect(Object.keys(puts).sort()).toEqual(
+      ['labels.nii.gz', 'preview.png', 'report.json'].map((f) => `results/${JOB_ID}/${f}`),
+    );
+    const labels = decodeNifti(puts[`results/${JOB_ID}/labels.nii.gz`].Body as Uint8Array, 'labels.nii.gz');
+    const ct = makeCt();
+    expect(labels.dims).toEqual(ct.dims);
+    for (let i = 0; i < 16; i++) expect(labels.affine[i]).toBeCloseTo(ct.affine[i], 5);
+    const counts = [0, 0, 0];
+    for (const v of labels.data) counts[v]++;
+    expect(counts).toEqual([ct.data.length - 400, 384, 16]);
+    const png = puts[`results/${JOB_ID}/preview.png`].Body as Uint8Array;
+    expect([...png.slice(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
+    const update = ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    expect(update.ConditionExpression).toContain('#status = :running');
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':succeeded': 'SUCCEEDED' });
+  });
+
+  it('does not overwrite a job that is already final (conditional write conflict)', async () => {
+    const m = masks();
+    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
+    s3.on(PutObjectCommand).resolves({});
+    ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
+    await expect(finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toThrow(
+      /is not RUNNING/,
+    );
+  });
+
+  it('fails when a stage output is missing', async () => {
+    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error('404'), { name: 'NoSuchKey' }));
+    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
+    await expect(finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe('mark-failed', () => {
+  it('turns a Batch failure into a reason with status reason, exit code and log stream', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const cause = {
+      JobName: 'SegmentLiver',
+      StatusReason: 'Essential container in task exited',
+      Container: { ExitCode: 2, LogStreamName: 'segment-liver/default/abc' },
+    };
+    const out = await markFailed(
+      { jobId: JOB_ID, error: { Error: 'States.TaskFailed', Cause: JSON.stringify(cause) } },
+      context,
+    );
+    expect(out.reason).toBe(
+      'Batch job SegmentLiver failed: Essential container in task exited; exit code 2 (bad input); log stream segment-liver/default/abc',
+    );
+  });
+
+  it('keeps a SUCCEEDED job as it is', async () => {
+    ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
+    const out = await markFailed({ jobId: JOB_ID, error: { Error: 'States.Timeout' } }, context);
+    expect(out).toEqual({ status: 'SUCCEEDED', reason: 'States.Timeout' });
+  });
+});

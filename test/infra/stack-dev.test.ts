@@ -1,0 +1,317 @@
+// The dev environment, synthesized once (offline, no credentials, no Docker).
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BATCH_STAGES, INFERENCE_STAGES } from '../../lib/infra/batch-compute.ts';
+import { scanIamPolicies } from './iam-scan.ts';
+import { definitionOf, resourcesOf, type Synth, synthEnv } from './synth.ts';
+
+let s: Synth;
+beforeAll(async () => {
+  s = await synthEnv('dev');
+});
+afterAll(() => s?.cleanup());
+
+describe('dev stack: storage', () => {
+  it('has four private, encrypted buckets that deny non-TLS requests', () => {
+    const buckets = resourcesOf(s.json, 'AWS::S3::Bucket');
+    expect(buckets).toHaveLength(4); // input, results, models, access logs
+    for (const [, b] of buckets) {
+      expect(b.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(
+        b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
+      ).toEqual({ SSEAlgorithm: 'AES256' });
+      expect(b.Properties.LifecycleConfiguration.Rules.length).toBeGreaterThan(0);
+    }
+    const policies = resourcesOf(s.json, 'AWS::S3::BucketPolicy');
+    expect(policies).toHaveLength(4);
+    for (const [, p] of policies) {
+      expect(p.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      );
+    }
+  });
+
+  it('sends input-bucket events to EventBridge, versions the models bucket, logs access', () => {
+    s.template.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+    });
+    s.template.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
+    const logged = resourcesOf(s.json, 'AWS::S3::Bucket').filter(
+      ([, b]) => b.Properties.LoggingConfiguration,
+    );
+    expect(logged).toHaveLength(3);
+  });
+});
+
+describe('dev stack: tables', () => {
+  it('jobs and models tables are on-demand with PITR and the GSIs the workflows query', () => {
+    const tables = resourcesOf(s.json, 'AWS::DynamoDB::GlobalTable');
+    expect(tables).toHaveLength(2);
+    for (const [, t] of tables) {
+      expect(t.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(t.Properties.Replicas[0].PointInTimeRecoverySpecification).toEqual({
+        PointInTimeRecoveryEnabled: true,
+      });
+    }
+    s.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'jobId', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'byStatus',
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+    });
+    s.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'stage', KeyType: 'HASH' },
+        { AttributeName: 'runId', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'byDice',
+          KeySchema: [
+            { AttributeName: 'stage', KeyType: 'HASH' },
+            { AttributeName: 'valDice', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+    });
+  });
+});
+
+describe('dev stack: Batch', () => {
+  it('runs GPU instance types on the ECS GPU AMI, Spot first with on-demand fallback', () => {
+    const envs = resourcesOf(s.json, 'AWS::Batch::ComputeEnvironment');
+    expect(envs).toHaveLength(2);
+    for (const [, e] of envs) {
+      const res = e.Properties.ComputeResources;
+      expect(res.InstanceTypes).toEqual(['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge']);
+      expect(res.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023_NVIDIA' }]);
+      expect(res.MinvCpus).toBe(0);
+    }
+    expect(envs.map(([, e]) => e.Properties.ComputeResources.Type).sort()).toEqual(['EC2', 'SPOT']);
+    const queues = resourcesOf(s.json, 'AWS::Batch::JobQueue');
+    const orders = queues.map(([, q]) => q.Properties.ComputeEnvironmentOrder.map((o: any) => o.Order));
+    expect(orders).toContainEqual([1, 2]);
+    const spotFirst = queues.find(([, q]) => q.Properties.ComputeEnvironmentOrder.length === 2)![1];
+    const spotEnvId = envs.find(([, e]) => e.Properties.ComputeResources.Type === 'SPOT')![0];
+    expect(spotFirst.Properties.ComputeEnvironmentOrder[0].ComputeEnvironment).toEqual({
+      'Fn::GetAtt': [spotEnvId, 'ComputeEnvironmentArn'],
+    });
+  });
+
+  it('has one job definition per stage, each asking for exactly one GPU', () => {
+    const defs = resourcesOf(s.json, 'AWS::Batch::JobDefinition');
+    expect(defs).toHaveLength(BATCH_STAGES.length);
+    const commands = defs.map(([, d]) => d.Properties.ContainerProperties.Command[0]).sort();
+    expect(commands).toEqual([...BATCH_STAGES].sort());
+    for (const [, d] of defs) {
+      const gpu = d.Properties.ContainerProperties.ResourceRequirements.filter((r: any) => r.Type === 'GPU');
+      expect(gpu).toEqual([{ Type: 'GPU', Value: '1' }]);
+      expect(d.Properties.ContainerProperties.Environment).toContainEqual({
+        Name: 'RAUNET_REQUIRE_GPU',
+        Value: '1',
+      });
+    }
+  });
+
+  it('retries only host and Spot terminations, and exits on everything else', () => {
+    for (const [, d] of resourcesOf(s.json, 'AWS::Batch::JobDefinition')) {
+      const rules = d.Properties.RetryStrategy.EvaluateOnExit as Array<Record<string, string>>;
+      expect(rules[0]).toEqual({ Action: 'RETRY', OnStatusReason: 'Host EC2*' });
+      expect(rules.at(-1)).toEqual({ Action: 'EXIT', OnReason: '*' });
+      for (const r of rules.slice(0, -1)) {
+        expect(r.Action).toBe('RETRY');
+        expect(r.OnExitCode).toBeUndefined(); // an application's exit code never triggers a retry
+      }
+      expect(d.Properties.RetryStrategy.Attempts).toBeGreaterThan(1);
+    }
+  });
+
+  it('points inference stages at the ONNX image and training stages at the tfjs-node-gpu image', () => {
+    const imageOf = (stage: string) =>
+      JSON.stringify(
+        resourcesOf(s.json, 'AWS::Batch::JobDefinition').find(
+          ([, d]) => d.Properties.ContainerProperties.Command[0] === stage,
+        )![1].Properties.ContainerProperties.Image,
+      );
+    const inference = new Set(INFERENCE_STAGES.map(imageOf));
+    const training = new Set(['train-fold', 'evaluate-ensemble'].map(imageOf));
+    expect(inference.size).toBe(1);
+    expect(training.size).toBe(1);
+    expect([...inference][0]).not.toBe([...training][0]);
+    const assets = JSON.parse(readFileSync(path.join(s.outdir, 'Raunet-dev.assets.json'), 'utf8'));
+    const files = Object.values<any>(assets.dockerImages)
+      .map((d) => d.source.dockerFile)
+      .sort();
+    expect(files).toEqual(['containers/Dockerfile.infer', 'containers/Dockerfile.train']);
+  });
+});
+
+describe('dev stack: workflows', () => {
+  const machines = () =>
+    resourcesOf(s.json, 'AWS::StepFunctions::StateMachine').map(([, m]) => definitionOf(m));
+  const segmentation = () => machines().find((d) => d.States.Ingest)!;
+  const training = () => machines().find((d) => d.States.Plan)!;
+
+  it('segmentation runs ingest, window, three Batch stages and finalize in order', () => {
+    const st = segmentation().States;
+    expect(segmentation().StartAt).toBe('Ingest');
+    expect(st.Ingest.Next).toBe('NewJob?');
+    expect(st['NewJob?'].Choices[0].Next).toBe('Duplicate');
+    expect(st['NewJob?'].Default).toBe('Window');
+    expect(st.Window.Next).toBe('Localize');
+    expect(st.Localize.Next).toBe('SegmentLiver');
+    expect(st.SegmentLiver.Next).toBe('SegmentTumor');
+    expect(st.SegmentTumor.Next).toBe('Finalize');
+    for (const b of ['Localize', 'SegmentLiver', 'SegmentTumor']) {
+      expect(st[b].Resource).toContain('batch:submitJob.sync');
+      expect(Object.keys(st[b].ResultSelector)).toEqual(['batchJobId.$', 'status.$']);
+    }
+  });
+
+  it('catches every segmentation task into MarkFailed, then Fail; retries transient errors', () => {
+    const st = segmentation().States;
+    for (const name of ['Ingest', 'Window', 'Localize', 'SegmentLiver', 'SegmentTumor', 'Finalize']) {
+      expect(st[name].Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MarkFailed' },
+      ]);
+      expect(st[name].Retry.length).toBeGreaterThan(0);
+      expect(st[name].Retry.flatMap((r: any) => r.ErrorEquals)).not.toContain('States.ALL');
+    }
+    expect(st.MarkFailed.Next).toBe('Failed');
+    expect(st.Failed.Type).toBe('Fail');
+  });
+
+  it('training plans, maps folds with bounded concurrency, evaluates and registers', () => {
+    const d = training();
+    expect(d.StartAt).toBe('Plan');
+    expect(d.States.Plan.Next).toBe('Folds');
+    const map = d.States.Folds;
+    expect(map.Type).toBe('Map');
+    expect(map.MaxConcurrency).toBe(2);
+    expect(map.ItemsPath).toBe('$.plan.items');
+    expect(map.ItemProcessor.States.TrainFold.Resource).toContain('batch:submitJob.sync');
+    expect(map.Next).toBe('EvaluateEnsemble');
+    expect(d.States.EvaluateEnsemble.Next).toBe('Register');
+    for (const name of ['Plan', 'Folds', 'EvaluateEnsemble', 'Register']) {
+      expect(d.States[name].Catch[0].ErrorEquals).toEqual(['States.ALL']);
+    }
+  });
+
+  it('starts segmentations from Object Created events for .nii, .nii.gz and .zip', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { object: { key: [{ suffix: '.nii' }, { suffix: '.nii.gz' }, { suffix: '.zip' }] } },
+      },
+    });
+  });
+
+  it('state machines use JSONPath, log and trace', () => {
+    for (const [, m] of resourcesOf(s.json, 'AWS::StepFunctions::StateMachine')) {
+      expect(definitionOf(m).QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+      expect(m.Properties.TracingConfiguration).toEqual({ Enabled: true });
+      expect(m.Properties.LoggingConfiguration.Level).toBe('ALL');
+      expect(m.Properties.LoggingConfiguration.IncludeExecutionData).toBe(false);
+    }
+  });
+
+  it('has no training schedule in dev (manual starts only)', () => {
+    expect(resourcesOf(s.json, 'AWS::Scheduler::Schedule')).toHaveLength(0);
+  });
+});
+
+describe('dev stack: Lambdas, observability, outputs', () => {
+  it('runs every Lambda on Node.js 22 / ARM64 with X-Ray tracing', () => {
+    const fns = resourcesOf(s.json, 'AWS::Lambda::Function').filter(
+      ([, f]) => f.Properties.Runtime === 'nodejs22.x',
+    );
+    expect(fns).toHaveLength(7);
+    for (const [, f] of fns) {
+      expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(f.Properties.Architectures).toEqual(['arm64']);
+      expect(f.Properties.Handler).toBe('index.handler');
+    }
+  });
+
+  it('alarms on failed executions and failed Batch jobs, notifies an encrypted topic by e-mail', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        source: ['aws.batch'],
+        'detail-type': ['Batch Job State Change'],
+        detail: Match.objectLike({ status: ['FAILED'] }),
+      }),
+    });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionsFailed',
+      Namespace: 'AWS/States',
+    });
+    const batchAlarm = resourcesOf(s.json, 'AWS::CloudWatch::Alarm').filter(([, a]) =>
+      JSON.stringify(a).includes('"MetricName":"TriggeredRules","Namespace":"AWS/Events"'),
+    );
+    expect(batchAlarm).toHaveLength(1);
+    s.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'raunet-alarms@example.org',
+    });
+    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('outputs the bucket names and state machine ARNs', () => {
+    const outputs = Object.keys(s.json.Outputs);
+    for (const o of [
+      'InputBucketName',
+      'ResultsBucketName',
+      'ModelsBucketName',
+      'SegmentationStateMachineArn',
+      'TrainingStateMachineArn',
+    ]) {
+      expect(outputs).toContain(o);
+    }
+  });
+});
+
+describe('dev stack: security checks', () => {
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    expect(
+      s.nag.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.resourceLogicalId)}`),
+    ).toEqual([]);
+    expect(s.nag.success).toBe(true);
+  });
+
+  it('gives every acknowledgment a written reason', () => {
+    const acks = s.stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules'))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>))
+      .filter(([id]) => id.includes('AwsSolutions-'));
+    expect(acks.length).toBeGreaterThan(5);
+    for (const [, reason] of acks) {
+      expect(String(reason).length).toBeGreaterThan(20);
+    }
+  });
+
+  it('grants no wildcard action and no "*" resource outside the documented allow-list', () => {
+    expect(scanIamPolicies(s.json)).toEqual([]);
+  });
+});
