@@ -241,6 +241,7 @@ async function trainFolds(opts: TrainStageOptions): Promise<FoldResult[]> {
         `${stage} fold ${split.fold}: resuming after epoch ${state.epochsDone} (best val Dice ${state.bestDice.toFixed(4)})`,
       );
     } else {
+      if (opts.resume) log(`${stage} fold ${split.fold}: nothing to resume in ${dir}, starting afresh`);
       if (await exists(join(dir, 'manifest.json'))) {
         throw new InputError(
           'already holds a trained model; pass --resume to continue or choose another --out',
