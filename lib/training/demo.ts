@@ -25,6 +25,16 @@ export interface DemoStageConfig {
   perCase?: number;
 }
 
+/** Network size and schedule shared by the two 3D stages of the demo. */
+const SCHEDULE_3D = {
+  patch: [32, 32, 32],
+  width: 0.125,
+  folds: 1,
+  epochs: 8,
+  stepsPerEpoch: 15,
+  batchSize: 2,
+};
+
 /**
  * The demo's phantoms and networks. Phantoms are 96x96x64 voxels of 3.5x3.5x4 mm (a small abdomen);
  * networks are RA-UNets at 1/8 of the paper's width, on 32x32 slices (stage 1: only a coarse box is
@@ -57,24 +67,8 @@ export const DEMO = {
       batchSize: 4,
       perCase: 16,
     },
-    liver: {
-      patch: [32, 32, 32],
-      width: 0.125,
-      folds: 1,
-      epochs: 8,
-      stepsPerEpoch: 15,
-      batchSize: 2,
-      perCase: 4,
-    },
-    tumor: {
-      patch: [32, 32, 32],
-      width: 0.125,
-      folds: 1,
-      epochs: 8,
-      stepsPerEpoch: 15,
-      batchSize: 2,
-      perCase: 8,
-    },
+    liver: { ...SCHEDULE_3D, perCase: 4 },
+    tumor: { ...SCHEDULE_3D, perCase: 8 },
   } satisfies Record<TrainStage, DemoStageConfig>,
 } as const;
 
