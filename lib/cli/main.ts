@@ -18,6 +18,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/export.ts'),
   () => import('./commands/bench.ts'),
   () => import('./commands/segment.ts'),
+  () => import('./commands/demo.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {

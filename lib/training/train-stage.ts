@@ -63,6 +63,8 @@ export interface TrainStageOptions {
   log?: (line: string) => void;
   /** Called after every epoch (the CLI draws its progress bar from it). */
   onEpoch?: (fold: number, epoch: number, epochs: number, line: MetricsLine) => void;
+  /** Called when training step `step` (1-based) of an epoch starts (the CLI's progress bar). */
+  onStep?: (fold: number, epoch: number, step: number, steps: number) => void;
   /** Cases kept prepared in memory (default 8). */
   cacheSize?: number;
 }
@@ -239,6 +241,7 @@ async function trainFolds(opts: TrainStageOptions): Promise<FoldResult[]> {
         `${stage} fold ${split.fold}: resuming after epoch ${state.epochsDone} (best val Dice ${state.bestDice.toFixed(4)})`,
       );
     } else {
+      if (opts.resume) log(`${stage} fold ${split.fold}: nothing to resume in ${dir}, starting afresh`);
       if (await exists(join(dir, 'manifest.json'))) {
         throw new InputError(
           'already holds a trained model; pass --resume to continue or choose another --out',
@@ -348,8 +351,17 @@ async function trainFolds(opts: TrainStageOptions): Promise<FoldResult[]> {
       opts.onEpoch?.(split.fold, epoch, epochs, line);
     };
     await trainModel(model, {
-      train: () =>
-        trainingBatches(store, split.train, { ...sampler, seed: deriveSeed(foldSeed, epochCounter++) }),
+      train: () => {
+        const epoch = ++epochCounter;
+        const batches = trainingBatches(store, split.train, {
+          ...sampler,
+          seed: deriveSeed(foldSeed, epoch - 1),
+        });
+        const report = (step: number) => {
+          if (step <= stepsPerEpoch) opts.onStep?.(split.fold, epoch, step, stepsPerEpoch);
+        };
+        return opts.onStep ? countSteps(batches, report) : batches;
+      },
       validation: () => validation,
       epochs: remaining,
       stepsPerEpoch,
@@ -370,6 +382,15 @@ async function trainFolds(opts: TrainStageOptions): Promise<FoldResult[]> {
     }
   }
   return results;
+}
+
+/** Pass batches through, reporting the 1-based number of each one handed out. */
+async function* countSteps<T>(items: AsyncIterable<T>, onItem: (n: number) => void): AsyncGenerator<T> {
+  let n = 0;
+  for await (const item of items) {
+    onItem(++n);
+    yield item;
+  }
 }
 
 function pick(s: TrainState) {

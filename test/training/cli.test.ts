@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseCount, parseSize } from '../../lib/cli/commands/train.ts';
+import { main } from '../../lib/cli/main.ts';
 import { InputError } from '../../lib/errors.ts';
 import { stagePatch } from '../../lib/training/train-stage.ts';
 
@@ -28,5 +29,45 @@ describe('raunet train options', () => {
     expect(stagePatch('liver', 'raunet2')).toEqual({ patch: [224, 224, 32], inputShape: [32, 224, 224, 1] });
     expect(() => stagePatch('liver', 'raunet2', [64, 64])).toThrow(/3 positive integers/);
     expect(() => stagePatch('localize', 'raunet2')).toThrow(/3D/);
+  });
+});
+
+describe('raunet train / demo commands', () => {
+  async function run(args: string[]): Promise<{ code: number; err: string }> {
+    let err = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      err += String(chunk);
+      return true;
+    });
+    try {
+      return { code: await main(['node', 'raunet', ...args]), err };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('rejects a bad stage or width with exit code 2 and names the option', async () => {
+    const a = await run(['train', '--data', '/nowhere', '--stage', 'lungs', '--out', '/tmp/x']);
+    expect(a.code).toBe(2);
+    expect(a.err).toMatch(/--stage must be localize, liver or tumor/);
+    const b = await run([
+      'train',
+      '--data',
+      '/nowhere',
+      '--stage',
+      'liver',
+      '--width',
+      '0',
+      '--out',
+      '/tmp/x',
+    ]);
+    expect(b.code).toBe(2);
+    expect(b.err).toMatch(/--width/);
+  });
+
+  it('demo without models says how to get them', async () => {
+    const r = await run(['demo', '--models', '/nowhere/models', '--out', '/tmp/raunet-demo-none']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/\/nowhere\/models: no demo models here; train them with `raunet demo --train/);
   });
 });

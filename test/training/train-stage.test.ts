@@ -66,7 +66,16 @@ describe('trainStage (tiny end-to-end run)', () => {
   it('writes the fold layout with manifest, ONNX and a metrics log, then resumes the epoch count', async () => {
     const out = join(root, 'models');
     const lines: string[] = [];
-    const first = await trainStage({ ...base, data, out, epochs: 1, log: (l) => lines.push(l) });
+    const steps: string[] = [];
+    const first = await trainStage({
+      ...base,
+      data,
+      out,
+      epochs: 1,
+      log: (l) => lines.push(l),
+      onStep: (fold, epoch, step, total) => steps.push(`${fold}:${epoch}:${step}/${total}`),
+    });
+    expect(steps).toEqual(['0:1:1/1']);
     const dir = join(out, 'localize', 'fold-0');
     expect(first).toEqual([
       expect.objectContaining({ fold: 0, dir, epochsDone: 1, bestEpoch: 1, aborted: false }),
@@ -107,7 +116,15 @@ describe('trainStage (tiny end-to-end run)', () => {
       InputError,
     );
 
-    const second = await trainStage({ ...base, data, out, epochs: 2, resume: true });
+    const second = await trainStage({
+      ...base,
+      data,
+      out,
+      epochs: 2,
+      resume: true,
+      onStep: (fold, epoch, step, total) => steps.push(`${fold}:${epoch}:${step}/${total}`),
+    });
+    expect(steps).toEqual(['0:1:1/1', '0:2:1/1']);
     expect(second[0].epochsDone).toBe(2);
     const log2 = readLines(join(dir, 'metrics.jsonl'));
     expect(log2.map((l) => l.epoch)).toEqual([1, 2]);

@@ -109,6 +109,11 @@ export function register(program: Command): void {
           resume: flags.resume,
           signal,
           log: (line) => progress.log(line),
+          onStep: (fold, epoch, step, steps) => {
+            if (step === 1) progress.start(`${flags.stage} fold ${fold} epoch ${epoch}`, steps);
+            progress.update(step - 1, steps);
+          },
+          onEpoch: (_fold, _epoch, _epochs, line) => progress.finish(`val Dice ${line.valDice.toFixed(4)}`),
         });
         for (const r of results) {
           progress.log(
