@@ -17,6 +17,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/train.ts'),
   () => import('./commands/export.ts'),
   () => import('./commands/bench.ts'),
+  () => import('./commands/segment.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {

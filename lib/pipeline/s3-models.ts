@@ -7,13 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../errors.ts';
+import { parseS3Url } from '../model/storage.ts';
 import { writeFileAtomic } from '../volume/nifti.ts';
-
-/** `s3://bucket/prefix` -> { bucket, prefix } (prefix without a trailing slash), or null. */
-export function parseS3Url(url: string): { bucket: string; prefix: string } | null {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  return m ? { bucket: m[1], prefix: m[2].replace(/\/+$/, '') } : null;
-}
 
 /**
  * Copy the model files under `s3://bucket/prefix/<stage>/fold-<k>/` into a local folder (default: a cache
@@ -22,7 +17,6 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } | nu
  */
 export async function fetchS3Models(url: string, dest?: string, client = new S3Client({})): Promise<string> {
   const loc = parseS3Url(url);
-  if (!loc) throw new InputError('not an s3:// URL', 'BAD_ARGUMENT', url);
   const root = dest ?? join(tmpdir(), 'raunet-models', loc.bucket, loc.prefix);
   const base = loc.prefix ? `${loc.prefix}/` : '';
   let token: string | undefined;

@@ -4,15 +4,9 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { fetchS3Models, parseS3Url } from '../../lib/pipeline/s3-models.ts';
+import { fetchS3Models } from '../../lib/pipeline/s3-models.ts';
 
 describe('S3 model folders', () => {
-  it('parses s3 URLs', () => {
-    expect(parseS3Url('s3://bucket/models/v1/')).toEqual({ bucket: 'bucket', prefix: 'models/v1' });
-    expect(parseS3Url('s3://bucket')).toEqual({ bucket: 'bucket', prefix: '' });
-    expect(parseS3Url('/local/models')).toBeNull();
-  });
-
   it('copies the stage/fold files (paginated) and skips the rest and what is already there', async () => {
     const s3 = mockClient(S3Client);
     const body = (text: string) => ({ transformToByteArray: async () => new TextEncoder().encode(text) });

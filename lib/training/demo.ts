@@ -1,0 +1,173 @@
+/**
+ * The embedded demo: small RA-UNets trained on synthetic phantoms (`models/demo/`), evaluated on
+ * held-out phantoms. One configuration serves both `raunet demo` (evaluate) and `raunet demo --train`
+ * (reproduce the bundled models), so that the test phantoms always match what the models were trained on.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { aggregateCases, type Evaluation, evaluateCase } from '../metrics/lits.ts';
+import { generatePhantom } from '../phantom/phantom.ts';
+import { caseSeed, writePhantomSet } from '../phantom/set.ts';
+import { renderPreviewPng } from '../pipeline/preview.ts';
+import { type LoadedModels, type SegmentOptions, segmentCt } from '../pipeline/segment.ts';
+import { writeNifti } from '../volume/nifti.ts';
+import type { Vec3 } from '../volume/volume.ts';
+import type { TrainStage } from './samplers.ts';
+import { type FoldResult, trainStage } from './train-stage.ts';
+
+export interface DemoStageConfig {
+  patch: number[];
+  width: number;
+  folds: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  batchSize: number;
+  perCase?: number;
+}
+
+/**
+ * The demo's phantoms and networks. Phantoms are 96x96x64 voxels of 3.5x3.5x4 mm (a small abdomen);
+ * networks are RA-UNets at 1/8 of the paper's width, on 64x64 slices (stage 1), 64x64x32 windows of the
+ * resized liver box (stage 2) and 32x32x32 native-resolution patches (stage 3).
+ */
+export const DEMO = {
+  dims: [96, 96, 64] as Vec3,
+  spacing: [3.5, 3.5, 4] as Vec3,
+  /** Training phantoms: `writePhantomSet(dir, trainCases, trainSeed)`. */
+  trainSeed: 1,
+  trainCases: 10,
+  /** Held-out phantoms: case k has seed `caseSeed(testSeed, k)`, never a training seed (tested). */
+  testSeed: 7_000_001,
+  testCases: 3,
+  /** Tumor count of held-out phantom k (so every test case has tumors to find). */
+  testTumors: [2, 3, 1, 2, 3],
+  seed: 1,
+  note:
+    'Demonstration model: a reduced-width RA-UNet trained on synthetic phantoms by `raunet demo --train`. ' +
+    'For trying the pipeline on phantoms only; not trained on, nor valid for, clinical CT scans.',
+  stages: {
+    localize: {
+      patch: [64, 64],
+      width: 0.125,
+      folds: 1,
+      epochs: 6,
+      stepsPerEpoch: 10,
+      batchSize: 4,
+      perCase: 16,
+    },
+    liver: {
+      patch: [64, 64, 32],
+      width: 0.125,
+      folds: 1,
+      epochs: 8,
+      stepsPerEpoch: 15,
+      batchSize: 1,
+      perCase: 4,
+    },
+    tumor: {
+      patch: [32, 32, 32],
+      width: 0.125,
+      folds: 1,
+      epochs: 8,
+      stepsPerEpoch: 15,
+      batchSize: 2,
+      perCase: 8,
+    },
+  } satisfies Record<TrainStage, DemoStageConfig>,
+} as const;
+
+export interface DemoTrainOptions {
+  /** Where the phantoms are written (a scratch folder). */
+  work: string;
+  /** Models root to write (`models/demo` in the repository). */
+  out: string;
+  resume?: boolean;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  /** Scale the epoch counts (tests use tiny runs); default 1. */
+  epochScale?: number;
+}
+
+/** Reproduce the demo models: write the training phantoms, then train the three stages in turn. */
+export async function trainDemoModels(opts: DemoTrainOptions): Promise<Record<TrainStage, FoldResult[]>> {
+  const log = opts.log ?? (() => {});
+  const data = join(opts.work, 'phantoms');
+  await mkdir(data, { recursive: true });
+  log(`writing ${DEMO.trainCases} training phantoms to ${data}`);
+  await writePhantomSet(data, DEMO.trainCases, DEMO.trainSeed, { dims: DEMO.dims, spacing: DEMO.spacing });
+  const results = {} as Record<TrainStage, FoldResult[]>;
+  for (const stage of ['localize', 'liver', 'tumor'] as const) {
+    const c: DemoStageConfig = DEMO.stages[stage];
+    results[stage] = await trainStage({
+      data,
+      stage,
+      out: opts.out,
+      folds: c.folds,
+      epochs: Math.max(1, Math.round(c.epochs * (opts.epochScale ?? 1))),
+      stepsPerEpoch: c.stepsPerEpoch,
+      batchSize: c.batchSize,
+      width: c.width,
+      patch: [...c.patch],
+      perCase: c.perCase,
+      seed: DEMO.seed,
+      resume: opts.resume,
+      note: DEMO.note,
+      signal: opts.signal,
+      log,
+    });
+    if (opts.signal?.aborted) break;
+  }
+  return results;
+}
+
+/** Seed of held-out phantom k. */
+export function heldOutSeed(k: number): number {
+  return caseSeed(DEMO.testSeed, k);
+}
+
+export interface DemoRunOptions {
+  models: LoadedModels;
+  out: string;
+  cases?: number;
+  segment?: SegmentOptions;
+  log?: (line: string) => void;
+  /** Phantom grid (default the demo's; tests use smaller ones). */
+  phantom?: { dims: Vec3; spacing: Vec3 };
+}
+
+/**
+ * Segment the held-out phantoms, write each case's label map, ground truth, CT, report and preview to
+ * `out`, and return the LiTS evaluation (the object `raunet evaluate --json` prints).
+ */
+export async function runDemo(opts: DemoRunOptions): Promise<Evaluation> {
+  const log = opts.log ?? (() => {});
+  await mkdir(opts.out, { recursive: true });
+  const results = [];
+  const n = opts.cases ?? DEMO.testCases;
+  for (let k = 0; k < n; k++) {
+    const seed = heldOutSeed(k);
+    const name = `phantom-${k}`;
+    const { ct, seg } = generatePhantom({
+      seed,
+      dims: opts.phantom?.dims ?? DEMO.dims,
+      spacing: opts.phantom?.spacing ?? DEMO.spacing,
+      tumors: DEMO.testTumors[k % DEMO.testTumors.length],
+    });
+    const t0 = Date.now();
+    const res = await segmentCt(ct, opts.models, { ...opts.segment, name });
+    await writeNifti(join(opts.out, `${name}_ct.nii.gz`), ct);
+    await writeNifti(join(opts.out, `${name}_truth.nii.gz`), seg);
+    await writeNifti(join(opts.out, `${name}_seg.nii.gz`), res.labels);
+    await writeFile(join(opts.out, `${name}_report.json`), `${JSON.stringify(res.report, null, 2)}\n`);
+    await writeFile(join(opts.out, `${name}_preview.png`), renderPreviewPng(ct, res.labels));
+    const r = evaluateCase(res.labels, seg, name);
+    results.push(r);
+    log(
+      `${name}: liver Dice ${r.liver.dice.toFixed(3)}, tumor Dice ${r.tumor.dice.toFixed(3)} ` +
+        `(${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    );
+  }
+  const evaluation = aggregateCases(results);
+  await writeFile(join(opts.out, 'evaluation.json'), `${JSON.stringify(evaluation, null, 2)}\n`);
+  return evaluation;
+}
