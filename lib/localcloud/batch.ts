@@ -59,10 +59,13 @@ export interface LocalBatchOptions {
   onJob?: (job: BatchJob) => void;
 }
 
-/** Batch's glob: `*` only at the end; otherwise an exact match. */
-function globMatch(pattern: string | undefined, value: string | undefined): boolean {
+/**
+ * Batch's glob: `*` only at the end; otherwise an exact match. An absent reason (an application's non-zero
+ * exit has none) matches as the empty string, so `OnReason: '*'` catches every remaining failure.
+ */
+function globMatch(pattern: string | undefined, given: string | undefined): boolean {
   if (pattern === undefined) return true;
-  if (value === undefined) return false;
+  const value = given ?? '';
   return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : value === pattern;
 }
 
