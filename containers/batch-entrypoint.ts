@@ -7,11 +7,13 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { runBatchStage } from '../lib/cloud/batch-stages.ts';
 import { loadStageEngines } from '../lib/cloud/engine-loader.ts';
+import { trainingLibrary } from '../lib/cloud/training-library.ts';
 import { libraryCodec } from '../lib/cloud/volume-codec.ts';
 
 process.exitCode = await runBatchStage(process.argv.slice(2), {
   s3: new S3Client({}),
   codec: libraryCodec,
   loadEngines: loadStageEngines,
+  training: trainingLibrary,
   requireGpu: process.env.RAUNET_REQUIRE_GPU === '1',
 });

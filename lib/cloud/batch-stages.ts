@@ -47,8 +47,14 @@ export type EngineLoader = (stageDir: string) => Promise<InferenceEngine[]>;
 
 /** The training library's entry points for the two training stages (local folders in, local folder out). */
 export interface TrainingLibrary {
-  trainFold(args: StageArgs<'train-fold'>, manifest: unknown, outDir: string): Promise<void>;
-  /** Evaluates each candidate ensemble on the validation folds; returns the metrics JSON to store. */
+  /** Trains `args.fold` of the dataset in `dataDir` (LiTS layout), writing `<outDir>/<stage>/fold-<k>/`. */
+  trainFold(
+    args: StageArgs<'train-fold'>,
+    manifest: unknown,
+    outDir: string,
+    dataDir?: string,
+  ): Promise<void>;
+  /** Scores each candidate ensemble (local folders with `<stage>/fold-*`); returns the metrics JSON to store. */
   evaluateEnsemble(
     args: StageArgs<'evaluate-ensemble'>,
     manifest: unknown,
@@ -88,9 +94,14 @@ export function parseBatchArgv(argv: readonly string[]): { stage: BatchStageName
 }
 
 /** Copy every object under an s3:// prefix into `dir`, keeping relative paths; returns the file count. */
-export async function downloadPrefix(s3: S3Client, uri: string, dir: string): Promise<number> {
+export async function downloadPrefix(
+  s3: S3Client,
+  uri: string,
+  dir: string,
+  keep: (key: string) => boolean = () => true,
+): Promise<number> {
   const { bucket, key: prefix } = parseS3Uri(uri.endsWith('/') ? uri : `${uri}/`);
-  const keys = await listKeys(s3, bucket, prefix);
+  const keys = (await listKeys(s3, bucket, prefix)).filter(keep);
   for (const key of keys) {
     const rel = key.slice(prefix.length);
     if (!rel || rel.endsWith('/') || rel.split('/').includes('..')) continue;
@@ -183,19 +194,34 @@ const RUNNERS: {
   },
   async 'train-fold'(ctx, args, dir) {
     const lib = requireTraining(ctx);
-    const manifest = await getJson(ctx.s3, args.manifest);
+    const manifest = (await getJson(ctx.s3, args.manifest)) as {
+      cases?: Array<{ volume: string; segmentation: string }>;
+    };
+    // The dataset's files, flat in one folder (their LiTS names pair them again).
+    const data = path.join(dir, 'data');
+    await mkdir(data, { recursive: true });
+    for (const c of manifest.cases ?? []) {
+      for (const uri of [c.volume, c.segmentation]) {
+        await writeFile(
+          path.join(data, path.posix.basename(parseS3Uri(uri).key)),
+          await getUriBytes(ctx.s3, uri),
+        );
+      }
+    }
     const out = path.join(dir, 'out');
-    await mkdir(out, { recursive: true });
-    await lib.trainFold(args, manifest, out);
-    await uploadDir(ctx.s3, out, args.out);
+    await lib.trainFold(args, manifest, out, data);
+    await uploadDir(ctx.s3, path.join(out, args.stage, `fold-${args.fold}`), args.out);
   },
   async 'evaluate-ensemble'(ctx, args, dir) {
     const lib = requireTraining(ctx);
     const manifest = await getJson(ctx.s3, args.manifest);
     const dirs: string[] = [];
     for (const c of args.candidates) {
+      // Only the folds' training states are needed to score an ensemble.
       const local = path.join(dir, 'candidates', c.variant);
-      await downloadPrefix(ctx.s3, c.models, local);
+      await downloadPrefix(ctx.s3, `${c.models}${args.stage}/`, path.join(local, args.stage), (k) =>
+        k.endsWith('/train-state.json'),
+      );
       dirs.push(local);
     }
     await putJson(ctx.s3, args.out, await lib.evaluateEnsemble(args, manifest, dirs));

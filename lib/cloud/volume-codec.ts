@@ -6,8 +6,8 @@
 import { renderPreviewPng } from '../pipeline/preview.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
 import { decodeNifti, encodeNifti } from '../volume/nifti.ts';
+import { decodeVolumeBytes } from '../volume/read.ts';
 import type { Volume } from '../volume/volume.ts';
-import { decodeScanBytes } from './scan-decoder.ts';
 
 export interface VolumeCodec {
   /** A dropped scan (`.nii`, `.nii.gz`, `.zip` of a DICOM series); throws `InputError` on bad input. */
@@ -21,7 +21,7 @@ export interface VolumeCodec {
 }
 
 export const libraryCodec: VolumeCodec = {
-  decodeScan: decodeScanBytes,
+  decodeScan: (name, bytes) => decodeVolumeBytes(name, bytes),
   decodeNifti: (name, bytes) => decodeNifti(bytes, name),
   encodeNifti: (vol) => encodeNifti(vol, { gzip: true, level: 1 }),
   windowAndNormalize: (vol) => windowAndNormalize(vol),

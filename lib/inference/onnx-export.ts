@@ -42,18 +42,18 @@ export function exportToOnnx(model: tf.LayersModel, opts: ExportOptions = {}): U
 
 // ---- tfjs graph access (structural types over the public fields of tfjs-layers) ----------------------
 
-interface SymTensor {
+export interface SymTensor {
   readonly id: number;
   readonly shape: Array<number | null>;
   sourceLayer: Layer;
   nodeIndex: number;
   tensorIndex: number;
 }
-interface GraphNode {
+export interface GraphNode {
   inputTensors: SymTensor[];
   outputTensors: SymTensor[];
 }
-interface Layer {
+export interface Layer {
   readonly name: string;
   inboundNodes: GraphNode[];
   weights: Array<{ name: string; shape: number[] }>;
@@ -61,14 +61,14 @@ interface Layer {
   getConfig(): Record<string, unknown>;
   getClassName(): string;
 }
-interface Step {
+export interface Step {
   layer: Layer;
   nodeIndex: number;
   node: GraphNode;
 }
 
 /** Layer applications in dependency order, walking back from the model outputs. */
-function orderedSteps(outputs: SymTensor[]): Step[] {
+export function orderedSteps(outputs: SymTensor[]): Step[] {
   const steps: Step[] = [];
   const seen = new Set<string>();
   const visit = (t: SymTensor) => {

@@ -2,10 +2,11 @@
  * Writes the ONNX export of a model next to its tfjs files (`<dest>/model.onnx`, local folder or
  * s3://). The training pipeline calls this after `saveModel`; `raunet export` calls `exportModelFolder`.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadModel, type StorageOptions, storeFor } from '../model/storage.ts';
+import { writeFileAtomic } from '../volume/nifti.ts';
 import { ONNX_FILE } from './load.ts';
 import { exportToOnnx } from './onnx-export.ts';
 
@@ -18,14 +19,6 @@ export async function saveOnnx(
   const bytes = exportToOnnx(model);
   await storeFor(dest, opts).write(ONNX_FILE, bytes, 'application/octet-stream');
   return bytes.length;
-}
-
-/** Writes bytes to `path` through a temporary file and a rename (no half-written file on failure). */
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
 }
 
 /**
@@ -44,7 +37,8 @@ export async function exportModelFolder(
       return { path: storeFor(modelDir, opts).describe(ONNX_FILE), bytes, arch: manifest.arch };
     }
     const bytes = exportToOnnx(model);
-    await writeAtomic(out, bytes);
+    await mkdir(dirname(out), { recursive: true });
+    await writeFileAtomic(out, bytes);
     return { path: out, bytes: bytes.length, arch: manifest.arch };
   } finally {
     model.dispose();

@@ -66,7 +66,7 @@ export function isS3Url(location: string): boolean {
 
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m || !m[1]) throw new InputError(`not an s3://bucket/prefix location: ${url}`, 'BAD_ARGUMENT');
+  if (!m?.[1]) throw new InputError(`not an s3://bucket/prefix location: ${url}`, 'BAD_ARGUMENT');
   return { bucket: m[1], prefix: m[2]!.replace(/\/+$/, '') };
 }
 

@@ -129,7 +129,7 @@ const DIRECTIONS: Vec3[] = (() => {
 /**
  * Places `count` tumors inside visible liver (`isLiver` says whether the final image shows liver at a
  * point) and returns their painters and descriptions. Sizes: about a third small (2-3 in-plane voxels in
- * radius), the rest 5-15 mm or 15-35 mm. Each centre sits on a voxel centre so even the smallest tumor
+ * radius), the rest 5-15 mm or 15-35 mm — or uniform in `radiusRange` (mm) when given. Each centre sits on a voxel centre so even the smallest tumor
  * covers at least one voxel; tumors keep a gap of two voxels between them.
  */
 export function placeTumors(
@@ -139,6 +139,7 @@ export function placeTumors(
   liver: Blob,
   isLiver: (x: number, y: number, z: number) => boolean,
   count: number,
+  radiusRange?: [number, number],
 ): { painters: Painter[]; tumors: TumorInfo[] } {
   const inPlane = Math.max(grid.spacing[0], grid.spacing[1]);
   const gap = 2 * Math.max(...grid.spacing);
@@ -148,8 +149,10 @@ export function placeTumors(
   const box = liver.box;
   for (let n = 0; n < count; n++) {
     const kind = rng.next();
-    let radius =
-      kind < 0.35
+    const drawn = radiusRange ? rng.uniform(radiusRange[0], radiusRange[1]) : 0;
+    let radius = radiusRange
+      ? drawn
+      : kind < 0.35
         ? rng.uniform(2, 3) * inPlane
         : kind < 0.75
           ? Math.max(rng.uniform(5, 15), 3 * inPlane)
@@ -162,7 +165,7 @@ export function placeTumors(
     const necrotic = radius >= 15 && rng.chance(0.5);
     let done = false;
     for (let attempt = 0; attempt < 1000 && !done; attempt++) {
-      if (attempt > 0 && attempt % 80 === 0) radius = Math.max(1.5 * inPlane, radius * 0.8);
+      if (attempt > 0 && attempt % 80 === 0) radius = Math.max(Math.min(radius, 1.5 * inPlane), radius * 0.8);
       const c: Vec3 = [
         snapToVoxel(grid, 0, rng.uniform(box.min[0], box.max[0])),
         snapToVoxel(grid, 1, rng.uniform(box.min[1], box.max[1])),

@@ -30,6 +30,8 @@ export interface PhantomOptions {
   spacing?: Vec3;
   /** Number of tumors; 0..4 at random when omitted. */
   tumors?: number;
+  /** Tumor radii (mm) drawn uniformly in [min, max] instead of the default mix of small to large. */
+  tumorRadius?: [number, number];
   /** Also return the map of every organ (`ORGAN` codes) in `info.organs`. */
   organMap?: boolean;
 }
@@ -81,6 +83,10 @@ export function generatePhantom(opts: PhantomOptions): Phantom {
   if (opts.tumors !== undefined && (!Number.isInteger(opts.tumors) || opts.tumors < 0 || opts.tumors > 20)) {
     throw new InputError(`phantom tumor count must be an integer in 0..20, got ${opts.tumors}`);
   }
+  const tr = opts.tumorRadius;
+  if (tr && (tr.length !== 2 || !(tr[0] > 0) || !(tr[1] >= tr[0]) || tr[1] > 100)) {
+    throw new InputError(`phantom tumor radius range must be 0 < min <= max <= 100 mm, got ${tr.join(',')}`);
+  }
   const rng = new Rng(deriveSeed(seed, 'phantom'));
   const geometry = chooseGeometry(rng.fork('geometry'), opts.dims, opts.spacing);
   const grid = centredGrid(geometry.dims, geometry.spacing);
@@ -97,7 +103,7 @@ export function generatePhantom(opts: PhantomOptions): Phantom {
   );
   const tumorCount = opts.tumors ?? rng.fork('tumor-count').int(0, MAX_TUMORS);
   const isLiver = (x: number, y: number, z: number) => liver.fieldAt(x, y, z) < 0 && !organs.covers(x, y, z);
-  const placed = placeTumors(rng.fork('tumors'), grid, patient, liver, isLiver, tumorCount);
+  const placed = placeTumors(rng.fork('tumors'), grid, patient, liver, isLiver, tumorCount, tr);
 
   const painters = [
     trunkPainter(rng.fork('trunk'), grid, patient),

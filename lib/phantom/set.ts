@@ -15,6 +15,8 @@ export interface PhantomSetOptions {
   dims?: Vec3;
   spacing?: Vec3;
   tumors?: number;
+  /** Tumor radius range (mm); default: the mix of small to large tumors. */
+  tumorRadius?: [number, number];
   /** First case number (default 0). */
   start?: number;
   /** Called after each case is written. */
@@ -49,6 +51,7 @@ export async function writePhantomSet(
       dims: opts.dims,
       spacing: opts.spacing,
       tumors: opts.tumors,
+      tumorRadius: opts.tumorRadius,
     });
     const files: [string, string] = [
       join(outDir, `volume-${k}.nii.gz`),
@@ -73,6 +76,7 @@ export async function writePhantomSet(
     count,
     dims: opts.dims,
     spacing: opts.spacing,
+    tumorRadius: opts.tumorRadius,
     cases,
   };
   await writeFile(join(outDir, 'phantoms.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -11,12 +11,13 @@
  * See docs/segmentation.md for the measured peak.
  */
 import type { InferenceEngine } from '../inference/engine.ts';
-import { type Box3, boxSize } from '../preprocess/crop.ts';
+import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts';
 import { reindexAffine } from '../preprocess/grid.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
 import { createVolume, type Vec3, type Volume, withData } from '../volume/volume.ts';
 import { buildReport, type ModelInfo, type SegmentationReport, type StageTimings } from './report.ts';
 import {
+  BOX_MARGIN,
   LIVER_PATCH,
   LOCALIZE_SLICE,
   localizeLiver,
@@ -149,7 +150,7 @@ export async function segmentCt(
   const probabilities: SegmentationResult['probabilities'] = {};
 
   const t0 = performance.now();
-  const normalized = windowAndNormalize(ct);
+  let normalized: Volume<Float32Array> | null = windowAndNormalize(ct);
   const t1 = performance.now();
 
   opts.onStage?.('localize');
@@ -166,10 +167,14 @@ export async function segmentCt(
   let labels: Uint8Array;
   let t3 = t2;
   if (box) {
+    // Stages 2 and 3 only need the box plus the tumor VOI margin: keep that much of the normalised CT.
+    const regionBox = expandBox(box, BOX_MARGIN, ct.dims);
+    const normalizedRegion = { data: cropArray(normalized.data, ct.dims, regionBox), box: regionBox };
+    normalized = null;
     opts.onStage?.('liver');
     labels = await segmentLiver(ct, box, engines('liver'), {
       ...common,
-      normalized,
+      normalizedRegion,
       patch: liverPatch,
       threshold: th.liver,
       batchSize: bs.liver,
@@ -182,7 +187,7 @@ export async function segmentCt(
     opts.onStage?.('tumor');
     const tumor = await segmentTumor(ct, labels, engines('tumor'), {
       ...common,
-      normalized,
+      normalizedRegion,
       patch: tumorPatch,
       threshold: th.tumor,
       batchSize: bs.tumor,
@@ -193,7 +198,7 @@ export async function segmentCt(
     });
     for (let i = 0; i < labels.length; i++) if (tumor[i]) labels[i] = 2;
   } else {
-    labels = new Uint8Array(normalized.data.length);
+    labels = new Uint8Array(ct.data.length);
   }
   const t4 = performance.now();
 

@@ -41,6 +41,11 @@ export interface StageOptions {
   tta?: boolean;
   /** The CT after `windowAndNormalize`, if already computed (same grid as `ct`). */
   normalized?: Volume<Float32Array>;
+  /**
+   * Stages 2 and 3 only: the normalised CT cropped to `box` (which must hold the stage's region), used
+   * instead of a whole normalised volume to save memory.
+   */
+  normalizedRegion?: { data: Float32Array; box: Box3 };
   /** Called after each forward pass with the work done so far. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -69,6 +74,15 @@ function normalizedOf(ct: Volume, opts: StageOptions): Float32Array {
   if (n.dims.some((d, i) => d !== ct.dims[i]))
     throw new RangeError('normalized volume is not on the CT grid');
   return n.data;
+}
+
+/** The normalised CT inside `box`, from `opts.normalizedRegion` when given. */
+function normalizedCrop(ct: Volume, box: Box3, opts: StageOptions): Float32Array {
+  const r = opts.normalizedRegion;
+  if (!r) return cropArray(normalizedOf(ct, opts), ct.dims, box);
+  const start = box.start.map((v, a) => v - r.box.start[a]) as Vec3;
+  const end = box.end.map((v, a) => v - r.box.start[a]) as Vec3;
+  return cropArray(r.data, boxSize(r.box), { start, end });
 }
 
 function checkCommon(opts: StageOptions): { threshold: number; overlap: number } {
@@ -189,16 +203,15 @@ export async function segmentLiver(
 ): Promise<Uint8Array> {
   const { threshold } = checkCommon(opts);
   const patch = opts.patch ?? LIVER_PATCH;
-  const norm = normalizedOf(ct, opts);
   const bd = boxSize(box);
-  const crop = cropArray(norm, ct.dims, box) as Float32Array;
+  const crop = normalizedCrop(ct, box, opts);
   const rd: Vec3 = [patch[0], patch[1], bd[2]];
   const resized = resample3D(crop, bd, rd, 'linear', new Float32Array(rd[0] * rd[1] * rd[2])) as Float32Array;
   const probSmall = await slidingWindowPredict(resized, rd, patch, engines, opts);
   const prob = resample3D(probSmall, rd, bd, 'linear', new Float32Array(crop.length)) as Float32Array;
   opts.onProbability?.(prob, box);
   const mask = keepLargestComponent(thresholdInto(prob, threshold), bd, 26);
-  const full = new Uint8Array(norm.length);
+  const full = new Uint8Array(ct.data.length);
   pasteInto(full, ct.dims, mask, box);
   return full;
 }
@@ -217,11 +230,18 @@ export async function segmentTumor(
   const { threshold } = checkCommon(opts);
   const patch = opts.patch ?? TUMOR_PATCH;
   const full = new Uint8Array(liver.length);
-  const box = boundingBox(liver, ct.dims, opts.margin ?? BOX_MARGIN);
+  let box = boundingBox(liver, ct.dims, opts.margin ?? BOX_MARGIN);
   if (!box) return full;
-  const norm = normalizedOf(ct, opts);
+  const region = opts.normalizedRegion?.box;
+  if (region) {
+    // the VOI's context beyond the normalised region is dropped (tumor is kept inside the liver only)
+    box = {
+      start: box.start.map((v, a) => Math.max(v, region.start[a])) as Vec3,
+      end: box.end.map((v, a) => Math.min(v, region.end[a])) as Vec3,
+    };
+  }
   const bd = boxSize(box);
-  const crop = cropArray(norm, ct.dims, box) as Float32Array;
+  const crop = normalizedCrop(ct, box, opts);
   const prob = await slidingWindowPredict(crop, bd, patch, engines, opts);
   opts.onProbability?.(prob, box);
   const inLiver = cropArray(liver, ct.dims, box) as Uint8Array;

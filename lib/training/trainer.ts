@@ -185,7 +185,8 @@ export async function evaluate(
   }
   return {
     loss: count > 0 ? lossSum / count : Number.NaN,
-    dice: total > 0 ? (2 * inter) / total : 1,
+    // no batches: no Dice (NaN never counts as a new best); two empty masks: Dice 1
+    dice: count === 0 ? Number.NaN : total > 0 ? (2 * inter) / total : 1,
     batches: count,
   };
 }

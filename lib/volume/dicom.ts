@@ -9,12 +9,16 @@
  *   when integral but wider, else float32).
  * - Geometry: the LPS affine from IOP/IPP is turned into RAS (x and y negated) and the rows are stored
  *   bottom-up (j flipped), the layout dcm2niix writes, so label maps made on its output overlay ours.
- * Transfer syntaxes: implicit and explicit VR little endian, explicit VR big endian, JPEG 2000.
+ * Transfer syntaxes: implicit and explicit VR little endian, explicit VR big endian, deflated explicit VR
+ * little endian (inflation capped like any decompression), RLE Lossless, JPEG 2000.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import dicomParser, { type DataSet } from 'dicom-parser';
+import { inflateRawSync } from 'node:zlib';
+import dicomParser, { type DataSet, type ParseDicomOptions } from 'dicom-parser';
 import { InputError } from '../errors.ts';
+import { decompressionCap, type ReadOptions, tooLarge } from './decompress.ts';
+import { decodeRleFrame } from './dicom-rle.ts';
 import { readInputFile } from './files.ts';
 import { decodeJpeg2000 } from './jpeg2000.ts';
 import type { Affine, Vec3, Volume, VoxelArray } from './volume.ts';
@@ -24,7 +28,17 @@ const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const TS_EXPLICIT_BE = '1.2.840.10008.1.2.2';
 const TS_J2K_LOSSLESS = '1.2.840.10008.1.2.4.90';
 const TS_J2K = '1.2.840.10008.1.2.4.91';
-const SUPPORTED_TS = [TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_EXPLICIT_BE, TS_J2K_LOSSLESS, TS_J2K];
+const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
+const TS_RLE = '1.2.840.10008.1.2.5';
+const SUPPORTED_TS = [
+  TS_IMPLICIT_LE,
+  TS_EXPLICIT_LE,
+  TS_EXPLICIT_BE,
+  TS_DEFLATED_LE,
+  TS_RLE,
+  TS_J2K_LOSSLESS,
+  TS_J2K,
+];
 
 const TAG = {
   transferSyntax: 'x00020010',
@@ -111,7 +125,7 @@ function toSlice(name: string, ds: DataSet, label: string): Slice {
   const ts = ds.string(TAG.transferSyntax) ?? TS_IMPLICIT_LE;
   if (!SUPPORTED_TS.includes(ts)) {
     throw new InputError(
-      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian and JPEG 2000 are)`,
+      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian, deflated, RLE and JPEG 2000 are)`,
       'UNSUPPORTED',
       label,
     );
@@ -267,10 +281,9 @@ async function slicePixels(
   const n = s.rows * s.cols;
   let bytes: Uint8Array;
   let bytesPerSample = s.bitsAllocated / 8;
-  if (s.ts === TS_J2K || s.ts === TS_J2K_LOSSLESS) {
-    let frame: Uint8Array;
+  const encapsulated = (): Uint8Array => {
     try {
-      frame = dicomParser.readEncapsulatedPixelDataFromFragments(s.ds, el, 0, el.fragments?.length ?? 1);
+      return dicomParser.readEncapsulatedPixelDataFromFragments(s.ds, el, 0, el.fragments?.length ?? 1);
     } catch (e) {
       throw new InputError(
         `${s.name}: unreadable encapsulated pixel data (${errorText(e)})`,
@@ -278,6 +291,16 @@ async function slicePixels(
         label,
       );
     }
+  };
+  if (s.ts === TS_RLE) {
+    try {
+      bytes = decodeRleFrame(encapsulated(), n, bytesPerSample);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      throw new InputError(`${s.name}: RLE decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
+    }
+  } else if (s.ts === TS_J2K || s.ts === TS_J2K_LOSSLESS) {
+    const frame = encapsulated();
     let decoded: Awaited<ReturnType<typeof decodeJpeg2000>>;
     try {
       decoded = await decodeJpeg2000(frame);
@@ -333,10 +356,35 @@ async function slicePixels(
   return s.signed ? new Int16Array(u16.buffer, u16.byteOffset, n) : u16;
 }
 
+/**
+ * Deflated explicit VR little endian: inflate the data set after the meta header ourselves, capped
+ * (dicom-parser's own Node fallback would inflate without a limit).
+ */
+function cappedInflater(name: string, label: string, opts?: ReadOptions) {
+  return (bytes: Uint8Array, position: number): Uint8Array => {
+    const cap = decompressionCap(opts);
+    let inflated: Uint8Array;
+    try {
+      inflated = inflateRawSync(bytes.subarray(position), {
+        maxOutputLength: Math.floor(Math.min(cap, 2 ** 32)),
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw tooLarge(`${label}: ${name}`, cap);
+      throw new InputError(`${name}: corrupt deflated data set (${errorText(e)})`, 'BAD_HEADER', label);
+    }
+    const full = new Uint8Array(position + inflated.length);
+    full.set(bytes.subarray(0, position));
+    full.set(inflated, position);
+    return full;
+  };
+}
+
 /** Decode an in-memory DICOM series (files of one folder or zip). `label` names the series in errors. */
 export async function decodeDicomSeries(
   files: Array<{ name: string; bytes: Uint8Array }>,
   label: string,
+  opts?: ReadOptions,
 ): Promise<Volume> {
   const dicom = files.filter((f) => hasDicmPreamble(f.bytes));
   if (dicom.length === 0) {
@@ -349,8 +397,10 @@ export async function decodeDicomSeries(
   const parsed: Array<{ name: string; ds: DataSet }> = [];
   for (const f of dicom) {
     try {
-      parsed.push({ name: f.name, ds: dicomParser.parseDicom(f.bytes) });
+      const inflater = cappedInflater(f.name, label, opts) as unknown as ParseDicomOptions['inflater'];
+      parsed.push({ name: f.name, ds: dicomParser.parseDicom(f.bytes, { inflater }) });
     } catch (e) {
+      if (e instanceof InputError) throw e;
       const msg = errorText(e);
       const truncated = /buffer overrun|past end|beyond|truncat/i.test(msg);
       throw new InputError(
@@ -442,7 +492,7 @@ export async function decodeDicomSeries(
 }
 
 /** Read every file of `dir` (not sub-folders) as one DICOM series. */
-export async function readDicomSeries(dir: string): Promise<Volume> {
+export async function readDicomSeries(dir: string, opts?: ReadOptions): Promise<Volume> {
   let names: string[];
   try {
     names = (await readdir(dir)).sort();
@@ -460,5 +510,5 @@ export async function readDicomSeries(dir: string): Promise<Volume> {
     if (!(await stat(p)).isFile()) continue;
     files.push({ name, bytes: await readInputFile(p) });
   }
-  return decodeDicomSeries(files, dir);
+  return decodeDicomSeries(files, dir, opts);
 }

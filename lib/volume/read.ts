@@ -25,9 +25,9 @@ export async function decodeVolumeBytes(
       const base = basename(e.name);
       return !e.name.startsWith('__MACOSX/') && !base.startsWith('.');
     });
-    return decodeDicomSeries(entries, name);
+    return decodeDicomSeries(entries, name, opts);
   }
-  if (hasDicmPreamble(bytes)) return decodeDicomSeries([{ name: basename(name), bytes }], name);
+  if (hasDicmPreamble(bytes)) return decodeDicomSeries([{ name: basename(name), bytes }], name, opts);
   return decodeNifti(bytes, name, opts);
 }
 
@@ -41,6 +41,6 @@ export async function readVolume(path: string, opts?: ReadOptions): Promise<Volu
       throw new InputError('no such file or folder', 'NOT_FOUND', path);
     throw e;
   }
-  if (isDir) return readDicomSeries(path);
+  if (isDir) return readDicomSeries(path, opts);
   return decodeVolumeBytes(path, await readInputFile(path), opts);
 }

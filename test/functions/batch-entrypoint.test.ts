@@ -167,27 +167,42 @@ describe('batch stages', () => {
     expect(() => parseBatchArgv(localizeArgv({ jobId: 'x' }))).toThrow(/malformed localize arguments: jobId/);
   });
 
-  it('train-fold uploads what the training library writes; without the library it fails (exit 1)', async () => {
+  it('train-fold fetches the dataset, trains through the library and uploads the fold folder', async () => {
     const run = '20260301T020000Z-00ab12';
-    store.set(`models-bucket/runs/${run}/manifest.json`, new TextEncoder().encode('{"cases":[]}'));
+    const cases = [0, 1].map((i) => ({
+      volume: `s3://models-bucket/datasets/lits/volume-${i}.nii.gz`,
+      segmentation: `s3://models-bucket/datasets/lits/segmentation-${i}.nii.gz`,
+    }));
+    for (const c of cases)
+      for (const u of [c.volume, c.segmentation]) store.set(u.slice(5), new Uint8Array([7]));
+    store.set(
+      `models-bucket/runs/${run}/manifest.json`,
+      new TextEncoder().encode(JSON.stringify({ cases, seed: 3 })),
+    );
     const args = {
       runId: run,
       stage: 'liver',
       variant: 'v0',
       fold: 1,
-      folds: 5,
+      folds: 2,
       manifest: `s3://models-bucket/runs/${run}/manifest.json`,
       hyper: { lr: 0.001, width: 1, epochs: 2 },
       out: `s3://models-bucket/runs/${run}/v0/liver/fold-1/`,
     };
     const argv = ['train-fold', '--args', JSON.stringify(args)];
-    expect(await runBatchStage(argv, ctx())).toBe(EXIT.error);
-    const { writeFile } = await import('node:fs/promises');
+    expect(await runBatchStage(argv, ctx())).toBe(EXIT.error); // no training library in this context
+    const { mkdir, readdir, writeFile } = await import('node:fs/promises');
     const training = {
-      trainFold: vi.fn(async (_a: unknown, manifest: unknown, outDir: string) => {
-        expect(manifest).toEqual({ cases: [] });
-        await writeFile(`${outDir}/model.json`, '{}');
-        await writeFile(`${outDir}/weights.bin`, new Uint8Array(8));
+      trainFold: vi.fn(async (_a: unknown, _m: unknown, outDir: string, dataDir?: string) => {
+        expect((await readdir(dataDir!)).sort()).toEqual([
+          'segmentation-0.nii.gz',
+          'segmentation-1.nii.gz',
+          'volume-0.nii.gz',
+          'volume-1.nii.gz',
+        ]);
+        await mkdir(`${outDir}/liver/fold-1`, { recursive: true });
+        await writeFile(`${outDir}/liver/fold-1/model.json`, '{}');
+        await writeFile(`${outDir}/liver/fold-1/weights.bin`, new Uint8Array(8));
       }),
       evaluateEnsemble: vi.fn(),
     };
@@ -195,6 +210,46 @@ describe('batch stages', () => {
     expect(training.trainFold).toHaveBeenCalledOnce();
     expect(store.has(`models-bucket/runs/${run}/v0/liver/fold-1/model.json`)).toBe(true);
     expect(store.get(`models-bucket/runs/${run}/v0/liver/fold-1/weights.bin`)?.length).toBe(8);
+  });
+
+  it('evaluate-ensemble picks the variant with the best mean fold Dice and writes its metrics', async () => {
+    const run = '20260301T020000Z-00ab12';
+    const root = `models-bucket/runs/${run}`;
+    const dice: Record<string, number[]> = { v0: [0.8, 0.9], v1: [0.95, 0.85] }; // means 0.85 and 0.9
+    for (const [v, ds] of Object.entries(dice)) {
+      ds.forEach((d, k) => {
+        store.set(
+          `${root}/${v}/tumor/fold-${k}/train-state.json`,
+          new TextEncoder().encode(JSON.stringify({ bestDice: d })),
+        );
+        store.set(`${root}/${v}/tumor/fold-${k}/weights.bin`, new Uint8Array(4));
+      });
+    }
+    const hyper = { lr: 0.0001, width: 1, epochs: 5 };
+    store.set(
+      `${root}/manifest.json`,
+      new TextEncoder().encode(JSON.stringify({ variants: [{ variant: 'v1', hyper }] })),
+    );
+    const args = {
+      runId: run,
+      stage: 'tumor',
+      manifest: `s3://${root}/manifest.json`,
+      candidates: ['v0', 'v1'].map((v) => ({ variant: v, models: `s3://${root}/${v}/` })),
+      out: `s3://${root}/metrics.json`,
+    };
+    const { trainingLibrary } = await import('../../lib/cloud/training-library.ts');
+    const argv = ['evaluate-ensemble', '--args', JSON.stringify(args)];
+    expect(await runBatchStage(argv, ctx({ training: trainingLibrary }))).toBe(EXIT.ok);
+    const metrics = JSON.parse(new TextDecoder().decode(store.get(`${root}/metrics.json`)!));
+    expect(metrics).toEqual({
+      runId: run,
+      stage: 'tumor',
+      variant: 'v1',
+      models: `s3://${root}/v1/`,
+      valDice: expect.closeTo(0.9, 10),
+      perFold: [0.95, 0.85],
+      hyper,
+    });
   });
 });
 

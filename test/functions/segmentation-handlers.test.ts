@@ -119,8 +119,8 @@ describe('starter', () => {
   });
 
   it('rejects a malformed event with the field named', async () => {
-    const bad = objectCreated('scan.nii') as any;
-    delete bad.detail.object.size;
+    const bad = objectCreated('scan.nii');
+    delete (bad.detail.object as { size?: number }).size;
     await expect(starter(bad, context)).rejects.toThrow(
       /malformed S3 Object Created event: detail\.object\.size/,
     );

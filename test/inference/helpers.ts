@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { orderedSteps, type SymTensor } from '../../lib/inference/onnx-export.ts';
 
 /** Deterministic uniform [0, 1) generator (mulberry32). */
 export function rng(seed: number): () => number {
@@ -74,12 +75,6 @@ export function writeTemp(name: string, bytes: Uint8Array): string {
   return path;
 }
 
-interface SymLike {
-  id: number;
-  sourceLayer: tf.layers.Layer;
-  nodeIndex: number;
-}
-
 /**
  * The same forward pass as `model.predict`, run layer by layer by tfjs itself, yielding to the event
  * loop between layers: a full-width 3D forward on the pure-JS backend takes many seconds, and one long
@@ -91,40 +86,79 @@ export async function tfjsForwardYielding(
   shape: number[],
   onLayer?: (name: string, ms: number) => void,
 ): Promise<Float32Array> {
+  const outputs = model.outputs as unknown as SymTensor[];
+  const steps = orderedSteps(outputs);
   const values = new Map<number, tf.Tensor>();
   const uses = new Map<number, number>();
-  const order: Array<{ layer: tf.layers.Layer; inputs: SymLike[]; outputs: SymLike[] }> = [];
-  const seen = new Set<string>();
-  const visit = (t: SymLike) => {
-    const key = `${t.sourceLayer.name}#${t.nodeIndex}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    const node = t.sourceLayer.inboundNodes[t.nodeIndex]!;
-    const inputs = node.inputTensors as unknown as SymLike[];
-    for (const i of inputs) visit(i);
-    order.push({ layer: t.sourceLayer, inputs, outputs: node.outputTensors as unknown as SymLike[] });
-  };
-  const outputs = model.outputs as unknown as SymLike[];
-  for (const o of outputs) visit(o);
-  for (const s of order) for (const i of s.inputs) uses.set(i.id, (uses.get(i.id) ?? 0) + 1);
-  const input = (model.inputs as unknown as SymLike[])[0]!;
-  values.set(input.id, tf.tensor(x, shape));
-  for (const s of order) {
-    if (s.layer.getClassName() === 'InputLayer') continue;
+  for (const s of steps) for (const i of s.node.inputTensors) uses.set(i.id, (uses.get(i.id) ?? 0) + 1);
+  values.set((model.inputs as unknown as SymTensor[])[0]!.id, tf.tensor(x, shape));
+  for (const { layer, node } of steps) {
+    if (layer.getClassName() === 'InputLayer') continue;
     const t0 = performance.now();
-    const ins = s.inputs.map((i) => values.get(i.id)!);
-    const y = s.layer.apply(ins.length === 1 ? ins[0]! : ins) as tf.Tensor;
-    values.set(s.outputs[0]!.id, y);
-    for (const i of s.inputs) {
+    const ins = node.inputTensors.map((i) => values.get(i.id)!);
+    const y =
+      (await convInSlabs(layer as unknown as tf.layers.Layer, ins[0]!)) ??
+      ((layer as unknown as tf.layers.Layer).apply(ins.length === 1 ? ins[0]! : ins) as tf.Tensor);
+    values.set(node.outputTensors[0]!.id, y);
+    for (const i of node.inputTensors) {
       const left = uses.get(i.id)! - 1;
       uses.set(i.id, left);
-      if (left === 0 && i.id !== outputs[0]!.id) values.get(i.id)!.dispose();
+      if (left === 0) values.get(i.id)!.dispose();
     }
-    onLayer?.(s.layer.name, performance.now() - t0);
+    onLayer?.(layer.name, performance.now() - t0);
     await new Promise((r) => setImmediate(r));
   }
   const out = values.get(outputs[0]!.id)!;
   const data = Float32Array.from(out.dataSync() as Float32Array);
   out.dispose();
   return data;
+}
+
+const SLAB_ACTIVATIONS: Record<string, (t: tf.Tensor) => tf.Tensor> = {
+  linear: (t) => t,
+  relu: (t) => tf.relu(t),
+  sigmoid: (t) => tf.sigmoid(t),
+};
+
+/**
+ * A stride-1 'same' Conv2D/Conv3D layer applied in slabs along the first spatial axis, yielding to
+ * the event loop between slabs (the full-resolution convs of a full-width 3D net run for many seconds
+ * each). Same tfjs ops as the layer: zero padding, then 'valid' convs on overlapping slabs, bias,
+ * activation. Undefined for any other layer.
+ */
+async function convInSlabs(layer: tf.layers.Layer, x: tf.Tensor): Promise<tf.Tensor | undefined> {
+  const cls = layer.getClassName();
+  if (cls !== 'Conv2D' && cls !== 'Conv3D') return undefined;
+  const cfg = layer.getConfig();
+  const k = cfg.kernelSize as number[];
+  const unit = (v: unknown) => (v as number[]).every((d) => d === 1);
+  const act = SLAB_ACTIVATIONS[String(cfg.activation)];
+  if (cfg.padding !== 'same' || !unit(cfg.strides) || !unit(cfg.dilationRate) || !act) return undefined;
+  if (k.some((d) => d % 2 === 0)) return undefined;
+  const [kernel, bias] = layer.getWeights(); // the variables' own tensors: not disposed here
+  const padded = tf.pad(x, [[0, 0], ...k.map((d): [number, number] => [(d - 1) / 2, (d - 1) / 2]), [0, 0]]);
+  const depth = x.shape[1]!;
+  const step = Math.max(1, Math.floor(depth / 8));
+  const slabs: tf.Tensor[] = [];
+  for (let z0 = 0; z0 < depth; z0 += step) {
+    const n = Math.min(step, depth - z0);
+    slabs.push(
+      tf.tidy(() => {
+        const begin = padded.shape.map((_, a) => (a === 1 ? z0 : 0));
+        const size = padded.shape.map((d, a) => (a === 1 ? n + k[0]! - 1 : d));
+        const part = tf.slice(padded, begin, size);
+        let y =
+          cls === 'Conv3D'
+            ? tf.conv3d(part as tf.Tensor5D, kernel as tf.Tensor5D, 1, 'valid')
+            : tf.conv2d(part as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'valid');
+        if (bias) y = tf.add(y, bias);
+        return act(y);
+      }),
+    );
+    await new Promise((r) => setImmediate(r));
+  }
+  padded.dispose();
+  const out = tf.concat(slabs, 1);
+  tf.dispose(slabs);
+  return out;
 }

@@ -36,14 +36,19 @@ type Doc = { Statement?: Statement[] };
 
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
+interface IamProperties {
+  PolicyDocument?: Doc;
+  Policies?: Array<{ PolicyDocument: Doc }>;
+}
+
 export function scanIamPolicies(template: {
-  Resources?: Record<string, { Type: string; Properties?: any }>;
+  Resources?: Record<string, { Type: string; Properties?: IamProperties }>;
 }): IamFinding[] {
   const findings: IamFinding[] = [];
   for (const [id, r] of Object.entries(template.Resources ?? {})) {
     const docs: Doc[] = [];
-    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
-      docs.push(r.Properties?.PolicyDocument);
+    const own = r.Properties?.PolicyDocument;
+    if ((r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && own) docs.push(own);
     if (r.Type === 'AWS::IAM::Role')
       for (const p of r.Properties?.Policies ?? []) docs.push(p.PolicyDocument);
     for (const doc of docs) {

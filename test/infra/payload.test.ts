@@ -13,7 +13,7 @@ import type { ModelRegistry } from '../../lib/cloud/model-registry.ts';
 import { finalizeJob, ingest, windowScan } from '../../lib/cloud/segmentation.ts';
 import type { VolumeCodec } from '../../lib/cloud/volume-codec.ts';
 import { createVolume, type Vec3, type Volume } from '../../lib/volume/volume.ts';
-import { definitionOf, resourcesOf, type Synth, synthEnv } from './synth.ts';
+import { type Cfn, definitionOf, resourcesOf, type Synth, synthEnv } from './synth.ts';
 
 const LIMIT = 256 * 1024;
 const LARGE: Vec3 = [512, 512, 900];
@@ -48,7 +48,7 @@ function select(selector: Record<string, string>, result: unknown): Record<strin
   );
 }
 /** Output of a Task/Pass state for `input` and the integration's raw `result`. */
-function stateOutput(state: any, input: Record<string, unknown>, result: unknown) {
+function stateOutput(state: Cfn, input: Record<string, unknown>, result: unknown) {
   const selected = state.ResultSelector ? select(state.ResultSelector, result) : result;
   if (state.ResultPath === null) return input;
   return set(input, state.ResultPath ?? '$', selected);
@@ -87,7 +87,7 @@ function describeJob(name: string) {
       }),
     },
     Container: {
-      Image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/cdk-hnb659fds-container-assets:' + 'f'.repeat(64),
+      Image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/cdk-hnb659fds-container-assets:${'f'.repeat(64)}`,
       Command: [name, '--args', '{}'],
       Environment: Array.from({ length: 10 }, (_, i) => ({ Name: `VAR_${i}`, Value: 'v'.repeat(40) })),
       ResourceRequirements: [

@@ -5,7 +5,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_STAGES, INFERENCE_STAGES } from '../../lib/infra/batch-compute.ts';
 import { scanIamPolicies } from './iam-scan.ts';
-import { definitionOf, resourcesOf, type Synth, synthEnv } from './synth.ts';
+import { type Cfn, definitionOf, resourcesOf, type Synth, synthEnv } from './synth.ts';
 
 let s: Synth;
 beforeAll(async () => {
@@ -108,7 +108,7 @@ describe('dev stack: Batch', () => {
     }
     expect(envs.map(([, e]) => e.Properties.ComputeResources.Type).sort()).toEqual(['EC2', 'SPOT']);
     const queues = resourcesOf(s.json, 'AWS::Batch::JobQueue');
-    const orders = queues.map(([, q]) => q.Properties.ComputeEnvironmentOrder.map((o: any) => o.Order));
+    const orders = queues.map(([, q]) => q.Properties.ComputeEnvironmentOrder.map((o: Cfn) => o.Order));
     expect(orders).toContainEqual([1, 2]);
     const spotFirst = queues.find(([, q]) => q.Properties.ComputeEnvironmentOrder.length === 2)![1];
     const spotEnvId = envs.find(([, e]) => e.Properties.ComputeResources.Type === 'SPOT')![0];
@@ -123,7 +123,7 @@ describe('dev stack: Batch', () => {
     const commands = defs.map(([, d]) => d.Properties.ContainerProperties.Command[0]).sort();
     expect(commands).toEqual([...BATCH_STAGES].sort());
     for (const [, d] of defs) {
-      const gpu = d.Properties.ContainerProperties.ResourceRequirements.filter((r: any) => r.Type === 'GPU');
+      const gpu = d.Properties.ContainerProperties.ResourceRequirements.filter((r: Cfn) => r.Type === 'GPU');
       expect(gpu).toEqual([{ Type: 'GPU', Value: '1' }]);
       expect(d.Properties.ContainerProperties.Environment).toContainEqual({
         Name: 'RAUNET_REQUIRE_GPU',
@@ -158,7 +158,7 @@ describe('dev stack: Batch', () => {
     expect(training.size).toBe(1);
     expect([...inference][0]).not.toBe([...training][0]);
     const assets = JSON.parse(readFileSync(path.join(s.outdir, 'Raunet-dev.assets.json'), 'utf8'));
-    const files = Object.values<any>(assets.dockerImages)
+    const files = Object.values<Cfn>(assets.dockerImages)
       .map((d) => d.source.dockerFile)
       .sort();
     expect(files).toEqual(['containers/Dockerfile.infer', 'containers/Dockerfile.train']);
@@ -194,7 +194,7 @@ describe('dev stack: workflows', () => {
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MarkFailed' },
       ]);
       expect(st[name].Retry.length).toBeGreaterThan(0);
-      expect(st[name].Retry.flatMap((r: any) => r.ErrorEquals)).not.toContain('States.ALL');
+      expect(st[name].Retry.flatMap((r: Cfn) => r.ErrorEquals)).not.toContain('States.ALL');
     }
     expect(st.MarkFailed.Next).toBe('Failed');
     expect(st.Failed.Type).toBe('Fail');

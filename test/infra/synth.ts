@@ -29,13 +29,17 @@ export async function synthEnv(env: string, opts: { config?: unknown } = {}) {
   return { app, stack, template, json: template.toJSON(), nag, assembly, outdir, cleanup };
 }
 
+/** Synthesized CloudFormation JSON: its shape is CloudFormation's, checked by the assertions themselves. */
+// biome-ignore lint/suspicious/noExplicitAny: template JSON is walked dynamically by the tests
+export type Cfn = any;
+
 /** Resources of a type, as [logicalId, resource] pairs. */
-export function resourcesOf(json: any, type: string): Array<[string, any]> {
-  return Object.entries<any>(json.Resources).filter(([, r]) => r.Type === type);
+export function resourcesOf(json: Cfn, type: string): Array<[string, Cfn]> {
+  return Object.entries<Cfn>(json.Resources).filter(([, r]) => r.Type === type);
 }
 
 /** The state machine definition with CDK tokens (Fn::Join) flattened to placeholders. */
-export function definitionOf(sm: any): any {
+export function definitionOf(sm: Cfn): Cfn {
   const body = sm.Properties.DefinitionString;
   const text =
     typeof body === 'string'

@@ -118,13 +118,20 @@ function expectStages(model: tf.LayersModel, table: Row[], dims: 2 | 3, scale: n
   }
 }
 
+/** Full-width paper-size graphs, built once (building is cheap; no forward pass is run on them). */
+const built = new Map<ArchName, tf.LayersModel>();
+function paperModel(arch: ArchName): tf.LayersModel {
+  if (!built.has(arch)) built.set(arch, buildRAUNet(arch));
+  return built.get(arch)!;
+}
+
 describe('RA-UNet configurations', () => {
   it.each([
     ['raunet1', 747_321],
     ['raunet2', 4_439_697],
     ['raunet2-brain', 12_813_377],
   ] as Array<[ArchName, number]>)('%s has exactly %i parameters at full width', (arch, params) => {
-    const model = buildRAUNet(arch);
+    const model = paperModel(arch);
     expect(model.countParams()).toBe(params);
     expect(ARCHS[arch].params).toBe(params);
     // BN moving statistics are the only non-trainable weights: 2 per channel of every BN layer.
@@ -139,15 +146,15 @@ describe('RA-UNet configurations', () => {
   });
 
   it('matches every stage of Table II at the paper input size (symbolic shapes)', () => {
-    expectStages(buildRAUNet('raunet1'), TABLE_II, 2, 1, 1);
+    expectStages(paperModel('raunet1'), TABLE_II, 2, 1, 1);
   });
 
   it('matches every stage of Table III at the paper input size (symbolic shapes)', () => {
-    expectStages(buildRAUNet('raunet2'), TABLE_III, 3, 1, 1);
+    expectStages(paperModel('raunet2'), TABLE_III, 3, 1, 1);
   });
 
   it('matches every stage of Table VIII at the paper input size (symbolic shapes)', () => {
-    expectStages(buildRAUNet('raunet2-brain'), TABLE_VIII, 3, 1, 1);
+    expectStages(paperModel('raunet2-brain'), TABLE_VIII, 3, 1, 1);
   });
 
   it('is fully convolutional: the tumor patch 128x128x32 and a reduced 32x64x64 both scale every stage', () => {

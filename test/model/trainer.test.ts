@@ -56,9 +56,13 @@ describe('trainModel', () => {
     expect(r.bestValDice).toBe(Math.max(...logs.map((l) => l.valDice)));
     // checkpoints happen exactly on strictly improving validation Dice
     let best = Number.NEGATIVE_INFINITY;
-    const expected = logs
-      .filter((l) => (l.valDice > best ? ((best = l.valDice), true) : false))
-      .map((l) => l.epoch);
+    const expected: number[] = [];
+    for (const l of logs) {
+      if (l.valDice > best) {
+        best = l.valDice;
+        expected.push(l.epoch);
+      }
+    }
     expect(checkpoints).toEqual(expected);
     expect(checkpoints.length).toBeGreaterThan(1);
     expect(r.bestEpoch).toBe(expected.at(-1));

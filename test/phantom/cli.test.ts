@@ -45,6 +45,8 @@ describe('raunet phantom', () => {
       '64x56x24',
       '--tumors',
       '2',
+      '--tumor-radius',
+      '8,12',
     );
     expect(code).toBe(0);
     const files = (await readdir(out)).sort();
@@ -57,7 +59,12 @@ describe('raunet phantom', () => {
     ]);
     const tumorCounts: number[] = [];
     for (const k of [0, 1]) {
-      const expected = generatePhantom({ seed: caseSeed(5, k), dims: [64, 56, 24], tumors: 2 });
+      const expected = generatePhantom({
+        seed: caseSeed(5, k),
+        dims: [64, 56, 24],
+        tumors: 2,
+        tumorRadius: [8, 12],
+      });
       const ct = await readNifti(join(out, `volume-${k}.nii.gz`));
       const seg = await readNifti(join(out, `segmentation-${k}.nii.gz`));
       for (const v of [ct, seg]) {
@@ -75,6 +82,7 @@ describe('raunet phantom', () => {
     expect(manifest.cases.map((c: { seed: number }) => c.seed)).toEqual([caseSeed(5, 0), caseSeed(5, 1)]);
     expect(manifest.cases.map((c: { tumors: unknown[] }) => c.tumors.length)).toEqual(tumorCounts);
     expect(tumorCounts).toEqual([2, 2]);
+    for (const c of manifest.cases) for (const t of c.tumors) expect(t.radiusMm).toBeLessThanOrEqual(12);
   });
 
   it('makes each case depend only on the set seed and its number', async () => {
@@ -97,6 +105,7 @@ describe('raunet phantom', () => {
       [['--count', '0'], /--count/],
       [['--seed', '-3'], /--seed/],
       [['--dims', '4x64x64'], /dims/],
+      [['--tumor-radius', '5'], /--tumor-radius/],
     ] as Array<[string[], RegExp]>) {
       const { code, err } = await run('--out', join(dir, 'bad'), ...args);
       expect(code).toBe(2);

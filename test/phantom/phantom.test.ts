@@ -189,6 +189,18 @@ describe('generatePhantom', () => {
     }
   });
 
+  it('draws tumor radii in a given range when asked', () => {
+    const p = phantom(12, SMALL, 3);
+    const q = generatePhantom({ seed: 12, dims: SMALL, tumors: 3, tumorRadius: [12, 14] });
+    expect(q.info.tumors).toHaveLength(3);
+    for (const t of q.info.tumors) {
+      expect(t.radius).toBeGreaterThanOrEqual(12 * 0.8 ** 3); // placement may shrink a tumor that does not fit
+      expect(t.radius).toBeLessThanOrEqual(14);
+    }
+    expect(q.info.tumors.map((t) => t.radius)).not.toEqual(p.info.tumors.map((t) => t.radius));
+    expect(() => generatePhantom({ seed: 1, tumorRadius: [5, 2] })).toThrow(/radius/);
+  });
+
   it('varies tumor sizes, including small ones of 2-3 voxels radius', () => {
     const radii = SEEDS.flatMap((seed) =>
       phantom(seed).info.tumors.map((t) => t.radius / phantom(seed).ct.spacing[0]),

@@ -2,8 +2,15 @@
  * Test-only minimal DICOM Part 10 writer (one CT slice per file), written from the standard's encoding
  * rules (PS3.5 section 7, PS3.10 section 7), so the reader can be tested on series we control.
  */
+import { deflateRawSync } from 'node:zlib';
+
 export interface SliceSpec {
-  transferSyntax?: '1.2.840.10008.1.2' | '1.2.840.10008.1.2.1' | '1.2.840.10008.1.2.2';
+  transferSyntax?:
+    | '1.2.840.10008.1.2'
+    | '1.2.840.10008.1.2.1'
+    | '1.2.840.10008.1.2.2'
+    | '1.2.840.10008.1.2.1.99'
+    | '1.2.840.10008.1.2.5';
   seriesUid?: string;
   ipp: number[];
   iop?: number[];
@@ -19,7 +26,7 @@ export interface SliceSpec {
   instance?: number;
 }
 
-type El = { group: number; element: number; vr: string; value: Uint8Array };
+type El = { group: number; element: number; vr: string; value: Uint8Array; undefinedLength?: boolean };
 
 const LONG_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN']);
 
@@ -47,7 +54,7 @@ function encode(els: El[], le: boolean, explicit: boolean): Uint8Array {
     } else if (LONG_VRS.has(e.vr)) {
       head.setUint8(4, e.vr.charCodeAt(0));
       head.setUint8(5, e.vr.charCodeAt(1));
-      head.setUint32(8, e.value.length, le);
+      head.setUint32(8, e.undefinedLength ? 0xffffffff : e.value.length, le);
       n = 12;
     } else {
       head.setUint8(4, e.vr.charCodeAt(0));
@@ -90,7 +97,7 @@ export function buildDicomSlice(s: SliceSpec): Uint8Array {
     if (s.signed) dv.setInt16(2 * i, v, le);
     else dv.setUint16(2 * i, v, le);
   });
-  const ds = encode(
+  const plain = encode(
     [
       { group: 8, element: 0x16, vr: 'UI', value: str('1.2.840.10008.5.1.4.1.1.2', '\0') },
       { group: 8, element: 0x18, vr: 'UI', value: str(sop, '\0') },
@@ -110,15 +117,76 @@ export function buildDicomSlice(s: SliceSpec): Uint8Array {
       { group: 0x28, element: 0x103, vr: 'US', value: u16(s.signed ? 1 : 0, le) },
       { group: 0x28, element: 0x1052, vr: 'DS', value: str(String(s.intercept ?? 0)) },
       { group: 0x28, element: 0x1053, vr: 'DS', value: str(String(s.slope ?? 1)) },
-      { group: 0x7fe0, element: 0x10, vr: 'OW', value: pix },
+      ts === '1.2.840.10008.1.2.5'
+        ? { group: 0x7fe0, element: 0x10, vr: 'OB', value: encapsulate(rleFrame(pix)), undefinedLength: true }
+        : { group: 0x7fe0, element: 0x10, vr: 'OW', value: pix },
     ],
     le,
     explicit,
   );
+  // Deflated explicit VR little endian: the data set after the meta header is raw-deflated.
+  const ds = ts === '1.2.840.10008.1.2.1.99' ? new Uint8Array(deflateRawSync(plain)) : plain;
   const out = new Uint8Array(132 + meta.length + metaBody.length + ds.length);
   out.set(new TextEncoder().encode('DICM'), 128);
   out.set(meta, 132);
   out.set(metaBody, 132 + meta.length);
   out.set(ds, 132 + meta.length + metaBody.length);
+  return out;
+}
+
+/** PackBits: a replicate run for 3+ equal bytes, literal runs otherwise, at most 128 bytes a run. */
+function packBits(src: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  while (i < src.length) {
+    let run = 1;
+    while (i + run < src.length && src[i + run] === src[i] && run < 128) run++;
+    if (run >= 3) {
+      out.push(257 - run, src[i]); // header -(run-1) as an unsigned byte
+      i += run;
+      continue;
+    }
+    const start = i;
+    while (i < src.length && i - start < 128) {
+      if (i + 2 < src.length && src[i] === src[i + 1] && src[i] === src[i + 2]) break;
+      i++;
+    }
+    out.push(i - start - 1, ...src.slice(start, i));
+  }
+  return out;
+}
+
+/** RLE Lossless frame (PS3.5 annex G) of little-endian 16-bit samples: high-byte segment, then low. */
+function rleFrame(pix: Uint8Array): Uint8Array {
+  const high: number[] = [];
+  const low: number[] = [];
+  for (let i = 0; i < pix.length; i += 2) {
+    low.push(pix[i]);
+    high.push(pix[i + 1]);
+  }
+  const segs = [packBits(high), packBits(low)].map((sg) => (sg.length % 2 ? [...sg, 0x80] : sg));
+  const out = new Uint8Array(64 + segs[0].length + segs[1].length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, 2, true);
+  dv.setUint32(4, 64, true);
+  dv.setUint32(8, 64 + segs[0].length, true);
+  out.set(segs[0], 64);
+  out.set(segs[1], 64 + segs[0].length);
+  return out;
+}
+
+/** Encapsulated pixel data: empty basic offset table item, one fragment item, sequence delimiter. */
+function encapsulate(frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + 8 + frame.length + 8);
+  const dv = new DataView(out.buffer);
+  const item = (at: number, tag: number, len: number) => {
+    dv.setUint16(at, 0xfffe, true);
+    dv.setUint16(at + 2, tag, true);
+    dv.setUint32(at + 4, len, true);
+  };
+  item(0, 0xe000, 0);
+  item(8, 0xe000, frame.length);
+  out.set(frame, 16);
+  item(16 + frame.length, 0xe0dd, 0);
   return out;
 }

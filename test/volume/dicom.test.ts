@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/errors.ts';
 import { orientationCode } from '../../lib/volume/affine.ts';
 import { decodeDicomSeries, readDicomSeries } from '../../lib/volume/dicom.ts';
+import { decodeRleFrame } from '../../lib/volume/dicom-rle.ts';
 import { readNifti } from '../../lib/volume/nifti.ts';
 import type { Volume } from '../../lib/volume/volume.ts';
 import { buildDicomSlice, type SliceSpec } from './dicom-builder.ts';
@@ -85,9 +86,14 @@ describe('DICOM series (synthetic)', () => {
     expect(v.data[0]).toBe(stored(0, ROWS - 1, 1) - 1024);
   });
 
-  it('reads implicit VR little endian and explicit VR big endian alike', async () => {
+  it('reads implicit VR LE, explicit VR BE, deflated LE and RLE Lossless alike', async () => {
     const ref = await decodeDicomSeries(series([0, 1, 2]), 'le');
-    for (const ts of ['1.2.840.10008.1.2', '1.2.840.10008.1.2.2'] as const) {
+    for (const ts of [
+      '1.2.840.10008.1.2',
+      '1.2.840.10008.1.2.2',
+      '1.2.840.10008.1.2.1.99',
+      '1.2.840.10008.1.2.5',
+    ] as const) {
       const v = await decodeDicomSeries(series([0, 1, 2], { transferSyntax: ts }), ts);
       expect(Array.from(v.data)).toEqual(Array.from(ref.data));
       expect(v.affine).toEqual(ref.affine);
@@ -114,6 +120,51 @@ describe('DICOM series (synthetic)', () => {
     const wide = await decodeDicomSeries(series([0, 1], { pixels: new Array(12).fill(60000) }), 'wide');
     expect(wide.data).toBeInstanceOf(Int32Array);
     expect(wide.data[0]).toBe(60000 - 1024);
+  });
+
+  it('decodes PackBits RLE segments (hand-coded frames)', () => {
+    const frame = (segments: number[][]) => {
+      const out = new Uint8Array(64 + segments.reduce((n, sg) => n + sg.length, 0));
+      const dv = new DataView(out.buffer);
+      dv.setUint32(0, segments.length, true);
+      let at = 64;
+      segments.forEach((sg, k) => {
+        dv.setUint32(4 + 4 * k, at, true);
+        out.set(sg, at);
+        at += sg.length;
+      });
+      return out;
+    };
+    // 0xfe = -2: repeat the next byte 3 times; 0x01: copy 2 literal bytes; 0x80: no-op
+    expect(Array.from(decodeRleFrame(frame([[0xfe, 5, 0x01, 10, 11, 0x80]]), 5, 1))).toEqual([
+      5, 5, 5, 10, 11,
+    ]);
+    // 16-bit: segment 0 = high bytes (1, 2), segment 1 = low bytes (3, 4) -> 0x0103, 0x0204 little-endian
+    expect(
+      Array.from(
+        decodeRleFrame(
+          frame([
+            [0x01, 1, 2],
+            [0x01, 3, 4],
+          ]),
+          2,
+          2,
+        ),
+      ),
+    ).toEqual([3, 1, 4, 2]);
+    expect(() => decodeRleFrame(frame([[0x00, 1]]), 3, 1)).toThrow(/1 of 3 samples/);
+  });
+
+  it('caps the inflation of a deflated data set', async () => {
+    const big = series([0, 1], {
+      transferSyntax: '1.2.840.10008.1.2.1.99',
+      pixels: new Array(ROWS * COLS).fill(0),
+    });
+    await expectInputError(
+      decodeDicomSeries(big, 'deflated', { maxDecompressedBytes: 100 }),
+      'TOO_LARGE',
+      /deflated: slice-.*cap of 100 bytes/,
+    );
   });
 
   it('refuses a folder mixing series, naming them', async () => {

@@ -1,5 +1,6 @@
 /**
- * `raunet phantom --out dir --count N --seed S [--dims 128x128x64] [--spacing sx,sy,sz] [--tumors n]`:
+ * `raunet phantom --out dir --count N --seed S [--dims 128x128x64] [--spacing sx,sy,sz] [--tumors n]
+ *  [--tumor-radius min,max]`:
  * writes synthetic CT phantoms with ground truth in the LiTS layout (see docs/phantoms.md).
  */
 import type { Command } from 'commander';
@@ -17,6 +18,14 @@ function parseTriple(text: string, separator: RegExp, what: string, example: str
 
 export const parseDims = (text: string): Vec3 => parseTriple(text, /x/i, 'dims', '128x128x64');
 export const parseSpacing = (text: string): Vec3 => parseTriple(text, /,/, 'spacing', '0.8,0.8,2.5');
+
+function parseRadius(text: string): [number, number] {
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v))) {
+    throw new InputError(`--tumor-radius must be two numbers in mm like 6,20, got "${text}"`);
+  }
+  return parts as [number, number];
+}
 
 function parseInteger(text: string, what: string, min: number): number {
   const n = Number(text);
@@ -38,6 +47,10 @@ export function register(program: Command): void {
     .option('--dims <XxYxZ>', 'grid size, e.g. 128x128x64 (default: 512x512, slice count drawn)')
     .option('--spacing <sx,sy,sz>', 'voxel size in mm, e.g. 0.8,0.8,2.5 (default: drawn per case)')
     .option('--tumors <n>', 'tumors per case (default: 0-4 at random)')
+    .option(
+      '--tumor-radius <min,max>',
+      'tumor radii in mm, e.g. 6,20 (default: a mix from 2-3 voxels to 35 mm)',
+    )
     .option('--quiet', 'print nothing')
     .action(
       async (opts: {
@@ -48,6 +61,7 @@ export function register(program: Command): void {
         dims?: string;
         spacing?: string;
         tumors?: string;
+        tumorRadius?: string;
         quiet?: boolean;
       }) => {
         const count = parseInteger(opts.count, 'count', 1);
@@ -59,6 +73,7 @@ export function register(program: Command): void {
           dims: opts.dims ? parseDims(opts.dims) : undefined,
           spacing: opts.spacing ? parseSpacing(opts.spacing) : undefined,
           tumors: opts.tumors === undefined ? undefined : parseInteger(opts.tumors, 'tumors', 0),
+          tumorRadius: opts.tumorRadius ? parseRadius(opts.tumorRadius) : undefined,
           onCase: (k, files) => {
             if (!opts.quiet) process.stdout.write(`case ${k}: ${files.join(' ')}\n`);
           },

@@ -227,7 +227,10 @@ export function register(program: Command): void {
       'segment the liver and liver tumors of CT volumes (NIfTI files, DICOM folders, or folders of them)',
     )
     .argument('<input...>', 'NIfTI file, DICOM folder, or a folder of them')
-    .requiredOption('--models <dir>', 'model folder (<stage>/fold-<k>/ for localize, liver, tumor)')
+    .requiredOption(
+      '--models <dir>',
+      'model folder or s3://bucket/prefix (<stage>/fold-<k>/ for localize, liver, tumor)',
+    )
     .requiredOption('--out <dir>', 'output folder')
     .addOption(
       new Option('--engine <kind>', 'inference engine (default: ONNX when model.onnx exists)').choices([

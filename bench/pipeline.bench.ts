@@ -1,0 +1,195 @@
+/**
+ * Wall time of each inference stage and of the whole pipeline on a 512x512x100 phantom, with full-width
+ * RA-UNets (random weights) exported to ONNX on the fly and run by onnxruntime-node on the CPU.
+ *
+ * Random weights segment nothing meaningful, so each stage runs on the region a trained model would give
+ * it: stage 1 on every slice, stage 2 on the phantom's true liver box (+10 voxels), stage 3 on its true
+ * liver VOI. The whole-pipeline row is preprocessing + the three stages + the report.
+ *
+ * Bounded time: each stage gets `BENCH_PIPELINE_STAGE_S` seconds (default 90) of forward passes; past that
+ * the remaining passes are not run but counted, and the stage time is extrapolated with the mean pass time
+ * (the row's note says how many passes ran). Other knobs: `BENCH_PIPELINE_OVERLAP` (default 0.5),
+ * `BENCH_PIPELINE_THREADS` (default: all cores).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InferenceEngine } from '../lib/inference/engine.ts';
+import { createOnnxEngine } from '../lib/inference/onnx-engine.ts';
+import { exportToOnnx } from '../lib/inference/onnx-export.ts';
+import { type ArchName, buildRAUNet } from '../lib/model/archs.ts';
+import { generatePhantom } from '../lib/phantom/phantom.ts';
+import { renderPreviewPng } from '../lib/pipeline/preview.ts';
+import { buildReport } from '../lib/pipeline/report.ts';
+import { localizeLiver, segmentLiver, segmentTumor } from '../lib/pipeline/stages.ts';
+import { boundingBox, boxSize } from '../lib/preprocess/crop.ts';
+import { windowAndNormalize } from '../lib/preprocess/window.ts';
+import { withData } from '../lib/volume/volume.ts';
+import type { BenchRow } from './index.ts';
+
+export const name = 'pipeline (512x512x100 phantom, full-width RA-UNets, ONNX CPU)';
+
+async function onnxEngine(dir: string, arch: ArchName, inputShape: number[], threads: number) {
+  const model = buildRAUNet(arch, { inputShape });
+  const bytes = exportToOnnx(model);
+  model.dispose();
+  const file = join(dir, `${arch}-${inputShape.join('x')}.onnx`);
+  await writeFile(file, bytes);
+  return createOnnxEngine(file, { threads });
+}
+
+/**
+ * Wraps an engine so that, once `budgetMs` of forward passes have been spent, further passes return zeros
+ * at once; `extraMs()` is the time those skipped passes would have taken at the mean pass time.
+ */
+function budgeted(engine: InferenceEngine, budgetMs: number) {
+  let spent = 0;
+  let run = 0;
+  let skipped = 0;
+  const wrapped: InferenceEngine = {
+    kind: engine.kind,
+    backend: engine.backend,
+    async predict(x, shape) {
+      if (spent > budgetMs) {
+        skipped++;
+        return new Float32Array(x.length);
+      }
+      const t = performance.now();
+      const y = await engine.predict(x, shape);
+      spent += performance.now() - t;
+      run++;
+      return y;
+    },
+    dispose: () => engine.dispose(),
+  };
+  return {
+    engine: wrapped,
+    extraMs: () => (run ? (spent / run) * skipped : 0),
+    note: () => (skipped ? `${run} of ${run + skipped} passes run, rest extrapolated` : `${run} passes`),
+  };
+}
+
+const log = (msg: string) => process.stderr.write(`  [pipeline bench] ${msg}\n`);
+
+async function timeOnePass(engine: InferenceEngine, shape: number[]): Promise<number> {
+  const x = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5);
+  await engine.predict(x, shape); // warm-up
+  const t = performance.now();
+  await engine.predict(x, shape);
+  return performance.now() - t;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const overlap = Number(process.env.BENCH_PIPELINE_OVERLAP ?? 0.5);
+  const threads = Number(process.env.BENCH_PIPELINE_THREADS ?? availableParallelism());
+  const dir = await mkdtemp(join(tmpdir(), 'raunet-bench-'));
+  const rows: BenchRow[] = [];
+  try {
+    const { ct, seg } = generatePhantom({ seed: 11, dims: [512, 512, 100] });
+    const liverTruth = Uint8Array.from(seg.data, (v) => (v > 0 ? 1 : 0));
+    const box = boundingBox(liverTruth, ct.dims, 10);
+    if (!box) throw new Error('phantom without liver');
+
+    const localize = await onnxEngine(dir, 'raunet1', [256, 256, 1], threads);
+    const liver = await onnxEngine(dir, 'raunet2', [32, 224, 224, 1], threads);
+    const tumor = await onnxEngine(dir, 'raunet2', [32, 128, 128, 1], threads);
+    const note = `${localize.backend}, ${threads} threads`;
+    log('models exported and loaded');
+    rows.push({
+      what: 'RA-UNet-I forward, batch of 8 slices 256x256',
+      value: await timeOnePass(localize, [8, 256, 256, 1]),
+      unit: 'ms',
+      note,
+    });
+    rows.push({
+      what: 'RA-UNet-II forward, one 224x224x32 patch',
+      value: await timeOnePass(liver, [1, 32, 224, 224, 1]),
+      unit: 'ms',
+      note,
+    });
+    rows.push({
+      what: 'RA-UNet-II forward, one 128x128x32 patch',
+      value: await timeOnePass(tumor, [1, 32, 128, 128, 1]),
+      unit: 'ms',
+      note,
+    });
+
+    const budgetMs = Number(process.env.BENCH_PIPELINE_STAGE_S ?? 90) * 1000;
+    const t0 = performance.now();
+    const normalized = windowAndNormalize(ct);
+    const t1 = performance.now();
+    log(`preprocess ${((t1 - t0) / 1000).toFixed(1)} s`);
+    const b1 = budgeted(localize, budgetMs);
+    await localizeLiver(ct, [b1.engine], { normalized, slice: [256, 256] });
+    const t2 = performance.now();
+    const s1 = (t2 - t1 + b1.extraMs()) / 1000;
+    log(`stage 1 ${s1.toFixed(1)} s (${b1.note()})`);
+    const b2 = budgeted(liver, budgetMs);
+    const liverMask = await segmentLiver(ct, box, [b2.engine], {
+      normalized,
+      patch: [224, 224, 32],
+      overlap,
+    });
+    const t3 = performance.now();
+    const s2 = (t3 - t2 + b2.extraMs()) / 1000;
+    log(`stage 2 ${s2.toFixed(1)} s (${b2.note()})`);
+    const b3 = budgeted(tumor, budgetMs);
+    const tumorMask = await segmentTumor(ct, liverTruth, [b3.engine], {
+      normalized,
+      patch: [128, 128, 32],
+      overlap,
+    });
+    const t4 = performance.now();
+    const s3 = (t4 - t3 + b3.extraMs()) / 1000;
+    log(`stage 3 ${s3.toFixed(1)} s (${b3.note()})`);
+    const labels = withData(
+      ct,
+      Uint8Array.from(liverMask, (v, i) => (tumorMask[i] ? 2 : v)),
+      'uint8',
+    );
+    buildReport(ct, labels, {
+      name: 'bench',
+      localization: box,
+      timings: { preprocessMs: 0, localizeMs: 0, liverMs: 0, tumorMs: 0, totalMs: 0 },
+      engine: { kind: 'onnx', backend: localize.backend },
+      models: { localize: [], liver: [], tumor: [] },
+      options: {},
+    });
+    renderPreviewPng(ct, labels);
+    const t5 = performance.now();
+    const dims = boxSize(box).join('x');
+    const pre = (t1 - t0) / 1000;
+    const post = (t5 - t4) / 1000;
+    rows.push({ what: 'preprocess (HU window + normalisation)', value: pre, unit: 's' });
+    rows.push({
+      what: 'stage 1 localisation (100 slices, batch 8)',
+      value: s1,
+      unit: 's',
+      note: `${note}; ${b1.note()}`,
+    });
+    rows.push({
+      what: `stage 2 liver (box ${dims} -> 224x224)`,
+      value: s2,
+      unit: 's',
+      note: `${note}; ${b2.note()}`,
+    });
+    rows.push({
+      what: `stage 3 tumor (VOI ${dims}, 128x128x32)`,
+      value: s3,
+      unit: 's',
+      note: `${note}; ${b3.note()}`,
+    });
+    rows.push({ what: 'report + preview', value: post, unit: 's' });
+    rows.push({
+      what: 'whole pipeline',
+      value: pre + s1 + s2 + s3 + post,
+      unit: 's',
+      note: `overlap ${overlap}`,
+    });
+    rows.push({ what: 'peak resident memory', value: process.resourceUsage().maxRSS / 1024, unit: 'MiB' });
+    await Promise.all([localize.dispose(), liver.dispose(), tumor.dispose()]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
