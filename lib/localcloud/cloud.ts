@@ -67,6 +67,40 @@ export function matchesPattern(pattern: unknown, event: unknown): boolean {
   return pattern === event;
 }
 
+/** Every state map of a definition (top level, Map item processors, Parallel branches). */
+function stateMaps(definition: Record<string, unknown>): Array<Record<string, Record<string, unknown>>> {
+  const out: Array<Record<string, Record<string, unknown>>> = [];
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    out.push(states);
+    for (const s of Object.values(states)) {
+      const proc = (s.ItemProcessor ?? s.Iterator) as { States?: Record<string, Record<string, unknown>> };
+      if (proc?.States) visit(proc.States);
+      for (const b of (s.Branches ?? []) as Array<{ States: Record<string, Record<string, unknown>> }>) {
+        visit(b.States);
+      }
+    }
+  };
+  visit(definition.States as Record<string, Record<string, unknown>>);
+  return out;
+}
+
+/**
+ * AWS Step Functions' default for a Task without TimeoutSeconds is 99999999 s (bounded by the state
+ * machine's timeout); the interpreter follows the States Language spec's 60 s, which would cut long Batch
+ * jobs short. Make a long default explicit (2,000,000 s: the interpreter's timer is a 32-bit setTimeout, so
+ * AWS's 99999999 s would overflow and fire at once).
+ */
+export function withAwsTaskTimeouts(definition: Record<string, unknown>): Record<string, unknown> {
+  for (const states of stateMaps(definition)) {
+    for (const s of Object.values(states)) {
+      if (s.Type === 'Task' && s.TimeoutSeconds === undefined && s.TimeoutSecondsPath === undefined) {
+        s.TimeoutSeconds = 2_000_000;
+      }
+    }
+  }
+  return definition;
+}
+
 export interface LocalCloudOptions {
   env?: string;
 }
@@ -210,7 +244,7 @@ export class LocalCloud {
     }
     const smId = this.names.logicalIdOf(stateMachineArn);
     if (!smId) throw Object.assign(new Error(stateMachineArn), { name: 'StateMachineDoesNotExist' });
-    const definition = this.names.stateMachineDefinition(smId);
+    const definition = withAwsTaskTimeouts(this.names.stateMachineDefinition(smId));
     const machine = new this.StateMachine(definition, { validationOptions: { checkPaths: false } });
     const arn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     const exec: Execution = {
@@ -249,17 +283,11 @@ export class LocalCloud {
     definition: Record<string, unknown>,
   ): Record<string, (input: unknown) => Promise<unknown>> {
     const out: Record<string, (input: unknown) => Promise<unknown>> = {};
-    const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const states of stateMaps(definition)) {
       for (const [name, s] of Object.entries(states)) {
         if (s.Type === 'Task') out[name] = this.taskHandler(String(s.Resource));
-        const proc = (s.ItemProcessor ?? s.Iterator) as { States?: Record<string, Record<string, unknown>> };
-        if (proc?.States) visit(proc.States);
-        for (const b of (s.Branches ?? []) as Array<{ States: Record<string, Record<string, unknown>> }>) {
-          visit(b.States);
-        }
       }
-    };
-    visit(definition.States as Record<string, Record<string, unknown>>);
+    }
     return out;
   }
 

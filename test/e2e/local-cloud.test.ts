@@ -246,5 +246,7 @@ describe('training workflow', () => {
       expect(out.registered.promoted).toBe(true);
       expect(rows.find((i) => i.runId === 'CURRENT')?.models).toContain(out.plan.runId);
     },
+    // Real (tiny) training in two fold jobs and an ensemble evaluation on 2 CPU cores.
+    900_000,
   );
 });
