@@ -1,0 +1,177 @@
+/**
+ * A local stand-in for `arn:aws:states:::batch:submitJob.sync`: runs the job definition's container command
+ * as a child process (`containers/batch-entrypoint.ts` via tsx, CPU backend), applies the job definition's
+ * RetryStrategy (Attempts, EvaluateOnExit) as AWS Batch does, and returns a DescribeJobs-shaped job. A
+ * failed job throws `States.TaskFailed` whose Cause is that job as JSON, as the real integration does.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../infra/paths.ts';
+import type { LocalNames } from './template.ts';
+
+export interface SubmitJobParams {
+  JobName: string;
+  JobQueue: string;
+  JobDefinition: string;
+  Parameters?: Record<string, string>;
+}
+
+interface EvaluateOnExit {
+  Action: 'RETRY' | 'EXIT';
+  OnStatusReason?: string;
+  OnReason?: string;
+  OnExitCode?: string;
+}
+
+export interface BatchAttempt {
+  Container: { ExitCode?: number; Reason?: string; LogStreamName: string };
+  StartedAt: number;
+  StoppedAt: number;
+  StatusReason: string;
+}
+
+export interface BatchJob {
+  JobId: string;
+  JobName: string;
+  JobQueue: string;
+  JobDefinition: string;
+  Status: 'SUCCEEDED' | 'FAILED';
+  StatusReason?: string;
+  Attempts: BatchAttempt[];
+  Container: { Command: string[]; ExitCode?: number; Reason?: string; LogStreamName: string };
+  Parameters: Record<string, string>;
+  CreatedAt: number;
+  StartedAt: number;
+  StoppedAt: number;
+}
+
+/** An infrastructure fault injected before an attempt runs (the container never starts). */
+export type HostFault = { statusReason: string };
+
+export interface LocalBatchOptions {
+  names: LocalNames;
+  /** Environment of the containers besides the job definition's (emulator endpoints, credentials). */
+  env: Record<string, string>;
+  /** Faults to inject, consumed in order, per job definition stage (its command's first word). */
+  faults?: Map<string, HostFault[]>;
+  /** Called with every finished job (for assertions). */
+  onJob?: (job: BatchJob) => void;
+}
+
+/**
+ * Batch's glob: `*` only at the end; otherwise an exact match. An absent reason (an application's non-zero
+ * exit has none) matches as the empty string, so `OnReason: '*'` catches every remaining failure.
+ */
+function globMatch(pattern: string | undefined, given: string | undefined): boolean {
+  if (pattern === undefined) return true;
+  const value = given ?? '';
+  return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : value === pattern;
+}
+
+export function retryAction(
+  rules: readonly EvaluateOnExit[],
+  attempt: { statusReason: string; reason?: string; exitCode?: number },
+): 'RETRY' | 'EXIT' {
+  for (const r of rules) {
+    if (
+      globMatch(r.OnStatusReason, attempt.statusReason) &&
+      globMatch(r.OnReason, attempt.reason) &&
+      globMatch(r.OnExitCode, attempt.exitCode === undefined ? undefined : String(attempt.exitCode))
+    ) {
+      return r.Action;
+    }
+  }
+  return 'RETRY';
+}
+
+export class LocalBatch {
+  readonly jobs: BatchJob[] = [];
+  constructor(private readonly opts: LocalBatchOptions) {}
+
+  async submitJobSync(p: SubmitJobParams): Promise<BatchJob> {
+    const { names } = this.opts;
+    const defId = names.logicalIdOf(p.JobDefinition);
+    if (!defId || !names.logicalIdOf(p.JobQueue)) {
+      throw Object.assign(new Error(`unknown job queue or definition: ${p.JobQueue} ${p.JobDefinition}`), {
+        name: 'Batch.ClientException',
+      });
+    }
+    const def = names.resolve(names.resource(defId).Properties) as {
+      ContainerProperties: { Command: string[]; Environment?: Array<{ Name: string; Value: string }> };
+      Parameters?: Record<string, string>;
+      RetryStrategy?: { Attempts?: number; EvaluateOnExit?: EvaluateOnExit[] };
+    };
+    const params = { ...(def.Parameters ?? {}), ...(p.Parameters ?? {}) };
+    const command = def.ContainerProperties.Command.map((c) =>
+      c.startsWith('Ref::') && c.slice(5) in params ? params[c.slice(5)] : c,
+    );
+    const env: Record<string, string> = {};
+    for (const e of def.ContainerProperties.Environment ?? []) env[e.Name] = e.Value;
+    // The local compute environment has no GPU: the entrypoint runs on the CPU backend.
+    env.RAUNET_REQUIRE_GPU = '0';
+    const maxAttempts = def.RetryStrategy?.Attempts ?? 1;
+    const rules = def.RetryStrategy?.EvaluateOnExit ?? [];
+    const jobId = randomUUID();
+    const created = Date.now();
+    const attempts: BatchAttempt[] = [];
+    let last: { exitCode?: number; reason?: string; statusReason: string } = { statusReason: '' };
+    for (let n = 1; n <= maxAttempts; n++) {
+      const started = Date.now();
+      const logStream = `${command[0]}/default/${jobId}-${n}`;
+      const fault = this.opts.faults?.get(command[0])?.shift();
+      if (fault) {
+        last = { statusReason: fault.statusReason };
+      } else {
+        const code = await this.runContainer(command, env);
+        last =
+          code === 0
+            ? { exitCode: 0, statusReason: 'Essential container in task exited' }
+            : { exitCode: code, statusReason: 'Essential container in task exited' };
+      }
+      attempts.push({
+        Container: { ExitCode: last.exitCode, Reason: last.reason, LogStreamName: logStream },
+        StartedAt: started,
+        StoppedAt: Date.now(),
+        StatusReason: last.statusReason,
+      });
+      if (last.exitCode === 0) break;
+      if (retryAction(rules, last) === 'EXIT') break;
+    }
+    const ok = last.exitCode === 0;
+    const lastAttempt = attempts[attempts.length - 1];
+    const job: BatchJob = {
+      JobId: jobId,
+      JobName: p.JobName,
+      JobQueue: p.JobQueue,
+      JobDefinition: p.JobDefinition,
+      Status: ok ? 'SUCCEEDED' : 'FAILED',
+      StatusReason: last.statusReason,
+      Attempts: attempts,
+      Container: { Command: command, ...lastAttempt.Container },
+      Parameters: params,
+      CreatedAt: created,
+      StartedAt: attempts[0].StartedAt,
+      StoppedAt: lastAttempt.StoppedAt,
+    };
+    this.jobs.push(job);
+    this.opts.onJob?.(job);
+    if (!ok) {
+      throw Object.assign(new Error(JSON.stringify(job)), { name: 'States.TaskFailed' });
+    }
+    return job;
+  }
+
+  private runContainer(command: string[], env: Record<string, string>): Promise<number> {
+    const entry = path.join(REPO_ROOT, 'containers', 'batch-entrypoint.ts');
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', entry, ...command], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...this.opts.env, ...env },
+        stdio: ['ignore', 'ignore', process.env.RAUNET_E2E_VERBOSE ? 'inherit' : 'ignore'],
+      });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 137 : 1)));
+    });
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * The local cloud: emulators + resources from the synthesized template, the state machines of the template
+ * run by aws-local-stepfunctions (JSONPath), Lambda tasks running the real handlers in-process, Batch
+ * `.sync` tasks running the real entrypoint as child processes, a minimal Step Functions endpoint
+ * (StartExecution, for the starter Lambda's SDK client) and EventBridge delivery of S3 object events.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type HostFault, LocalBatch, type SubmitJobParams } from './batch.ts';
+import { clients, createResources, type Emulators, emulatorEnv, startEmulators } from './emulators.ts';
+import { handlerFiles, LocalNames, type SynthesizedApp, synthesize } from './template.ts';
+
+type Handler = (event: unknown, context: unknown) => Promise<unknown>;
+
+export interface Execution {
+  name: string;
+  arn: string;
+  stateMachine: string;
+  input: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  output?: unknown;
+  error?: { name: string; message: string };
+  done: Promise<void>;
+}
+
+/** aws-local-stepfunctions uses Promise.withResolvers (Node >= 22); provide it on Node 20. */
+function polyfillWithResolvers(): void {
+  const P = Promise as unknown as { withResolvers?: unknown };
+  if (P.withResolvers) return;
+  P.withResolvers = <T>() => {
+    let resolve!: (v: T) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+/** EventBridge pattern matching for what the template's rules use (values, prefix, suffix, nesting). */
+export function matchesPattern(pattern: unknown, event: unknown): boolean {
+  if (Array.isArray(pattern)) {
+    return pattern.some((p) => {
+      if (p && typeof p === 'object') {
+        const m = p as { prefix?: string; suffix?: string };
+        if (typeof event !== 'string') return false;
+        if (m.prefix !== undefined) return event.startsWith(m.prefix);
+        if (m.suffix !== undefined) return event.endsWith(m.suffix);
+        return false;
+      }
+      return p === event;
+    });
+  }
+  if (pattern && typeof pattern === 'object') {
+    if (!event || typeof event !== 'object') return false;
+    const ev = event as Record<string, unknown>;
+    return Object.entries(pattern).every(([k, v]) => matchesPattern(v, ev[k]));
+  }
+  return pattern === event;
+}
+
+/** Every state map of a definition (top level, Map item processors, Parallel branches). */
+function stateMaps(definition: Record<string, unknown>): Array<Record<string, Record<string, unknown>>> {
+  const out: Array<Record<string, Record<string, unknown>>> = [];
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    out.push(states);
+    for (const s of Object.values(states)) {
+      const proc = (s.ItemProcessor ?? s.Iterator) as { States?: Record<string, Record<string, unknown>> };
+      if (proc?.States) visit(proc.States);
+      for (const b of (s.Branches ?? []) as Array<{ States: Record<string, Record<string, unknown>> }>) {
+        visit(b.States);
+      }
+    }
+  };
+  visit(definition.States as Record<string, Record<string, unknown>>);
+  return out;
+}
+
+/**
+ * AWS Step Functions' default for a Task without TimeoutSeconds is 99999999 s (bounded by the state
+ * machine's timeout); the interpreter follows the States Language spec's 60 s, which would cut long Batch
+ * jobs short. Make a long default explicit (2,000,000 s: the interpreter's timer is a 32-bit setTimeout, so
+ * AWS's 99999999 s would overflow and fire at once).
+ */
+export function withAwsTaskTimeouts(definition: Record<string, unknown>): Record<string, unknown> {
+  for (const states of stateMaps(definition)) {
+    for (const s of Object.values(states)) {
+      if (s.Type === 'Task' && s.TimeoutSeconds === undefined && s.TimeoutSecondsPath === undefined) {
+        s.TimeoutSeconds = 2_000_000;
+      }
+    }
+  }
+  return definition;
+}
+
+export interface LocalCloudOptions {
+  env?: string;
+}
+
+export class LocalCloud {
+  readonly names: LocalNames;
+  readonly executions = new Map<string, Execution>();
+  readonly faults = new Map<string, HostFault[]>();
+  readonly batch: LocalBatch;
+  readonly s3: S3Client;
+  readonly ddb: DynamoDBClient;
+  private readonly handlers = new Map<string, Handler>();
+  private readonly savedEnv: NodeJS.ProcessEnv;
+
+  private constructor(
+    readonly app: SynthesizedApp,
+    private readonly emulators: Emulators,
+    private readonly sfnServer: Server,
+    private readonly dirs: string[],
+    readonly env: Record<string, string>,
+    private readonly files: Record<string, string>,
+    private readonly StateMachine: new (
+      def: unknown,
+      opts?: unknown,
+    ) => { run(input: unknown, opts?: unknown): { result: Promise<unknown> } },
+  ) {
+    this.names = new LocalNames(app.template);
+    const c = clients(emulators);
+    this.s3 = c.s3;
+    this.ddb = c.ddb;
+    this.savedEnv = { ...process.env };
+    Object.assign(process.env, env);
+    this.batch = new LocalBatch({ names: this.names, env, faults: this.faults });
+  }
+
+  static async start(opts: LocalCloudOptions = {}): Promise<LocalCloud> {
+    polyfillWithResolvers();
+    const { StateMachine } = await import('aws-local-stepfunctions');
+    const cdkOut = mkdtempSync(path.join(tmpdir(), 'raunet-cdk-'));
+    const s3Dir = mkdtempSync(path.join(tmpdir(), 'raunet-s3-'));
+    const app = synthesize(cdkOut, opts.env ?? 'dev');
+    const files = handlerFiles(app);
+    const emulators = await startEmulators(s3Dir);
+    const sfnServer = createServer();
+    await new Promise<void>((r) => sfnServer.listen(0, '127.0.0.1', () => r()));
+    const sfnEndpoint = `http://127.0.0.1:${(sfnServer.address() as AddressInfo).port}`;
+    const env: Record<string, string> = {
+      ...emulatorEnv(emulators, sfnEndpoint),
+      // Handler and container logs only when asked for (they are JSON lines per step).
+      POWERTOOLS_LOG_LEVEL: process.env.RAUNET_E2E_VERBOSE ? 'INFO' : 'WARN',
+    };
+    const cloud = new LocalCloud(
+      app,
+      emulators,
+      sfnServer,
+      [cdkOut, s3Dir],
+      env,
+      files,
+      StateMachine as never,
+    );
+    sfnServer.on('request', (req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        const reply = (status: number, value: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+          res.end(JSON.stringify(value));
+        };
+        try {
+          const target = String(req.headers['x-amz-target'] ?? '');
+          if (target !== 'AWSStepFunctions.StartExecution') {
+            return reply(400, { __type: 'UnknownOperationException', message: target });
+          }
+          const p = JSON.parse(body) as { stateMachineArn: string; name?: string; input?: string };
+          const r = cloud.startExecution(p.stateMachineArn, p.input ?? '{}', p.name);
+          reply(200, { executionArn: r.arn, startDate: Date.now() / 1000 });
+        } catch (e) {
+          const err = e as Error;
+          reply(400, { __type: err.name, message: err.message });
+        }
+      });
+    });
+    await createResources(cloud.names, cloud.s3, cloud.ddb);
+    return cloud;
+  }
+
+  /** Physical name of the single resource of `type` whose logical id contains `hint`. */
+  nameOf(type: string, hint: string): string {
+    const ids = this.names.idsOfType(type).filter((id) => id.toLowerCase().includes(hint.toLowerCase()));
+    if (ids.length !== 1) throw new Error(`${ids.length} ${type} resources match ${hint}`);
+    return this.names.physicalName(ids[0]);
+  }
+
+  stateMachineArn(hint: string): string {
+    const ids = this.names
+      .idsOfType('AWS::StepFunctions::StateMachine')
+      .filter((id) => id.toLowerCase().includes(hint.toLowerCase()));
+    if (ids.length !== 1) throw new Error(`${ids.length} state machines match ${hint}`);
+    return this.names.arn(ids[0]);
+  }
+
+  /** Invoke a Lambda of the template in-process with its environment, as the Lambda service would. */
+  async invokeLambda(functionArnOrName: string, event: unknown): Promise<unknown> {
+    const id = this.names.logicalIdOf(functionArnOrName);
+    const file = id ? this.files[id] : undefined;
+    if (!id || !file) throw new Error(`no local handler for ${functionArnOrName}`);
+    let handler = this.handlers.get(id);
+    if (!handler) {
+      handler = ((await import(pathToFileURL(file).href)) as { handler: Handler }).handler;
+      this.handlers.set(id, handler);
+    }
+    const props = this.names.resolve(this.names.resource(id).Properties) as {
+      Environment?: { Variables?: Record<string, string> };
+    };
+    Object.assign(process.env, props.Environment?.Variables ?? {}, this.env);
+    const context = {
+      functionName: this.names.physicalName(id),
+      functionVersion: '$LATEST',
+      invokedFunctionArn: this.names.arn(id),
+      memoryLimitInMB: '512',
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${this.names.physicalName(id)}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => 60_000,
+      callbackWaitsForEmptyEventLoop: true,
+    };
+    return handler(event, context);
+  }
+
+  /** Start an execution (Step Functions semantics for names: unique per state machine). */
+  startExecution(stateMachineArn: string, input: string, name: string = randomUUID()): Execution {
+    const existing = this.executions.get(`${stateMachineArn}:${name}`);
+    if (existing) {
+      // A running execution with the same input is returned (idempotent StartExecution); else refused.
+      if (existing.status === 'RUNNING' && existing.input === input) return existing;
+      throw Object.assign(new Error(`Execution already exists: '${existing.arn}'`), {
+        name: 'ExecutionAlreadyExists',
+      });
+    }
+    const smId = this.names.logicalIdOf(stateMachineArn);
+    if (!smId) throw Object.assign(new Error(stateMachineArn), { name: 'StateMachineDoesNotExist' });
+    const definition = withAwsTaskTimeouts(this.names.stateMachineDefinition(smId));
+    const machine = new this.StateMachine(definition, { validationOptions: { checkPaths: false } });
+    const arn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const exec: Execution = {
+      name,
+      arn,
+      stateMachine: stateMachineArn,
+      input,
+      status: 'RUNNING',
+      done: Promise.resolve(),
+    };
+    const run = machine.run(JSON.parse(input), {
+      overrides: { taskResourceLocalHandlers: this.taskOverrides(definition) },
+      context: {
+        Execution: { Id: arn, Name: name, Input: JSON.parse(input), StartTime: new Date().toISOString() },
+        StateMachine: { Id: stateMachineArn },
+      },
+    });
+    exec.done = run.result.then(
+      (out) => {
+        exec.status = 'SUCCEEDED';
+        exec.output = out;
+      },
+      (e: Error) => {
+        // The interpreter wraps the failure (a Fail state's Error/Cause, an uncaught task error).
+        const cause = e.cause instanceof Error ? e.cause : e;
+        exec.status = 'FAILED';
+        exec.error = { name: cause.name, message: cause.message };
+      },
+    );
+    this.executions.set(`${stateMachineArn}:${name}`, exec);
+    return exec;
+  }
+
+  /** Local handlers for every Task state (nested Map/Parallel states included). */
+  private taskOverrides(
+    definition: Record<string, unknown>,
+  ): Record<string, (input: unknown) => Promise<unknown>> {
+    const out: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const states of stateMaps(definition)) {
+      for (const [name, s] of Object.entries(states)) {
+        if (s.Type === 'Task') out[name] = this.taskHandler(String(s.Resource));
+      }
+    }
+    return out;
+  }
+
+  private taskHandler(resource: string): (input: unknown) => Promise<unknown> {
+    if (resource === 'arn:aws:states:::batch:submitJob.sync') {
+      return (input) => this.batch.submitJobSync(input as SubmitJobParams);
+    }
+    if (resource.startsWith('arn:aws:lambda:')) {
+      return async (input) => {
+        try {
+          return await this.invokeLambda(resource, input);
+        } catch (e) {
+          // What Step Functions reports for a function error: Error = errorType, Cause = the error JSON.
+          const err = e instanceof Error ? e : new Error(String(e));
+          const cause = JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] });
+          throw Object.assign(new Error(cause), { name: err.name });
+        }
+      };
+    }
+    throw new Error(`the local cloud has no integration for ${resource}`);
+  }
+
+  /** Put an object in a bucket and deliver its EventBridge "Object Created" event to matching rules. */
+  async dropObject(bucket: string, key: string, body: Uint8Array): Promise<Record<string, unknown>> {
+    await this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    const head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const event = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: this.env.AWS_REGION,
+      resources: [`arn:aws:s3:::${bucket}`],
+      detail: {
+        version: '0',
+        bucket: { name: bucket },
+        object: {
+          key,
+          size: head.ContentLength ?? body.length,
+          etag: (head.ETag ?? '').replace(/"/g, ''),
+          ...(head.VersionId && head.VersionId !== 'null' ? { 'version-id': head.VersionId } : {}),
+          sequencer: Date.now().toString(16),
+        },
+        'request-id': randomUUID(),
+        requester: this.env.AWS_ACCESS_KEY_ID,
+        reason: 'PutObject',
+      },
+    };
+    await this.deliverEvent(event);
+    return event;
+  }
+
+  /** Deliver an event to the Lambda targets of every rule whose pattern matches (as EventBridge does). */
+  async deliverEvent(event: Record<string, unknown>): Promise<unknown[]> {
+    const results: unknown[] = [];
+    for (const id of this.names.idsOfType('AWS::Events::Rule')) {
+      const rule = this.names.resolve(this.names.resource(id).Properties) as {
+        EventPattern: unknown;
+        Targets?: Array<{ Arn: string }>;
+      };
+      if (!matchesPattern(rule.EventPattern, event)) continue;
+      for (const t of rule.Targets ?? []) {
+        if (t.Arn.startsWith('arn:aws:lambda:')) results.push(await this.invokeLambda(t.Arn, event));
+      }
+    }
+    return results;
+  }
+
+  async waitForAll(): Promise<void> {
+    let pending: Execution[];
+    do {
+      pending = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+      await Promise.all(pending.map((e) => e.done));
+    } while (pending.length > 0);
+  }
+
+  async stop(): Promise<void> {
+    await this.waitForAll().catch(() => undefined);
+    await new Promise<void>((r) => this.sfnServer.close(() => r()));
+    await this.emulators.stop();
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+    for (const k of Object.keys(process.env)) if (!(k in this.savedEnv)) delete process.env[k];
+    Object.assign(process.env, this.savedEnv);
+  }
+}

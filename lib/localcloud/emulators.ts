@@ -1,0 +1,110 @@
+/**
+ * S3 (s3rver) and DynamoDB (dynalite) emulators on loopback, on free ports, with their data in a temp
+ * folder; the buckets and tables are created from the synthesized template through the real AWS SDK.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+import { LOCAL_REGION, type LocalNames } from './template.ts';
+
+export interface Emulators {
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  stop(): Promise<void>;
+}
+
+export const DUMMY_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export async function startEmulators(dataDir: string): Promise<Emulators> {
+  const s3 = new S3rver({ address: '127.0.0.1', port: 0, directory: dataDir, silent: true });
+  const s3Addr = (await s3.run()) as AddressInfo;
+  const ddb: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    ddb.once('error', reject);
+    ddb.listen(0, '127.0.0.1', () => resolve());
+  });
+  const ddbAddr = ddb.address() as AddressInfo;
+  return {
+    s3Endpoint: `http://127.0.0.1:${s3Addr.port}`,
+    dynamoEndpoint: `http://127.0.0.1:${ddbAddr.port}`,
+    async stop() {
+      await s3.close();
+      await new Promise<void>((resolve) => ddb.close(() => resolve()));
+    },
+  };
+}
+
+/** A free loopback port (for servers that want one up front). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** Environment of every process that talks to the emulators (handlers in-process, Batch children). */
+export function emulatorEnv(e: Pick<Emulators, 's3Endpoint' | 'dynamoEndpoint'>, sfnEndpoint?: string) {
+  return {
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: e.s3Endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: e.dynamoEndpoint,
+    ...(sfnEndpoint ? { AWS_ENDPOINT_URL_SFN: sfnEndpoint } : {}),
+  };
+}
+
+/** Table resource types (TableV2 synthesizes to a GlobalTable with the same key and index properties). */
+export const TABLE_TYPES = ['AWS::DynamoDB::Table', 'AWS::DynamoDB::GlobalTable'] as const;
+
+/** Create every bucket and table of the template. */
+export async function createResources(names: LocalNames, s3: S3Client, ddb: DynamoDBClient): Promise<void> {
+  for (const id of names.idsOfType('AWS::S3::Bucket')) {
+    await s3.send(new CreateBucketCommand({ Bucket: names.physicalName(id) }));
+  }
+  for (const id of TABLE_TYPES.flatMap((t) => names.idsOfType(t))) {
+    await ddb.send(new CreateTableCommand(tableInput(names, id)));
+  }
+}
+
+/** The CreateTable call of one template table (key schema, attributes, GSIs and LSIs, billing mode). */
+export function tableInput(names: LocalNames, logicalId: string): CreateTableCommandInput {
+  const p = names.resolve(names.resource(logicalId).Properties ?? {}) as Record<string, unknown>;
+  const onDemand = p.BillingMode === 'PAY_PER_REQUEST';
+  const throughput = onDemand
+    ? undefined
+    : ((p.ProvisionedThroughput as CreateTableCommandInput['ProvisionedThroughput']) ?? {
+        ReadCapacityUnits: 5,
+        WriteCapacityUnits: 5,
+      });
+  type Gsi = NonNullable<CreateTableCommandInput['GlobalSecondaryIndexes']>[number];
+  const gsis = (p.GlobalSecondaryIndexes as Gsi[] | undefined)?.map((g) => ({
+    IndexName: g.IndexName,
+    KeySchema: g.KeySchema,
+    Projection: g.Projection,
+    ...(onDemand ? {} : { ProvisionedThroughput: g.ProvisionedThroughput ?? throughput }),
+  }));
+  return {
+    TableName: names.physicalName(logicalId),
+    KeySchema: p.KeySchema as CreateTableCommandInput['KeySchema'],
+    AttributeDefinitions: p.AttributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
+    BillingMode: onDemand ? 'PAY_PER_REQUEST' : 'PROVISIONED',
+    ProvisionedThroughput: throughput,
+    GlobalSecondaryIndexes: gsis,
+    LocalSecondaryIndexes: p.LocalSecondaryIndexes as CreateTableCommandInput['LocalSecondaryIndexes'],
+  };
+}
+
+/** SDK clients bound to the emulators (the same clients the code under test builds from env). */
+export function clients(e: Pick<Emulators, 's3Endpoint' | 'dynamoEndpoint'>) {
+  const common = { region: LOCAL_REGION, credentials: DUMMY_CREDENTIALS };
+  return {
+    s3: new S3Client({ ...common, endpoint: e.s3Endpoint, forcePathStyle: true }),
+    ddb: new DynamoDBClient({ ...common, endpoint: e.dynamoEndpoint }),
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * The deployed system as a whole, without an AWS account: the synthesized CDK app's buckets, tables and
+ * state machines on local emulators (s3rver, dynalite, aws-local-stepfunctions), real Lambda handlers
+ * in-process, the real Batch entrypoint as child processes. Every assertion reads the emulated S3/DynamoDB.
+ */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executionNameFor } from '../../lib/cloud/identity.ts';
+import { LocalCloud } from '../../lib/localcloud/cloud.ts';
+import { TABLE_TYPES } from '../../lib/localcloud/emulators.ts';
+import { seedModels } from '../../lib/localcloud/models.ts';
+import { handlerFiles } from '../../lib/localcloud/template.ts';
+import { generatePhantom } from '../../lib/phantom/phantom.ts';
+import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
+import type { Vec3 } from '../../lib/volume/volume.ts';
+
+const DIMS: Vec3 = [96, 96, 48];
+/**
+ * Scenario 4 needs the `train-fold` and `evaluate-ensemble` Batch stages, which the entrypoint does not
+ * wire yet (`runBatchStage` gets no `training` library). Opt in with RAUNET_E2E_TRAINING=1 once it does.
+ */
+const TRAINING = process.env.RAUNET_E2E_TRAINING === '1';
+const HOST_FAILURE = 'Host EC2 (instance i-0e2e0c0ffee000001) terminated.';
+
+let cloud: LocalCloud;
+let input: string;
+let results: string;
+let models: string;
+let jobsTable: string;
+let modelsTable: string;
+const started = Date.now();
+
+function tableName(hint: string): string {
+  for (const t of TABLE_TYPES) {
+    try {
+      return cloud.nameOf(t, hint);
+    } catch {}
+  }
+  throw new Error(`no table ${hint}`);
+}
+
+async function keys(bucket: string, prefix = ''): Promise<string[]> {
+  const out = await cloud.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((c) => c.Key ?? '');
+}
+
+async function bytes(bucket: string, key: string): Promise<Uint8Array> {
+  const out = await cloud.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return out.Body!.transformToByteArray();
+}
+
+async function items(table: string): Promise<Record<string, unknown>[]> {
+  const out = await DynamoDBDocumentClient.from(cloud.ddb).send(new ScanCommand({ TableName: table }));
+  return out.Items ?? [];
+}
+
+function phantomBytes(seed: number): { bytes: Uint8Array; ct: ReturnType<typeof generatePhantom>['ct'] } {
+  const { ct } = generatePhantom({ seed, dims: DIMS, tumors: 1 });
+  return { ct, bytes: encodeNifti(ct, { gzip: true }) };
+}
+
+/** Drop a scan; resolve to its job id once every execution it started has finished. */
+async function drop(
+  key: string,
+  body: Uint8Array,
+): Promise<{ jobId: string; event: Record<string, unknown> }> {
+  const before = cloud.executions.size;
+  const event = await cloud.dropObject(input, key, body);
+  expect(cloud.executions.size).toBe(before + 1);
+  await cloud.waitForAll();
+  const exec = [...cloud.executions.values()][before];
+  const jobId = (JSON.parse(exec.input) as { jobId: string }).jobId;
+  return { jobId, event };
+}
+
+beforeAll(async () => {
+  cloud = await LocalCloud.start();
+  input = cloud.nameOf('AWS::S3::Bucket', 'input');
+  results = cloud.nameOf('AWS::S3::Bucket', 'results');
+  models = cloud.nameOf('AWS::S3::Bucket', 'models');
+  jobsTable = tableName('jobs');
+  modelsTable = tableName('models');
+  await seedModels({ bucket: models, table: modelsTable });
+});
+
+afterAll(async () => {
+  await cloud?.stop();
+  // The whole local-cloud run (synth, emulators, models, scenarios) — issue 8 asks for < 10 minutes.
+  process.stderr.write(`local-cloud run: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+});
+
+describe('local cloud from the synthesized template', () => {
+  it('maps every Lambda the workflows use to its handler in functions/', () => {
+    const files = handlerFiles(cloud.app, cloud.names);
+    expect(
+      Object.values(files)
+        .map((f) => f.replace(/^.*\//, ''))
+        .sort(),
+    ).toEqual([
+      'finalize.ts',
+      'ingest.ts',
+      'mark-failed.ts',
+      'plan.ts',
+      'register.ts',
+      'starter.ts',
+      'window.ts',
+    ]);
+    // A function the table does not know fails loudly.
+    expect(() => handlerFiles({ ...cloud.app, handlers: {} }, cloud.names)).toThrow(/no handler file/);
+  });
+
+  it('created the template buckets and tables, models in the agreed layout', async () => {
+    const k = await keys(models, 'runs/e2e-seed/');
+    for (const stage of ['localize', 'liver', 'tumor']) {
+      for (const f of ['model.json', 'weights.bin', 'manifest.json', 'model.onnx']) {
+        expect(k).toContain(`runs/e2e-seed/${stage}/fold-0/${f}`);
+      }
+    }
+    const current = (await items(modelsTable)).filter((i) => i.runId === 'CURRENT');
+    expect(current.map((i) => i.stage).sort()).toEqual(['liver', 'localize', 'tumor']);
+  });
+});
+
+describe('segmentation workflow', () => {
+  let first: { jobId: string; event: Record<string, unknown> };
+  let ct: ReturnType<typeof phantomBytes>['ct'];
+
+  it('1. a phantom CT dropped into the input bucket -> SUCCEEDED with label map, report, preview', async () => {
+    const p = phantomBytes(11);
+    ct = p.ct;
+    first = await drop('incoming/case-1.nii.gz', p.bytes);
+    const job = (await items(jobsTable)).find((i) => i.jobId === first.jobId);
+    expect(job?.status).toBe('SUCCEEDED');
+    const prefix = `results/${first.jobId}/`;
+    expect((await keys(results, prefix)).sort()).toEqual(
+      ['labels.nii.gz', 'preview.png', 'report.json'].map((f) => prefix + f),
+    );
+    const labels = decodeNifti(await bytes(results, `${prefix}labels.nii.gz`), 'labels.nii.gz');
+    expect(labels.dims).toEqual(ct.dims);
+    for (let i = 0; i < 3; i++) expect(labels.spacing[i]).toBeCloseTo(ct.spacing[i], 5);
+    for (let i = 0; i < 16; i++) expect(labels.affine[i]).toBeCloseTo(ct.affine[i], 4);
+    expect(labels.data.every((v) => v <= 2)).toBe(true);
+    const png = await bytes(results, `${prefix}preview.png`);
+    expect([...png.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
+    const report = JSON.parse(new TextDecoder().decode(await bytes(results, `${prefix}report.json`)));
+    expect(report.jobId).toBe(first.jobId);
+    expect(report.summary.dims).toEqual(DIMS);
+    // Three Batch jobs ran, each once.
+    const batch = cloud.batch.jobs.slice(-3);
+    expect(batch.map((j) => [j.Container.Command[0], j.Status, j.Attempts.length])).toEqual([
+      ['localize', 'SUCCEEDED', 1],
+      ['segment-liver', 'SUCCEEDED', 1],
+      ['segment-tumor', 'SUCCEEDED', 1],
+    ]);
+  });
+
+  it('2. a corrupt file -> FAILED with a reason naming the problem, nothing else written', async () => {
+    const resultsBefore = await keys(results);
+    const garbage = new TextEncoder().encode('this is not a NIfTI file at all');
+    const { jobId } = await drop('incoming/broken.nii', garbage);
+    const job = (await items(jobsTable)).find((i) => i.jobId === jobId);
+    expect(job?.status).toBe('FAILED');
+    expect(String(job?.reason)).toMatch(/broken\.nii/);
+    expect(String(job?.reason).length).toBeGreaterThan('broken.nii'.length + 5);
+    const exec = [...cloud.executions.values()].at(-1)!;
+    expect(exec.status).toBe('FAILED');
+    expect(exec.error?.name).toBe('SegmentationFailed');
+    expect(await keys(results)).toEqual(resultsBefore);
+    expect(await keys(input, `work/${jobId}/`)).toEqual([]);
+  });
+
+  it('3. the same object event delivered twice -> one job', async () => {
+    const executions = cloud.executions.size;
+    const jobsBefore = await items(jobsTable);
+    const resultsBefore = await keys(results);
+    // EventBridge delivers at least once: the starter sees the event again.
+    const [again] = (await cloud.deliverEvent(first.event)) as Array<{ started: boolean; reason?: string }>;
+    expect(again).toMatchObject({ jobId: first.jobId, started: false, reason: 'duplicate' });
+    expect(cloud.executions.size).toBe(executions);
+    // Even an execution under another name (a bypassed starter) stops at the conditional write.
+    const exec = cloud.startExecution(
+      cloud.stateMachineArn('segmentation'),
+      [...cloud.executions.values()].find((e) => e.name === executionNameFor(first.jobId))!.input,
+      'manual-replay',
+    );
+    await exec.done;
+    expect(exec.status).toBe('SUCCEEDED');
+    expect((exec.output as { ingest: { status: string } }).ingest.status).toBe('DUPLICATE');
+    expect(await items(jobsTable)).toEqual(jobsBefore);
+    expect(await keys(results)).toEqual(resultsBefore);
+  });
+
+  it('5. a Batch attempt lost to a host failure is retried by Batch and the job succeeds', async () => {
+    cloud.faults.set('segment-liver', [{ statusReason: HOST_FAILURE }]);
+    const { jobId } = await drop('incoming/case-5.nii.gz', phantomBytes(15).bytes);
+    const job = (await items(jobsTable)).find((i) => i.jobId === jobId);
+    expect(job?.status).toBe('SUCCEEDED');
+    const liver = cloud.batch.jobs.filter((j) => j.Container.Command[0] === 'segment-liver').at(-1)!;
+    expect(liver.Status).toBe('SUCCEEDED');
+    expect(liver.Attempts.map((a) => a.StatusReason)).toEqual([
+      HOST_FAILURE,
+      'Essential container in task exited',
+    ]);
+    expect(await keys(results, `results/${jobId}/`)).toHaveLength(3);
+  });
+});
+
+describe('training workflow', () => {
+  it.skipIf(!TRAINING)(
+    '4. a 2-fold sweep on tiny phantoms -> fold models, an ensemble, runs in the table, promoted',
+    async () => {
+      for (let k = 0; k < 4; k++) {
+        const { ct, seg } = generatePhantom({ seed: 100 + k, dims: [48, 48, 32], tumors: 1 });
+        await cloud.s3.send(
+          new PutObjectCommand({
+            Bucket: models,
+            Key: `datasets/tiny/volume-${k}.nii.gz`,
+            Body: encodeNifti(ct, { gzip: true }),
+          }),
+        );
+        await cloud.s3.send(
+          new PutObjectCommand({
+            Bucket: models,
+            Key: `datasets/tiny/segmentation-${k}.nii.gz`,
+            Body: encodeNifti(seg, { gzip: true }),
+          }),
+        );
+      }
+      const exec = cloud.startExecution(
+        cloud.stateMachineArn('training'),
+        JSON.stringify({ stage: 'tumor', dataset: 'tiny', folds: 2, sweep: { epochs: [1], width: [0.125] } }),
+        'train-e2e',
+      );
+      await exec.done;
+      expect(exec.error).toBeUndefined();
+      expect(exec.status).toBe('SUCCEEDED');
+      const out = exec.output as { plan: { runId: string }; registered: { promoted: boolean } };
+      const runKeys = await keys(models, `runs/${out.plan.runId}/`);
+      for (const fold of [0, 1]) {
+        expect(runKeys.some((k) => k.includes(`tumor/fold-${fold}/model.onnx`))).toBe(true);
+      }
+      expect(runKeys.some((k) => k.endsWith('metrics.json'))).toBe(true);
+      const rows = (await items(modelsTable)).filter((i) => i.stage === 'tumor');
+      expect(rows.some((i) => i.runId === out.plan.runId)).toBe(true);
+      expect(out.registered.promoted).toBe(true);
+      expect(rows.find((i) => i.runId === 'CURRENT')?.models).toContain(out.plan.runId);
+    },
+    // Real (tiny) training in two fold jobs and an ensemble evaluation on 2 CPU cores.
+    900_000,
+  );
+});
