@@ -11,6 +11,7 @@
  * See docs/segmentation.md for the measured peak.
  */
 import type { InferenceEngine } from '../inference/engine.ts';
+import { STAGES, type Stage } from '../model/storage.ts';
 import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts';
 import { reindexAffine } from '../preprocess/grid.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
@@ -27,8 +28,9 @@ import {
 } from './stages.ts';
 import type { BlendMode } from './windows.ts';
 
-export type StageName = 'localize' | 'liver' | 'tumor';
-export const STAGES: readonly StageName[] = ['localize', 'liver', 'tumor'];
+/** The pipeline's stages are the model manifests' stages (one definition, in `model/storage.ts`). */
+export type StageName = Stage;
+export { STAGES };
 
 /** The manifest fields the pipeline reads (a `ModelManifest` of `lib/model/storage.ts` satisfies it). */
 export interface ManifestInfo {
