@@ -9,16 +9,25 @@ import { exportToOnnx } from '../../lib/inference/onnx-export.ts';
 import { type ArchName, buildRAUNet } from '../../lib/model/archs.ts';
 import { maxAbsDiff, randomArray, randomizeWeights, rng, tfjsForwardYielding } from './helpers.ts';
 
-export async function checkParity(arch: ArchName, inputShape: number[], width: number, seed: number) {
+export async function checkParity(
+  arch: ArchName,
+  inputShape: number[],
+  width: number,
+  seed: number,
+  input?: Float32Array,
+) {
   const model = buildRAUNet(arch, { inputShape, width });
   randomizeWeights(model, seed);
   const shape = [1, ...inputShape];
-  const x = randomArray(
-    shape.reduce((a, b) => a * b, 1),
-    0,
-    1,
-    rng(seed + 100),
-  );
+  const x =
+    input ??
+    randomArray(
+      shape.reduce((a, b) => a * b, 1),
+      0,
+      1,
+      rng(seed + 100),
+    );
+  expect(x.length).toBe(shape.reduce((a, b) => a * b, 1));
   const want = await tfjsForwardYielding(model, x, shape);
   const session = await ort.InferenceSession.create(exportToOnnx(model));
   const out = await session.run({ input: new ort.Tensor('float32', x, shape) });
