@@ -13,7 +13,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { INPUT_SUFFIXES, RESULTS_PREFIX, RUNS_PREFIX, WORK_PREFIX } from '../cloud/layout.ts';
@@ -21,9 +20,9 @@ import type { BatchCompute } from './batch-compute.ts';
 import type { DeploymentConfig } from './config.ts';
 import { allowList, allowObjects, allowTable, READ_OBJECT, WRITE_OBJECT } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
-import { removalPolicyOf, type Storage } from './storage.ts';
+import type { Storage } from './storage.ts';
 import type { Tables } from './tables.ts';
-import { batchStep, lambdaStep } from './workflow-steps.ts';
+import { batchStep, lambdaStep, loggedStateMachine } from './workflow-steps.ts';
 
 export interface SegmentationWorkflowProps {
   config: DeploymentConfig;
@@ -148,17 +147,8 @@ export class SegmentationWorkflow extends Construct {
         ),
     );
 
-    const logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
-      retention: config.retention.logRetentionDays as logs.RetentionDays,
-      removalPolicy: removalPolicyOf(config),
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+    this.stateMachine = loggedStateMachine(this, config, definition, {
       timeout: Duration.hours(12),
-      tracingEnabled: true,
-      // Execution data holds object keys; keep it out of the logs.
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       comment: 'RA-UNet segmentation of one CT dropped into the input bucket',
     });
 

@@ -11,7 +11,6 @@
  * "sweep"?: { "lr"?: number[], "width"?: number[], "epochs"?: number[] } }`.
  */
 import { Duration } from 'aws-cdk-lib';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -21,9 +20,9 @@ import type { BatchCompute } from './batch-compute.ts';
 import type { DeploymentConfig } from './config.ts';
 import { allowList, allowObjects, allowTable, READ_OBJECT, WRITE_OBJECT } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
-import { removalPolicyOf, type Storage } from './storage.ts';
+import type { Storage } from './storage.ts';
 import type { Tables } from './tables.ts';
-import { batchStep, lambdaStep } from './workflow-steps.ts';
+import { batchStep, lambdaStep, loggedStateMachine } from './workflow-steps.ts';
 
 export interface TrainingWorkflowProps {
   config: DeploymentConfig;
@@ -113,16 +112,8 @@ export class TrainingWorkflow extends Construct {
       .next(registerStep)
       .next(new sfn.Succeed(this, 'Trained'));
 
-    const logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
-      retention: config.retention.logRetentionDays as logs.RetentionDays,
-      removalPolicy: removalPolicyOf(config),
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+    this.stateMachine = loggedStateMachine(this, config, definition, {
       timeout: Duration.days(7),
-      tracingEnabled: true,
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       comment: 'RA-UNet K-fold training, ensemble evaluation and promotion',
     });
 

@@ -6,9 +6,12 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as batch from 'aws-cdk-lib/aws-batch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import type { DeploymentConfig } from './config.ts';
+import { removalPolicyOf } from './storage.ts';
 
 /** Lambda errors worth retrying: the service's own transient failures, not the handler's errors. */
 const LAMBDA_TRANSIENT = [
@@ -68,4 +71,28 @@ export function batchStep(
     backoffRate: 2,
   });
   return task;
+}
+
+/**
+ * A JSONPath state machine with X-Ray tracing and an execution log group (construct ids `ExecutionLogs`
+ * and `StateMachine` under `scope`). Execution data holds object keys, so it stays out of the logs.
+ */
+export function loggedStateMachine(
+  scope: Construct,
+  config: DeploymentConfig,
+  definition: sfn.IChainable,
+  props: { timeout: Duration; comment: string },
+): sfn.StateMachine {
+  const logGroup = new logs.LogGroup(scope, 'ExecutionLogs', {
+    retention: config.retention.logRetentionDays as logs.RetentionDays,
+    removalPolicy: removalPolicyOf(config),
+  });
+  return new sfn.StateMachine(scope, 'StateMachine', {
+    definitionBody: sfn.DefinitionBody.fromChainable(definition),
+    queryLanguage: sfn.QueryLanguage.JSON_PATH,
+    timeout: props.timeout,
+    tracingEnabled: true,
+    logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    comment: props.comment,
+  });
 }
