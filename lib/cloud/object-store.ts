@@ -24,6 +24,13 @@ function isNotFound(e: unknown): boolean {
   return err?.name === 'NoSuchKey' || err?.name === 'NotFound' || err?.$metadata?.httpStatusCode === 404;
 }
 
+/** A missing object is bad input naming the file; any other S3 error is returned unchanged. */
+function notFoundAsInputError(e: unknown, ref: ObjectRef): unknown {
+  return isNotFound(e)
+    ? new InputError('object not found (deleted before it was processed?)', 'NOT_FOUND', fileNameOf(ref.key))
+    : e;
+}
+
 /** The file name part of a key (what an `InputError` names). */
 export function fileNameOf(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
@@ -37,13 +44,7 @@ export async function objectSize(s3: S3Client, ref: ObjectRef): Promise<number> 
     );
     return head.ContentLength ?? 0;
   } catch (e) {
-    if (isNotFound(e))
-      throw new InputError(
-        'object not found (deleted before it was processed?)',
-        'NOT_FOUND',
-        fileNameOf(ref.key),
-      );
-    throw e;
+    throw notFoundAsInputError(e, ref);
   }
 }
 
@@ -59,13 +60,7 @@ export async function getObjectBytes(
       new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId ?? undefined }),
     );
   } catch (e) {
-    if (isNotFound(e))
-      throw new InputError(
-        'object not found (deleted before it was processed?)',
-        'NOT_FOUND',
-        fileNameOf(ref.key),
-      );
-    throw e;
+    throw notFoundAsInputError(e, ref);
   }
   if (out.ContentLength !== undefined && out.ContentLength > maxBytes) {
     throw new InputError(
