@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
+import { installWasmKernelPatches } from './wasm-kernels.ts';
 
 export type BackendChoice = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -59,106 +60,11 @@ async function activate(choice: BackendChoice): Promise<void> {
   if (choice === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(wasmBinaryDir());
-    registerWasmConv2DBackpropFilter();
-    registerWasmConv3DBackpropInput();
+    installWasmKernelPatches();
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
     return;
   }
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to initialise');
-}
-
-/**
- * tfjs-backend-wasm 4.x has no `Conv2DBackpropFilter` kernel, so no 2D network can train on it. The
- * filter gradient of a 2D convolution is the 3D one with a depth-1 input and a depth-1 filter, which
- * wasm has: run `Conv3DBackpropFilterV2` on [n, 1, h, w, c] views of the same buffers.
- */
-export function registerWasmConv2DBackpropFilter(): void {
-  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
-  const conv3d = tf.getKernel('Conv3DBackpropFilterV2', 'wasm');
-  if (!conv3d) return;
-  tf.registerKernel({
-    kernelName: 'Conv2DBackpropFilter',
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      const a = attrs as unknown as {
-        strides: number | [number, number];
-        pad: unknown;
-        dataFormat?: string;
-        filterShape: [number, number, number, number];
-      };
-      const [sh, sw] = typeof a.strides === 'number' ? [a.strides, a.strides] : a.strides;
-      // Stride 1 only: the wasm 3D kernel disagrees with the cpu backend for strided 'same' convolutions.
-      if (
-        (a.dataFormat ?? 'NHWC') !== 'NHWC' ||
-        (a.pad !== 'same' && a.pad !== 'valid') ||
-        sh !== 1 ||
-        sw !== 1
-      ) {
-        throw new Error(
-          `Conv2DBackpropFilter on wasm: only NHWC, stride 1, 'same'/'valid' padding are supported`,
-        );
-      }
-      const as5d = (t: tf.TensorInfo): tf.TensorInfo => ({
-        ...t,
-        shape: [t.shape[0]!, 1, ...t.shape.slice(1)],
-      });
-      const dw = conv3d.kernelFunc({
-        inputs: { x: as5d(x), dy: as5d(dy) },
-        backend,
-        attrs: { strides: [1, sh, sw], pad: a.pad, filterShape: [1, ...a.filterShape] },
-      }) as tf.TensorInfo;
-      return { dataId: dw.dataId, shape: [...a.filterShape], dtype: dw.dtype };
-    },
-  });
-}
-
-/**
- * tfjs-backend-wasm 4.22's `Conv3DBackpropInputV2` returns wrong input gradients (checked against the
- * cpu backend and finite differences), so 3D networks would train on garbage. For stride 1 with odd
- * kernels and 'same' padding (all the networks use), the input gradient is the forward convolution of
- * dy with the spatially flipped filter whose in/out channels are swapped; wasm's forward Conv3D is right.
- */
-export function registerWasmConv3DBackpropInput(): void {
-  const conv3d = tf.getKernel('Conv3D', 'wasm');
-  const reverse = tf.getKernel('Reverse', 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!conv3d || !reverse || !transpose) return;
-  tf.unregisterKernel('Conv3DBackpropInputV2', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Conv3DBackpropInputV2',
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-      const a = attrs as unknown as { strides: number | number[]; pad: unknown };
-      const strides = typeof a.strides === 'number' ? [a.strides] : a.strides;
-      const [fd, fh, fw] = filter.shape as number[];
-      if (a.pad !== 'same' || strides.some((s) => s !== 1) || [fd!, fh!, fw!].some((k) => k % 2 !== 1)) {
-        throw new Error(
-          `Conv3DBackpropInputV2 on wasm: only stride 1, odd kernels, 'same' padding are supported`,
-        );
-      }
-      const b = backend as { disposeData(id: object): void };
-      const flipped = reverse.kernelFunc({
-        inputs: { x: filter },
-        backend,
-        attrs: { dims: [0, 1, 2] },
-      }) as tf.TensorInfo;
-      const swapped = transpose.kernelFunc({
-        inputs: { x: flipped },
-        backend,
-        attrs: { perm: [0, 1, 2, 4, 3] },
-      }) as tf.TensorInfo;
-      b.disposeData(flipped.dataId);
-      const dx = conv3d.kernelFunc({
-        inputs: { x: dy, filter: swapped },
-        backend,
-        attrs: { strides: [1, 1, 1], pad: 'same', dilations: [1, 1, 1] },
-      }) as tf.TensorInfo;
-      b.disposeData(swapped.dataId);
-      return dx;
-    },
-  });
 }
 
 let active: string | undefined;

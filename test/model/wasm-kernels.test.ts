@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../lib/model/backend.ts';
+import { mergeAxes } from '../../lib/model/wasm-kernels.ts';
+
+afterAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** Values i*0.5 - 7 at flat index i: reductions of these are easy to check by hand as well. */
+function ramp(shape: number[]): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(
+    Float32Array.from({ length: n }, (_, i) => i * 0.5 - 7),
+    shape,
+  );
+}
+
+type Result = { shape: number[]; values: number[] };
+
+/** Reductions and splits of rank-3..5 tensors, as plain shapes and values. */
+function cases(): Result[] {
+  return tf.tidy(() => {
+    const out: tf.Tensor[] = [];
+    const x5 = ramp([2, 3, 4, 2, 3]);
+    const x3 = ramp([3, 4, 5]);
+    for (const axis of [[0, 1, 2, 3], [1, 3], [4], [0, 2, 4], null] as const) {
+      for (const keepDims of [false, true]) {
+        out.push(tf.sum(x5, axis === null ? undefined : [...axis], keepDims));
+        out.push(tf.mean(x5, axis === null ? undefined : [...axis], keepDims));
+      }
+    }
+    out.push(tf.sum(x3, [0, 2]), tf.mean(x3, -1, true));
+    const splits: Array<[number, number[]]> = [
+      [0, [1, 1]],
+      [2, [1, 3]],
+      [4, [1, 2]],
+      [-1, [2, 1]],
+    ];
+    for (const [axis, sizes] of splits) out.push(...tf.split(x5, sizes, axis));
+    return out.map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
+  });
+}
+
+describe('wasm kernel patches', () => {
+  it('merges adjacent axes with equal keys', () => {
+    expect(mergeAxes([2, 3, 4, 5], ['a', 'a', 'b', 'b'])).toEqual({ shape: [6, 20], keys: ['a', 'b'] });
+    expect(mergeAxes([2, 3, 4, 5, 6], [1, 1, 0, 1, 1])).toEqual({ shape: [6, 4, 30], keys: [1, 0, 1] });
+    expect(mergeAxes([7], [true])).toEqual({ shape: [7], keys: [true] });
+  });
+
+  it('rank-5 sums, means and splits on wasm equal the cpu backend', async () => {
+    await initBackend('cpu', () => {});
+    const reference = cases();
+    // a hand-checked anchor: the sum of all 144 ramp values is 0.5 * (143 * 144 / 2) - 7 * 144
+    expect(reference[16]!.values[0]).toBeCloseTo(0.5 * ((143 * 144) / 2) - 7 * 144, 3);
+    await initBackend('wasm', () => {});
+    const onWasm = cases();
+    expect(onWasm.length).toBe(reference.length);
+    onWasm.forEach((r, i) => {
+      const ref = reference[i]!;
+      expect(r.shape, `case ${i}`).toEqual(ref.shape);
+      const worst = Math.max(0, ...r.values.map((v, j) => Math.abs(v - ref.values[j]!)));
+      expect(worst, `case ${i}`).toBeLessThan(1e-3);
+    });
+  });
+});
