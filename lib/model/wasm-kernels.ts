@@ -5,11 +5,13 @@
  *    depth-1 views.
  *  - `Conv3DBackpropInputV2` returns wrong gradients: use the forward convolution with the flipped,
  *    channel-swapped filter.
- *  - Rank-5 tensors fall off wasm's fast paths: `SplitV` (the gradient of every channel concatenation)
- *    slices them element by element in JavaScript, and `Sum`/`Mean` (batch-norm statistics and the
- *    gradients of every broadcast) first transpose them with a generic kernel. Both are exact
- *    reshapes away from a rank-2 or rank-3 problem: adjacent axes that are treated alike are merged
- *    before the original kernel runs (measured on [2,32,32,32,8]: split 638 -> 15 ms, sum 61 -> 1 ms).
+ *  - `Conv3D` is a direct loop (~0.3 GFLOP/s): stride-1 'same' convolutions become sums of XNNPACK
+ *    Conv2Ds over the depth taps, 1x1x1 ones a single matrix product (~20x faster).
+ *  - Rank-5 tensors fall off wasm's fast paths: `Sum`/`Mean` (batch-norm statistics and the gradients
+ *    of every broadcast) first transpose them with a generic kernel, and `SplitV` (the gradient of
+ *    every channel concatenation) slices them element by element. Reductions run on merged axes
+ *    (adjacent axes treated alike are one axis: [2,32,32,32,8] sum 61 -> 1 ms); splits and
+ *    concatenations are plain row copies on [outer, axis * inner] views (split 638 -> ~3 ms).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -87,22 +89,115 @@ function reductionOverMergedAxes(original: KernelFn): KernelFn {
   };
 }
 
-/** SplitV along any axis as a split of [outer, axis, inner]. */
-function splitOverMergedAxes(original: KernelFn): KernelFn {
+/** The wasm backend's buffer access (public methods of its BackendWasm class). */
+interface WasmBuffers extends Backend {
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+  typedArrayFromHeap(t: Info): Float32Array;
+}
+
+/**
+ * Copies `rows` rows of `width` values from src (row stride srcStride, starting at srcOff) to dst
+ * (stride dstStride, from dstOff). Narrow rows (the channel slices of a channels-last tensor) are
+ * copied element by element: a typed-array view per row costs more than the copy itself.
+ */
+export function copyRows(
+  src: Float32Array,
+  srcStride: number,
+  srcOff: number,
+  dst: Float32Array,
+  dstStride: number,
+  dstOff: number,
+  rows: number,
+  width: number,
+): void {
+  if (width >= 64) {
+    for (let r = 0; r < rows; r++) {
+      const s = srcOff + r * srcStride;
+      dst.set(src.subarray(s, s + width), dstOff + r * dstStride);
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const s = srcOff + r * srcStride;
+    const d = dstOff + r * dstStride;
+    for (let k = 0; k < width; k++) dst[d + k] = src[s + k]!;
+  }
+}
+
+/** Product of shape[from..to). */
+function span(shape: readonly number[], from: number, to = shape.length): number {
+  let p = 1;
+  for (let i = from; i < to; i++) p *= shape[i]!;
+  return p;
+}
+
+/**
+ * SplitV of a float32 tensor along any axis as a row copy on the [outer, axis * inner] view (wasm's
+ * own kernel slices rank-5 tensors element by element through generic index arithmetic).
+ */
+function splitAsRowCopies(original: KernelFn): KernelFn {
   return (args) => {
     const { x } = args.inputs as { x: Info };
     const attrs = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-    const rank = x.shape.length;
-    const axis = normaliseAxes(attrs.axis, rank)[0]!;
-    if (rank <= 3) return original(args);
-    const outer = x.shape.slice(0, axis).reduce((a, b) => a * b, 1);
-    const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-    const parts = original({
-      ...args,
-      inputs: { x: view(x, [outer, x.shape[axis]!, inner]) },
-      attrs: { ...attrs, axis: 1 } as unknown as tf.NamedAttrMap,
-    }) as Info[];
-    return parts.map((p) => ({ ...p, shape: x.shape.map((d, i) => (i === axis ? p.shape[1]! : d)) }));
+    if (x.dtype !== 'float32') return original(args);
+    const axis = normaliseAxes(attrs.axis, x.shape.length)[0]!;
+    const len = x.shape[axis]!;
+    const sizes =
+      typeof attrs.numOrSizeSplits === 'number'
+        ? Array<number>(attrs.numOrSizeSplits).fill(len / attrs.numOrSizeSplits)
+        : attrs.numOrSizeSplits;
+    if (sizes.some((v) => !Number.isInteger(v) || v < 0)) return original(args);
+    const b = args.backend as unknown as WasmBuffers;
+    const outer = span(x.shape, 0, axis);
+    const inner = span(x.shape, axis + 1);
+    const src = b.typedArrayFromHeap(x);
+    let offset = 0;
+    return sizes.map((size) => {
+      const out = b.makeOutput(
+        x.shape.map((d, i) => (i === axis ? size : d)),
+        'float32',
+      );
+      copyRows(
+        src,
+        len * inner,
+        offset * inner,
+        b.typedArrayFromHeap(out),
+        size * inner,
+        0,
+        outer,
+        size * inner,
+      );
+      offset += size;
+      return out;
+    });
+  };
+}
+
+/** Concat of float32 tensors along any axis as row copies on [outer, axis * inner] views. */
+function concatAsRowCopies(original: KernelFn): KernelFn {
+  return (args) => {
+    const inputs = (Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs)) as Info[];
+    const first = inputs[0];
+    if (!first || inputs.length < 2 || inputs.some((t) => t.dtype !== 'float32' || span(t.shape, 0) === 0)) {
+      return original(args);
+    }
+    const axis = normaliseAxes((args.attrs as unknown as { axis: number }).axis, first.shape.length)[0]!;
+    const total = inputs.reduce((sum, t) => sum + t.shape[axis]!, 0);
+    const b = args.backend as unknown as WasmBuffers;
+    const outer = span(first.shape, 0, axis);
+    const inner = span(first.shape, axis + 1);
+    const out = b.makeOutput(
+      first.shape.map((d, i) => (i === axis ? total : d)),
+      'float32',
+    );
+    const dst = b.typedArrayFromHeap(out);
+    let offset = 0;
+    for (const t of inputs) {
+      const width = t.shape[axis]! * inner;
+      copyRows(b.typedArrayFromHeap(t), width, 0, dst, total * inner, offset * inner, outer, width);
+      offset += t.shape[axis]!;
+    }
+    return out;
   };
 }
 
@@ -313,5 +408,6 @@ export function installWasmKernelPatches(): void {
   replaceConv3DBackpropInput();
   wrapKernel('Sum', reductionOverMergedAxes);
   wrapKernel('Mean', reductionOverMergedAxes);
-  wrapKernel('SplitV', splitOverMergedAxes);
+  wrapKernel('SplitV', splitAsRowCopies);
+  wrapKernel('Concat', concatAsRowCopies);
 }

@@ -38,6 +38,9 @@ function cases(): Result[] {
       [-1, [2, 1]],
     ];
     for (const [axis, sizes] of splits) out.push(...tf.split(x5, sizes, axis));
+    const y5 = tf.neg(ramp([2, 3, 4, 2, 1]));
+    out.push(tf.concat([x5, y5, x5], -1), tf.concat([x5, x5], 0), tf.concat([x5, tf.sqrt(tf.abs(x5))], 2));
+    out.push(tf.split(ramp([2, 3, 64 * 2]), [64, 64], 2)[1]!);
     // Conv3D (and through it the input gradient): 3x3x3, 1x1x1 'same' and 'valid', 3x1x3 kernels
     const xc = tf.sin(ramp([2, 4, 5, 6, 3])) as tf.Tensor5D;
     for (const [k, pad] of [
