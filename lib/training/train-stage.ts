@@ -12,7 +12,7 @@
 import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { ONNX_FILE } from '../inference/load.ts';
 import { saveOnnx } from '../inference/save-onnx.ts';
@@ -164,33 +164,8 @@ export function stagePatch(
   return { patch: shape.slice(0, -1).reverse(), inputShape: [...shape] };
 }
 
-/**
- * tfjs-backend-wasm has no Conv2DBackpropFilter kernel, so 2D networks cannot train on it: stage
- * `localize` switches to the cpu backend for its run. Returns the function that switches back.
- */
-async function trainingBackend(stage: TrainStage, log: (line: string) => void): Promise<() => Promise<void>> {
-  const current = tf.getBackend();
-  if (stage !== 'localize' || current !== 'wasm') return async () => {};
-  log(
-    'the wasm backend cannot train 2D convolutions (no Conv2DBackpropFilter kernel): using the cpu backend',
-  );
-  await tf.setBackend('cpu');
-  return async () => {
-    await tf.setBackend(current);
-  };
-}
-
 /** Train the folds of one stage. Resolves when every requested fold is done or training was aborted. */
 export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]> {
-  const restore = await trainingBackend(opts.stage, opts.log ?? (() => {}));
-  try {
-    return await trainFolds(opts);
-  } finally {
-    await restore();
-  }
-}
-
-async function trainFolds(opts: TrainStageOptions): Promise<FoldResult[]> {
   const stage = opts.stage;
   if (!STAGES.includes(stage)) throw new InputError(`unknown stage ${stage}; use localize, liver or tumor`);
   const defaults = STAGE_DEFAULTS[stage];
