@@ -120,19 +120,19 @@ export function retryAction(
 
 export class LocalBatch {
   readonly jobs: BatchJob[] = [];
-  private readonly running = new Map<number, Promise<void>>();
+  private readonly running = new Map<number, { command: string[]; exited: Promise<void> }>();
   private stopped = false;
   constructor(private readonly opts: LocalBatchOptions) {}
 
-  /** Pids (= process group ids) of the containers running now. */
-  get runningPids(): number[] {
-    return [...this.running.keys()];
+  /** The containers running now: pid (= process group id) and the job's command. */
+  get runningContainers(): Array<{ pid: number; command: string[] }> {
+    return [...this.running.entries()].map(([pid, r]) => ({ pid, command: r.command }));
   }
 
   /** Kill every running container's process group, wait until each has exited, and refuse new jobs. */
   async stop(): Promise<void> {
     this.stopped = true;
-    const exits = [...this.running.values()];
+    const exits = [...this.running.values()].map((r) => r.exited);
     for (const pid of this.running.keys()) killGroup(pid);
     await Promise.all(exits);
   }
@@ -239,19 +239,17 @@ export class LocalBatch {
         return;
       }
       runningGroups.add(pid);
-      this.running.set(
-        pid,
-        new Promise<void>((done) => {
-          child.once('close', (code, signal) => {
-            // The container is gone; whatever it left in its group goes with it (as with a task's cgroup).
-            killGroup(pid);
-            runningGroups.delete(pid);
-            this.running.delete(pid);
-            done();
-            resolve(code ?? (signal ? 137 : 1));
-          });
-        }),
-      );
+      const exited = new Promise<void>((done) => {
+        child.once('close', (code, signal) => {
+          // The container is gone; whatever it left in its group goes with it (as with a task's cgroup).
+          killGroup(pid);
+          runningGroups.delete(pid);
+          this.running.delete(pid);
+          done();
+          resolve(code ?? (signal ? 137 : 1));
+        });
+      });
+      this.running.set(pid, { command, exited });
     });
   }
 }

@@ -69,12 +69,12 @@ describe('LocalCloud.stop()', () => {
     expect(pids.map((p) => p.command[0])).toEqual(['train-fold', 'train-fold']);
     const all = pids.flatMap((p) => [p.pid, p.helper]);
     expect(all.every(alive)).toBe(true);
-    expect(cloud.batch.runningPids.sort()).toEqual(pids.map((p) => p.pid).sort());
+    expect(cloud.batch.runningContainers.map((c) => c.pid).sort()).toEqual(pids.map((p) => p.pid).sort());
 
     await cloud.stop();
 
     expect(all.filter(alive)).toEqual([]);
-    expect(cloud.batch.runningPids).toEqual([]);
+    expect(cloud.batch.runningContainers).toEqual([]);
     expect(exec.status).toBe('FAILED');
     const jobs = cloud.batch.jobs.filter((j) => j.Container.Command[0] === 'train-fold');
     expect(jobs).toHaveLength(2);
