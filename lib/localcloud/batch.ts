@@ -233,11 +233,11 @@ export class LocalBatch {
         reject(e);
         return;
       }
+      // A container that cannot start (spawn error) fails the attempt's promise; after a start, 'close'
+      // always follows, so a later error changes nothing.
+      child.on('error', reject);
       const pid = child.pid;
-      if (pid === undefined) {
-        child.once('error', reject);
-        return;
-      }
+      if (pid === undefined) return;
       runningGroups.add(pid);
       const exited = new Promise<void>((done) => {
         child.once('close', (code, signal) => {
