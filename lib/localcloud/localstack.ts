@@ -61,12 +61,19 @@ export interface LocalStackDeps {
   pollMs?: number;
 }
 
-/** The environment pointing the AWS SDK and cdklocal at LocalStack (dummy credentials unless set). */
+/**
+ * The environment pointing the AWS SDK and cdklocal at LocalStack (dummy credentials unless set). S3 gets
+ * `localhost` spelled as 127.0.0.1: the SDK addresses buckets path-style on an IP endpoint, while on a host
+ * name it would ask for `<bucket>.localhost`, which not every resolver knows (the code that builds its own
+ * S3 clients from the environment, such as model seeding, cannot be told to force path style).
+ */
 export function localStackEnv(endpoint: string, base: NodeJS.ProcessEnv): Record<string, string> {
   const region = base.AWS_REGION ?? LOCAL_REGION;
+  const s3 = new URL(endpoint);
+  if (s3.hostname === 'localhost') s3.hostname = '127.0.0.1';
   return {
     AWS_ENDPOINT_URL: endpoint,
-    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_ENDPOINT_URL_S3: s3.origin,
     AWS_ENDPOINT_URL_DYNAMODB: endpoint,
     AWS_ACCESS_KEY_ID: base.AWS_ACCESS_KEY_ID ?? 'test',
     AWS_SECRET_ACCESS_KEY: base.AWS_SECRET_ACCESS_KEY ?? 'test',
@@ -180,8 +187,10 @@ export async function runLocalStackE2E(deps: LocalStackDeps, env: Record<string,
 export function localStackClients(env: Record<string, string>) {
   const common = {
     region: env.AWS_REGION,
-    endpoint: env.AWS_ENDPOINT_URL,
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
   };
-  return { s3: new S3Client({ ...common, forcePathStyle: true }), ddb: new DynamoDBClient(common) };
+  return {
+    s3: new S3Client({ ...common, endpoint: env.AWS_ENDPOINT_URL_S3, forcePathStyle: true }),
+    ddb: new DynamoDBClient({ ...common, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB }),
+  };
 }

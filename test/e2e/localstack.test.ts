@@ -106,6 +106,21 @@ beforeEach(() => {
   });
 });
 
+describe('LocalStack environment', () => {
+  it('points every client at LocalStack, S3 at an IP endpoint (path-style buckets)', () => {
+    const e = localStackEnv('http://localhost:4566', { AWS_REGION: 'eu-west-1' });
+    expect(e).toMatchObject({
+      AWS_ENDPOINT_URL: 'http://localhost:4566',
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4566',
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://localhost:4566',
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      CDK_DEFAULT_ACCOUNT: '000000000000',
+    });
+    expect(localStackEnv('http://ls.internal:4566', {}).AWS_ENDPOINT_URL_S3).toBe('http://ls.internal:4566');
+  });
+});
+
 describe('LocalStack run: preconditions (exit code 2, nothing deployed)', () => {
   it('says LocalStack is unreachable', async () => {
     const { d, r } = deps({ fetch: async () => Promise.reject(new Error('connect ECONNREFUSED')) });
