@@ -17,7 +17,6 @@ import {
   localStackEnv,
   runLocalStackE2E,
 } from '../lib/localcloud/localstack.ts';
-import { seedModels } from '../lib/localcloud/models.ts';
 
 const endpoint = process.env.LOCALSTACK_ENDPOINT ?? 'http://localhost:4566';
 const env = localStackEnv(endpoint, process.env);
@@ -36,7 +35,8 @@ try {
       outputsFile: () => path.join(mkdtempSync(path.join(tmpdir(), 'raunet-ls-')), 'outputs.json'),
       readJson: (file) => JSON.parse(readFileSync(file, 'utf8')),
       ...localStackClients(env),
-      seedModels,
+      // Loaded only when needed: TensorFlow.js and the ONNX writer are slow to import.
+      seedModels: async (o) => (await import('../lib/localcloud/models.ts')).seedModels(o),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       now: () => Date.now(),
       log,

@@ -1,5 +1,7 @@
 // The LocalStack run up to the AWS calls, with mocked clients: health check, cdklocal deploy, scenario 1.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -7,6 +9,8 @@ import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } f
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { jobIdFor } from '../../lib/cloud/identity.ts';
+import { REPO_ROOT } from '../../lib/infra/paths.ts';
+import { closeServer, listenOnLoopback } from '../../lib/localcloud/emulators.ts';
 import {
   checkLocalStack,
   type LocalStackDeps,
@@ -216,4 +220,34 @@ describe('LocalStack run: deploy and scenario 1 against mocked clients', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('npm run e2e:localstack (the script itself)', () => {
+  const run = (endpoint: string) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'e2e-localstack.ts')],
+        { cwd: REPO_ROOT, env: { ...process.env, LOCALSTACK_ENDPOINT: endpoint }, timeout: 120_000 },
+        (err, _stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+
+  it('exits 2 naming the missing service, and 2 saying LocalStack is unreachable', async () => {
+    // A LocalStack without Batch (its free tier) answering the health check.
+    const server = createServer((_req, res) => {
+      const { batch: _, ...free } = ALL_SERVICES;
+      res.end(JSON.stringify({ services: free }));
+    });
+    const endpoint = await listenOnLoopback(server);
+    const lacking = await run(endpoint);
+    await closeServer(server);
+    expect(lacking.code).toBe(2);
+    expect(lacking.stderr).toContain(`e2e:localstack: LocalStack at ${endpoint} does not offer: batch`);
+    // The same port, now closed.
+    const gone = await run(endpoint);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain(`e2e:localstack: LocalStack is not reachable at ${endpoint}`);
+  }, 240_000);
 });
