@@ -87,3 +87,20 @@ describe('LocalCloud.stop()', () => {
     await cloud.stop();
   }, 240_000);
 });
+
+describe('LocalCloud.start()', () => {
+  it('leaves nothing behind when it fails', async () => {
+    // Its own temp root, to see what a failed start leaves there.
+    const root = mkdtempSync(path.join(tmpdir(), 'raunet-start-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = root;
+    try {
+      await expect(LocalCloud.start({ env: 'nowhere' })).rejects.toThrow(/env: must be one of/);
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
