@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseStages } from '../../lib/cli/commands/demo.ts';
 import { createTfjsEngine } from '../../lib/inference/tfjs-engine.ts';
 import { buildRAUNet, SIDE_MULTIPLE } from '../../lib/model/archs.ts';
 import { initBackend } from '../../lib/model/backend.ts';
@@ -23,8 +24,18 @@ describe('demo configuration', () => {
       const arch = stage === 'localize' ? 'raunet1' : 'raunet2';
       expect(() => stagePatch(stage as 'liver', arch, [...c.patch])).not.toThrow();
       for (const side of c.patch) expect(side % SIDE_MULTIPLE).toBe(0);
+      // some side of 64+: the bottleneck holds more than one voxel, so batch norm is not degenerate
+      expect(Math.max(...c.patch)).toBeGreaterThanOrEqual(2 * SIDE_MULTIPLE);
     }
     expect(DEMO.note).toMatch(/not .*clinical/);
+  });
+});
+
+describe('demo --stage', () => {
+  it('takes known stage names in pipeline order and names an unknown one', () => {
+    expect(parseStages('tumor,localize')).toEqual(['localize', 'tumor']);
+    expect(parseStages(' liver ')).toEqual(['liver']);
+    expect(() => parseStages('liver,lungs')).toThrow(/--stage: unknown stage 'lungs'/);
   });
 });
 

@@ -12,6 +12,7 @@ import { InputError } from '../../errors.ts';
 import type { Evaluation } from '../../metrics/lits.ts';
 import { formatEvaluation } from '../../metrics/report.ts';
 import { initBackend } from '../../model/backend.ts';
+import { STAGES, type Stage } from '../../model/storage.ts';
 import { disposeModels, loadModels } from '../../pipeline/models.ts';
 import { DEMO, runDemo, trainDemoModels } from '../../training/demo.ts';
 import { createProgress } from '../progress.ts';
@@ -28,6 +29,7 @@ interface DemoFlags {
   train?: boolean;
   resume?: boolean;
   work?: string;
+  stage?: string;
   engine?: 'onnx' | 'tfjs';
   backend?: string;
   quiet?: boolean;
@@ -47,6 +49,10 @@ export function register(program: Command): void {
     .option('--engine <kind>', 'onnx (default when model.onnx is present) or tfjs')
     .option('--train', 'train the demo models from scratch into --models (then evaluate them)')
     .option('--resume', 'with --train: continue an interrupted training run')
+    .option(
+      '--stage <names>',
+      'with --train: only these stages, comma-separated (localize,liver,tumor; e.g. to train them in parallel processes)',
+    )
     .option('--work <dir>', 'with --train: scratch folder for the training phantoms (default: a temp folder)')
     .option('--backend <name>', 'tfjs backend for --train (tensorflow, wasm, cpu)')
     .option('--quiet', 'no progress output')
@@ -58,8 +64,9 @@ export function register(program: Command): void {
         const work = flags.work ?? (await mkdtemp(join(tmpdir(), 'raunet-demo-train-')));
         const { signal, release } = abortOnSigint(() => log('stopping after the current step'));
         try {
-          await trainDemoModels({ work, out: flags.models, resume: flags.resume, signal, log });
-          if (signal.aborted) return;
+          const stages = flags.stage === undefined ? undefined : parseStages(flags.stage);
+          await trainDemoModels({ work, out: flags.models, resume: flags.resume, signal, log, stages });
+          if (signal.aborted || stages) return;
         } finally {
           release();
           if (!flags.work) await rm(work, { recursive: true, force: true });
@@ -91,4 +98,17 @@ export function register(program: Command): void {
         process.stdout.write(`outputs in ${flags.out}; ${DEMO.note}\n`);
       }
     });
+}
+
+/** `--stage localize,liver`: known stage names, in pipeline order, without repeats. */
+export function parseStages(value: string): Stage[] {
+  const names = value.split(',').map((s) => s.trim());
+  const unknown = names.filter((n) => !(STAGES as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new InputError(
+      `--stage: unknown stage '${unknown.join(',')}' (use ${STAGES.join(', ')})`,
+      'BAD_ARGUMENT',
+    );
+  }
+  return STAGES.filter((s) => names.includes(s));
 }
