@@ -3,8 +3,12 @@
  * as a child process (`containers/batch-entrypoint.ts` via tsx, CPU backend), applies the job definition's
  * RetryStrategy (Attempts, EvaluateOnExit) as AWS Batch does, and returns a DescribeJobs-shaped job. A
  * failed job throws `States.TaskFailed` whose Cause is that job as JSON, as the real integration does.
+ *
+ * Each container runs in its own process group; `stop()` kills every running group (the container and
+ * anything it started) and fails the jobs as terminated, as `TerminateJob` does. Groups still running when
+ * this process exits are killed too, so no run leaves processes behind.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../infra/paths.ts';
@@ -57,6 +61,35 @@ export interface LocalBatchOptions {
   faults?: Map<string, HostFault[]>;
   /** Called with every finished job (for assertions). */
   onJob?: (job: BatchJob) => void;
+  /**
+   * The container image's entrypoint: program and leading arguments, the job's command is appended
+   * (default: `node --import tsx containers/batch-entrypoint.ts`).
+   */
+  container?: readonly string[];
+}
+
+/** The status reason of the attempts of a job stopped with the local cloud (AWS: TerminateJob's reason). */
+export const STOPPED_REASON = 'Job terminated: the local cloud was stopped';
+
+/** Process groups of running containers, across instances: killed when this process exits. */
+const runningGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function killGroup(pid: number): void {
+  try {
+    // A negative pid addresses the process group the detached child leads.
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const pid of runningGroups) killGroup(pid);
+  });
 }
 
 /**
@@ -87,7 +120,22 @@ export function retryAction(
 
 export class LocalBatch {
   readonly jobs: BatchJob[] = [];
+  private readonly running = new Map<number, { command: string[]; exited: Promise<void> }>();
+  private stopped = false;
   constructor(private readonly opts: LocalBatchOptions) {}
+
+  /** The containers running now: pid (= process group id) and the job's command. */
+  get runningContainers(): Array<{ pid: number; command: string[] }> {
+    return [...this.running.entries()].map(([pid, r]) => ({ pid, command: r.command }));
+  }
+
+  /** Kill every running container's process group, wait until each has exited, and refuse new jobs. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const exits = [...this.running.values()].map((r) => r.exited);
+    for (const pid of this.running.keys()) killGroup(pid);
+    await Promise.all(exits);
+  }
 
   async submitJobSync(p: SubmitJobParams): Promise<BatchJob> {
     const { names } = this.opts;
@@ -120,14 +168,15 @@ export class LocalBatch {
       const started = Date.now();
       const logStream = `${command[0]}/default/${jobId}-${n}`;
       const fault = this.opts.faults?.get(command[0])?.shift();
-      if (fault) {
+      if (this.stopped) {
+        last = { statusReason: STOPPED_REASON };
+      } else if (fault) {
         last = { statusReason: fault.statusReason };
       } else {
         const code = await this.runContainer(command, env);
-        last =
-          code === 0
-            ? { exitCode: 0, statusReason: 'Essential container in task exited' }
-            : { exitCode: code, statusReason: 'Essential container in task exited' };
+        last = this.stopped
+          ? { exitCode: code, statusReason: STOPPED_REASON }
+          : { exitCode: code, statusReason: 'Essential container in task exited' };
       }
       attempts.push({
         Container: { ExitCode: last.exitCode, Reason: last.reason, LogStreamName: logStream },
@@ -135,7 +184,7 @@ export class LocalBatch {
         StoppedAt: Date.now(),
         StatusReason: last.statusReason,
       });
-      if (last.exitCode === 0) break;
+      if (last.exitCode === 0 || last.statusReason === STOPPED_REASON) break;
       if (retryAction(rules, last) === 'EXIT') break;
     }
     const ok = last.exitCode === 0;
@@ -163,15 +212,44 @@ export class LocalBatch {
   }
 
   private runContainer(command: string[], env: Record<string, string>): Promise<number> {
-    const entry = path.join(REPO_ROOT, 'containers', 'batch-entrypoint.ts');
+    const [program, ...args] = this.opts.container ?? [
+      process.execPath,
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'containers', 'batch-entrypoint.ts'),
+    ];
+    installExitHook();
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', entry, ...command], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, ...this.opts.env, ...env },
-        stdio: ['ignore', 'ignore', process.env.RAUNET_E2E_VERBOSE ? 'inherit' : 'ignore'],
-      });
+      let child: ChildProcess;
+      try {
+        child = spawn(program, [...args, ...command], {
+          cwd: REPO_ROOT,
+          env: { ...process.env, ...this.opts.env, ...env },
+          stdio: ['ignore', 'ignore', process.env.RAUNET_E2E_VERBOSE ? 'inherit' : 'ignore'],
+          // Its own process group, so that stopping kills whatever the container started as well.
+          detached: true,
+        });
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      // A container that cannot start (spawn error) fails the attempt's promise; after a start, 'close'
+      // always follows, so a later error changes nothing.
       child.on('error', reject);
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? 137 : 1)));
+      const pid = child.pid;
+      if (pid === undefined) return;
+      runningGroups.add(pid);
+      const exited = new Promise<void>((done) => {
+        child.once('close', (code, signal) => {
+          // The container is gone; whatever it left in its group goes with it (as with a task's cgroup).
+          killGroup(pid);
+          runningGroups.delete(pid);
+          this.running.delete(pid);
+          done();
+          resolve(code ?? (signal ? 137 : 1));
+        });
+      });
+      this.running.set(pid, { command, exited });
     });
   }
 }

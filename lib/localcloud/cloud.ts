@@ -6,15 +6,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type HostFault, LocalBatch, type SubmitJobParams } from './batch.ts';
-import { clients, createResources, type Emulators, emulatorEnv, startEmulators } from './emulators.ts';
+import {
+  clients,
+  closeServer,
+  createResources,
+  type Emulators,
+  emulatorEnv,
+  listenOnLoopback,
+  startEmulators,
+} from './emulators.ts';
 import { handlerFiles, LocalNames, type SynthesizedApp, synthesize } from './template.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
@@ -28,6 +35,8 @@ export interface Execution {
   output?: unknown;
   error?: { name: string; message: string };
   done: Promise<void>;
+  /** Abort the execution (as StopExecution does); `done` settles with status FAILED. */
+  abort(): void;
 }
 
 /** aws-local-stepfunctions uses Promise.withResolvers (Node >= 22); provide it on Node 20. */
@@ -103,7 +112,12 @@ export function withAwsTaskTimeouts(definition: Record<string, unknown>): Record
 
 export interface LocalCloudOptions {
   env?: string;
+  /** The Batch containers' entrypoint (see `LocalBatchOptions.container`; default the real one). */
+  container?: readonly string[];
 }
+
+/** How long `stop()` waits for aborted executions to settle before closing the emulators anyway. */
+const STOP_GRACE_MS = 15_000;
 
 export class LocalCloud {
   readonly names: LocalNames;
@@ -114,6 +128,7 @@ export class LocalCloud {
   readonly ddb: DynamoDBClient;
   private readonly handlers = new Map<string, Handler>();
   private readonly savedEnv: NodeJS.ProcessEnv;
+  private stopped: Promise<void> | undefined;
 
   private constructor(
     readonly app: SynthesizedApp,
@@ -122,10 +137,11 @@ export class LocalCloud {
     private readonly dirs: string[],
     readonly env: Record<string, string>,
     private readonly files: Record<string, string>,
+    container: readonly string[] | undefined,
     private readonly StateMachine: new (
       def: unknown,
       opts?: unknown,
-    ) => { run(input: unknown, opts?: unknown): { result: Promise<unknown> } },
+    ) => { run(input: unknown, opts?: unknown): { result: Promise<unknown>; abort(): void } },
   ) {
     this.names = new LocalNames(app.template);
     const c = clients(emulators);
@@ -133,60 +149,81 @@ export class LocalCloud {
     this.ddb = c.ddb;
     this.savedEnv = { ...process.env };
     Object.assign(process.env, env);
-    this.batch = new LocalBatch({ names: this.names, env, faults: this.faults });
+    this.batch = new LocalBatch({ names: this.names, env, faults: this.faults, container });
   }
 
   static async start(opts: LocalCloudOptions = {}): Promise<LocalCloud> {
     polyfillWithResolvers();
     const { StateMachine } = await import('aws-local-stepfunctions');
-    const cdkOut = mkdtempSync(path.join(tmpdir(), 'raunet-cdk-'));
-    const s3Dir = mkdtempSync(path.join(tmpdir(), 'raunet-s3-'));
-    const app = synthesize(cdkOut, opts.env ?? 'dev');
-    const files = handlerFiles(app);
-    const emulators = await startEmulators(s3Dir);
-    const sfnServer = createServer();
-    await new Promise<void>((r) => sfnServer.listen(0, '127.0.0.1', () => r()));
-    const sfnEndpoint = `http://127.0.0.1:${(sfnServer.address() as AddressInfo).port}`;
-    const env: Record<string, string> = {
-      ...emulatorEnv(emulators, sfnEndpoint),
-      // Handler and container logs only when asked for (they are JSON lines per step).
-      POWERTOOLS_LOG_LEVEL: process.env.RAUNET_E2E_VERBOSE ? 'INFO' : 'WARN',
-    };
-    const cloud = new LocalCloud(
-      app,
-      emulators,
-      sfnServer,
-      [cdkOut, s3Dir],
-      env,
-      files,
-      StateMachine as never,
-    );
-    sfnServer.on('request', (req, res) => {
-      let body = '';
-      req.on('data', (d) => {
-        body += d;
-      });
-      req.on('end', () => {
-        const reply = (status: number, value: unknown) => {
-          res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-          res.end(JSON.stringify(value));
-        };
-        try {
-          const target = String(req.headers['x-amz-target'] ?? '');
-          if (target !== 'AWSStepFunctions.StartExecution') {
-            return reply(400, { __type: 'UnknownOperationException', message: target });
-          }
-          const p = JSON.parse(body) as { stateMachineArn: string; name?: string; input?: string };
-          const r = cloud.startExecution(p.stateMachineArn, p.input ?? '{}', p.name);
-          reply(200, { executionArn: r.arn, startDate: Date.now() / 1000 });
-        } catch (e) {
-          const err = e as Error;
-          reply(400, { __type: err.name, message: err.message });
-        }
-      });
+    const dirs = [
+      mkdtempSync(path.join(tmpdir(), 'raunet-cdk-')),
+      mkdtempSync(path.join(tmpdir(), 'raunet-s3-')),
+    ];
+    const [cdkOut, s3Dir] = dirs;
+    let emulators: Emulators | undefined;
+    let sfnServer: Server | undefined;
+    let cloud: LocalCloud | undefined;
+    try {
+      const app = synthesize(cdkOut, opts.env ?? 'dev');
+      const files = handlerFiles(app);
+      emulators = await startEmulators(s3Dir);
+      sfnServer = createServer();
+      const sfnEndpoint = await listenOnLoopback(sfnServer);
+      const env: Record<string, string> = {
+        ...emulatorEnv(emulators, sfnEndpoint),
+        // Handler and container logs only when asked for (they are JSON lines per step).
+        POWERTOOLS_LOG_LEVEL: process.env.RAUNET_E2E_VERBOSE ? 'INFO' : 'WARN',
+      };
+      const c: LocalCloud = new LocalCloud(
+        app,
+        emulators,
+        sfnServer,
+        dirs,
+        env,
+        files,
+        opts.container,
+        StateMachine as never,
+      );
+      cloud = c;
+      sfnServer.on('request', (req, res) => c.serveStepFunctions(req, res));
+      await createResources(c.names, c.s3, c.ddb);
+      return c;
+    } catch (e) {
+      // Nothing started here outlives a failed start.
+      if (cloud) await cloud.stop();
+      else {
+        if (sfnServer?.listening) await closeServer(sfnServer);
+        await emulators?.stop();
+        for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      }
+      throw e;
+    }
+  }
+
+  /** The Step Functions API the starter Lambda's SDK client calls: StartExecution only. */
+  private serveStepFunctions(req: IncomingMessage, res: ServerResponse): void {
+    let body = '';
+    req.on('data', (d) => {
+      body += d;
     });
-    await createResources(cloud.names, cloud.s3, cloud.ddb);
-    return cloud;
+    req.on('end', () => {
+      const reply = (status: number, value: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+        res.end(JSON.stringify(value));
+      };
+      try {
+        const target = String(req.headers['x-amz-target'] ?? '');
+        if (target !== 'AWSStepFunctions.StartExecution') {
+          return reply(400, { __type: 'UnknownOperationException', message: target });
+        }
+        const p = JSON.parse(body) as { stateMachineArn: string; name?: string; input?: string };
+        const r = this.startExecution(p.stateMachineArn, p.input ?? '{}', p.name);
+        reply(200, { executionArn: r.arn, startDate: Date.now() / 1000 });
+      } catch (e) {
+        const err = e as Error;
+        reply(400, { __type: err.name, message: err.message });
+      }
+    });
   }
 
   /** Physical name of the single resource of `type` whose logical id contains `hint`. */
@@ -254,6 +291,7 @@ export class LocalCloud {
       input,
       status: 'RUNNING',
       done: Promise.resolve(),
+      abort: () => undefined,
     };
     const run = machine.run(JSON.parse(input), {
       overrides: { taskResourceLocalHandlers: this.taskOverrides(definition) },
@@ -262,6 +300,7 @@ export class LocalCloud {
         StateMachine: { Id: stateMachineArn },
       },
     });
+    exec.abort = () => run.abort();
     exec.done = run.result.then(
       (out) => {
         exec.status = 'SUCCEEDED';
@@ -366,12 +405,45 @@ export class LocalCloud {
     } while (pending.length > 0);
   }
 
+  /**
+   * Stop everything, also after a failure or in the middle of a run: kill the running Batch containers
+   * (their process groups) and refuse new ones, abort the executions still running and give them a bounded
+   * grace period to settle, then close the servers and emulators, remove the temp folders and restore the
+   * environment. Idempotent.
+   */
   async stop(): Promise<void> {
-    await this.waitForAll().catch(() => undefined);
-    await new Promise<void>((r) => this.sfnServer.close(() => r()));
-    await this.emulators.stop();
-    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in this.savedEnv)) delete process.env[k];
-    Object.assign(process.env, this.savedEnv);
+    if (this.stopped) return this.stopped;
+    this.stopped = (async () => {
+      try {
+        await this.batch.stop();
+        const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+        for (const e of running) e.abort();
+        await settleWithin(
+          running.map((e) => e.done),
+          STOP_GRACE_MS,
+        );
+      } finally {
+        this.s3.destroy();
+        this.ddb.destroy();
+        await closeServer(this.sfnServer).catch(() => undefined);
+        await this.emulators.stop().catch(() => undefined);
+        for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+        for (const k of Object.keys(process.env)) if (!(k in this.savedEnv)) delete process.env[k];
+        Object.assign(process.env, this.savedEnv);
+      }
+    })();
+    return this.stopped;
   }
+}
+
+/** Wait until every promise has settled or `ms` have passed, whichever comes first. */
+async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(promises),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -2,7 +2,7 @@
  * S3 (s3rver) and DynamoDB (dynalite) emulators on loopback, on free ports, with their data in a temp
  * folder; the buckets and tables are created from the synthesized template through the real AWS SDK.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -22,28 +22,40 @@ export async function startEmulators(dataDir: string): Promise<Emulators> {
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, directory: dataDir, silent: true });
   const s3Addr = (await s3.run()) as AddressInfo;
   const ddb: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    ddb.once('error', reject);
-    ddb.listen(0, '127.0.0.1', () => resolve());
-  });
-  const ddbAddr = ddb.address() as AddressInfo;
+  let dynamoEndpoint: string;
+  try {
+    dynamoEndpoint = await listenOnLoopback(ddb);
+  } catch (e) {
+    await closeServer(s3.httpServer);
+    throw e;
+  }
   return {
     s3Endpoint: `http://127.0.0.1:${s3Addr.port}`,
-    dynamoEndpoint: `http://127.0.0.1:${ddbAddr.port}`,
+    dynamoEndpoint,
     async stop() {
-      await s3.close();
-      await new Promise<void>((resolve) => ddb.close(() => resolve()));
+      await Promise.all([closeServer(s3.httpServer), closeServer(ddb)]);
     },
   };
 }
 
-/** A free loopback port (for servers that want one up front). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+/** Listen on a free loopback port (port 0: the OS picks one, so parallel runs never collide). */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Close a server without waiting for clients' keep-alive connections. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
 
 /** Environment of every process that talks to the emulators (handlers in-process, Batch children). */

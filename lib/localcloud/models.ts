@@ -65,7 +65,8 @@ export async function seedModels(opts: {
     });
     await saveOnnx(model, dest);
     model.dispose();
-    const run = { stage, runId, models: root, valDice: 0.5, variant: 'seed', createdAt: at };
+    // Random weights were never validated: Dice 0, so any trained ensemble that scores replaces them.
+    const run = { stage, runId, models: root, valDice: 0, variant: 'seed', createdAt: at };
     await registry.putRun(run);
     await registry.promoteIfBetter(run, at);
   }

@@ -10,6 +10,8 @@ declare module 's3rver' {
     constructor(opts: S3rverOptions);
     run(): Promise<import('node:net').AddressInfo>;
     close(): Promise<void>;
+    /** The listening server (set by `run`). */
+    readonly httpServer: import('node:http').Server;
   }
 }
 declare module 'dynalite' {

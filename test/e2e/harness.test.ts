@@ -1,7 +1,13 @@
 // The local-cloud harness's own emulation rules (Batch retry evaluation, EventBridge patterns, names).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { retryAction } from '../../lib/localcloud/batch.ts';
 import { matchesPattern } from '../../lib/localcloud/cloud.ts';
+import { clients, startEmulators } from '../../lib/localcloud/emulators.ts';
 import { LocalNames } from '../../lib/localcloud/template.ts';
 
 // The job definitions' EvaluateOnExit as CloudFormation spells it.
@@ -68,5 +74,30 @@ describe('template intrinsics', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax
     expect(names.resolve({ 'Fn::Sub': '${AWS::Region}/${Bucket1}' })).toBe('us-east-1/raunet-bucket1');
     expect(() => names.resolve({ 'Fn::ImportValue': 'x' })).toThrow(/unsupported intrinsic/);
+  });
+});
+
+describe('emulators', () => {
+  it('listen on OS-chosen loopback ports and stop at once despite open keep-alive connections', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'raunet-emu-'));
+    const a = await startEmulators(dir);
+    const b = await startEmulators(dir);
+    try {
+      const ports = [a.s3Endpoint, a.dynamoEndpoint, b.s3Endpoint, b.dynamoEndpoint].map((u) => new URL(u));
+      expect(ports.every((u) => u.hostname === '127.0.0.1')).toBe(true);
+      expect(new Set(ports.map((u) => u.port)).size).toBe(4);
+      // A client with a pooled keep-alive connection to each emulator.
+      const c = clients(a);
+      await c.s3.send(new ListBucketsCommand({}));
+      await c.ddb.send(new ListTablesCommand({}));
+      await a.stop();
+      await expect(fetch(a.s3Endpoint)).rejects.toThrow();
+      await expect(fetch(a.dynamoEndpoint)).rejects.toThrow();
+      c.s3.destroy();
+      c.ddb.destroy();
+    } finally {
+      await b.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
