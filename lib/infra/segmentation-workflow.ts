@@ -84,7 +84,7 @@ export class SegmentationWorkflow extends Construct {
     allowObjects(compute.jobRole, storage.modelsBucket, READ_OBJECT, `${RUNS_PREFIX}*`);
     allowList(compute.jobRole, storage.modelsBucket, RUNS_PREFIX);
 
-    const q = compute.gpuQueue;
+    const q = compute.queue;
     const defs = compute.jobDefinitions;
     const jobId = sfn.JsonPath.stringAt('$.jobId');
     const source = sfn.JsonPath.objectAt('$.source');

@@ -67,7 +67,7 @@ export class TrainingWorkflow extends Construct {
     allowObjects(compute.jobRole, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
     allowList(compute.jobRole, storage.modelsBucket, DATASETS_PREFIX);
 
-    const q = compute.gpuQueue;
+    const q = compute.queue;
     const defs = compute.jobDefinitions;
     const fail = new sfn.Fail(this, 'TrainingFailed', {
       error: 'TrainingFailed',
