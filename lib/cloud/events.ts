@@ -12,14 +12,45 @@ export const runIdSchema = z.string().regex(/^[0-9TZ]{16}-[0-9a-f]{6}$/, 'not a 
 export const trainableStage = z.enum(['localize', 'liver', 'tumor']);
 export type TrainableStage = z.infer<typeof trainableStage>;
 
-/** EventBridge "Object Created" event of S3 (the rule only forwards our input bucket). */
+/**
+ * The object key of an S3 event as S3 stores it. S3 URL-encodes keys in its event notifications the
+ * `application/x-www-form-urlencoded` way ("red flower+1.nii" arrives as "red+flower%2B1.nii"). The S3 user
+ * guide says so for classic notifications and is silent for EventBridge; AWS's own Powertools decodes
+ * `detail.object.key` of EventBridge S3 events the same way (`unquote_plus`), and so do we: '+' is a space,
+ * `%XX` a UTF-8 byte. A literal '+' or '%' always arrives escaped, so decoding never changes a real key's
+ * meaning. Throws `URIError` on a malformed escape.
+ */
+export function decodeEventKey(raw: string): string {
+  return decodeURIComponent(raw.replace(/\+/g, ' '));
+}
+
+const eventKey = z
+  .string()
+  .min(1)
+  .max(3 * 1024)
+  .transform((raw, ctx) => {
+    try {
+      const key = decodeEventKey(raw);
+      if (Buffer.byteLength(key) > 1024) ctx.addIssue({ code: 'custom', message: 'longer than 1024 bytes' });
+      return key;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not a URL-encoded object key (bad % escape)' });
+      return z.NEVER;
+    }
+  });
+
+/**
+ * EventBridge "Object Created" event of S3 (the rule only forwards our input bucket). The parsed
+ * `detail.object.key` is the decoded key (see `decodeEventKey`); the rule's suffix match on the encoded
+ * key is unaffected, as `.nii`, `.nii.gz` and `.zip` contain no character S3 escapes.
+ */
 export const objectCreatedEvent = z.object({
   source: z.literal('aws.s3'),
   'detail-type': z.literal('Object Created'),
   detail: z.object({
     bucket: z.object({ name: bucketName }),
     object: z.object({
-      key: z.string().min(1).max(1024),
+      key: eventKey,
       size: z.number().int().nonnegative(),
       'version-id': z.string().optional(),
       etag: z.string().optional(),

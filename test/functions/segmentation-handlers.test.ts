@@ -14,6 +14,7 @@ import { handler as ingest } from '../../functions/ingest.ts';
 import { handler as markFailed } from '../../functions/mark-failed.ts';
 import { handler as starter } from '../../functions/starter.ts';
 import { handler as windowHandler } from '../../functions/window.ts';
+import { jobIdFor } from '../../lib/cloud/identity.ts';
 import { logger } from '../../lib/cloud/logger.ts';
 import { planFor } from '../../lib/cloud/segmentation.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
@@ -116,6 +117,36 @@ describe('starter', () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec2', startDate: new Date() });
     const third = await starter(objectCreated('scan.nii', 'v2'), context);
     expect(third.jobId).not.toBe(first.jobId);
+  });
+
+  it('decodes URL-encoded keys (spaces, +, %, parentheses, UTF-8) to the key S3 stores', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+    // "in coming/ct scan (2)+contrast 100%é.nii.gz" as S3 encodes it in its events (form encoding).
+    const encoded = 'in+coming/ct+scan+%282%29%2Bcontrast+100%25%C3%A9.nii.gz';
+    const out = await starter(objectCreated(encoded), context);
+    expect(out.started).toBe(true);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0].args[0].input.input!);
+    expect(input.source.key).toBe('in coming/ct scan (2)+contrast 100%\u00e9.nii.gz');
+    // The job id is that of the stored object, whichever way the key was spelled in the event.
+    expect(out.jobId).toBe(
+      jobIdFor({
+        bucket: INPUT_BUCKET,
+        key: 'in coming/ct scan (2)+contrast 100%\u00e9.nii.gz',
+        versionId: 'v1',
+      }),
+    );
+    // A plain key is unchanged.
+    await starter(objectCreated('a/b_c-d.1.nii'), context);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[1].args[0].input.input!).source.key).toBe(
+      'a/b_c-d.1.nii',
+    );
+  });
+
+  it('rejects a key with a malformed escape, naming the field', async () => {
+    await expect(starter(objectCreated('bad%zz.nii'), context)).rejects.toThrow(
+      /malformed S3 Object Created event: detail\.object\.key: not a URL-encoded object key/,
+    );
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
   it('rejects a malformed event with the field named', async () => {
