@@ -89,6 +89,20 @@ export type SegmentationPlan = z.infer<typeof segmentationPlan>;
 export const planStepInput = segmentationInput.extend({ plan: segmentationPlan });
 export type PlanStepInput = z.infer<typeof planStepInput>;
 
+/** A Batch step's result as the state machine keeps it (ResultSelector of `batchStep`). */
+const batchStepResult = z.object({ startedAt: z.number(), stoppedAt: z.number() });
+
+/** Finalize also gets the step times: the window Lambda's and each Batch job's (numbers only). */
+export const finalizeInput = planStepInput.extend({
+  window: z.object({ ms: z.number().nonnegative() }),
+  batch: z.object({ localize: batchStepResult, liver: batchStepResult, tumor: batchStepResult }),
+});
+export type FinalizeInput = z.infer<typeof finalizeInput>;
+
+/** `box.json` written by the localize stage. */
+const vec3 = z.tuple([z.number().int(), z.number().int(), z.number().int()]);
+export const boxFile = z.object({ box: z.object({ start: vec3, end: vec3 }) });
+
 /** A Step Functions Catch result: `{ Error, Cause }`. */
 export const markFailedInput = z.object({
   jobId: jobIdSchema,
@@ -153,6 +167,27 @@ export const ensembleMetrics = z.object({
   hyper: hyperParameters.optional(),
 });
 export type EnsembleMetrics = z.infer<typeof ensembleMetrics>;
+
+/** What each inference Batch stage writes next to its output (`STAGE_FILES.info`), read by finalize. */
+export const stageInfo = z.object({
+  engine: z.object({ kind: z.string(), backend: z.string() }),
+  models: z
+    .array(
+      z.object({
+        id: z.string(),
+        arch: z.string().optional(),
+        width: z.number().optional(),
+        inputShape: z.array(z.number()).optional(),
+        fold: z.number().optional(),
+        createdAt: z.string().optional(),
+        note: z.string().optional(),
+      }),
+    )
+    .min(1),
+  /** Slice [x, y] (localize) or patch [x, y, z] (liver, tumor) the networks saw. */
+  patch: z.array(z.number().int().positive()).min(2).max(3),
+});
+export type StageInfo = z.infer<typeof stageInfo>;
 
 /** Validate `value` against `schema`; a mismatch is an `InputError` naming the event and each bad field. */
 export function parseEvent<T>(schema: z.ZodType<T>, value: unknown, what: string): T {

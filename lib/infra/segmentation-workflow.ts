@@ -126,7 +126,14 @@ export class SegmentationWorkflow extends Construct {
         this,
         'Finalize',
         finalize.fn,
-        { jobId, source, plan: sfn.JsonPath.objectAt('$.ingest.plan') },
+        {
+          jobId,
+          source,
+          plan: sfn.JsonPath.objectAt('$.ingest.plan'),
+          // Step times for the report: the window Lambda's and each Batch job's start and stop.
+          window: sfn.JsonPath.objectAt('$.window'),
+          batch: sfn.JsonPath.objectAt('$.batch'),
+        },
         '$.result',
       ),
     );

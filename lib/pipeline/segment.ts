@@ -16,7 +16,13 @@ import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts'
 import { reindexAffine } from '../preprocess/grid.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
 import { createVolume, type Vec3, type Volume, withData } from '../volume/volume.ts';
-import { buildReport, type ModelInfo, type SegmentationReport, type StageTimings } from './report.ts';
+import {
+  buildReport,
+  type ModelInfo,
+  reportOptions,
+  type SegmentationReport,
+  type StageTimings,
+} from './report.ts';
 import {
   BOX_MARGIN,
   LIVER_PATCH,
@@ -100,7 +106,13 @@ export function patchFromManifest(manifest: Pick<ManifestInfo, 'inputShape'>, sp
   return [...s].reverse();
 }
 
-function stagePatch(models: LoadedModel[], dims: 2 | 3, stage: StageName, fallback: number[]): number[] {
+/** The patch (or slice) size of a stage's ensemble from its manifests, `fallback` when none says. */
+export function stagePatch(
+  models: readonly LoadedModel[],
+  dims: 2 | 3,
+  stage: StageName,
+  fallback: number[],
+): number[] {
   if (models.every((m) => !m.manifest.inputShape?.length)) return fallback;
   const sizes = models.map((m) => patchFromManifest(m.manifest, dims).join('x'));
   if (new Set(sizes).size > 1) {
@@ -111,7 +123,8 @@ function stagePatch(models: LoadedModel[], dims: 2 | 3, stage: StageName, fallba
   return sizes[0].split('x').map(Number);
 }
 
-const modelInfo = (m: LoadedModel): ModelInfo => ({
+/** What the report says about one loaded model. */
+export const modelInfo = (m: LoadedModel): ModelInfo => ({
   id: m.id,
   arch: m.manifest.arch,
   width: m.manifest.width,
@@ -223,14 +236,7 @@ export async function segmentCt(
       liver: models.liver.map(modelInfo),
       tumor: models.tumor.map(modelInfo),
     },
-    options: {
-      thresholds: { localize: th.localize ?? 0.5, liver: th.liver ?? 0.5, tumor: th.tumor ?? 0.5 },
-      overlap: opts.overlap ?? 0.5,
-      blend: opts.blend ?? 'gaussian',
-      tta: opts.tta ?? false,
-      patches: { localize: slice, liver: liverPatch, tumor: tumorPatch },
-      batchSizes: { localize: bs.localize ?? 8, liver: bs.liver ?? 1, tumor: bs.tumor ?? 1 },
-    },
+    options: reportOptions(opts, { localize: slice, liver: liverPatch, tumor: tumorPatch }),
   });
   return { labels: labelVolume, report, probabilities: opts.saveProbabilities ? probabilities : undefined };
 }

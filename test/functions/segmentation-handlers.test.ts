@@ -244,7 +244,8 @@ describe('window', () => {
     s3.on(GetObjectCommand).resolves(body(ctBytes()));
     s3.on(PutObjectCommand).resolves({});
     const out = await windowHandler({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context);
-    expect(out).toEqual({ preprocessed: PLAN.preprocessed, dims: CT_DIMS });
+    expect(out).toEqual({ preprocessed: PLAN.preprocessed, dims: CT_DIMS, ms: expect.any(Number) });
+    expect(out.ms).toBeGreaterThanOrEqual(0);
     const put = s3.commandCalls(PutObjectCommand)[0].args[0].input;
     expect(`s3://${put.Bucket}/${put.Key}`).toBe(PLAN.preprocessed);
     const vol = decodeNifti(put.Body as Uint8Array, 'preprocessed.nii.gz');
@@ -289,14 +290,47 @@ describe('finalize', () => {
     };
   }
 
+  const json = (v: unknown) => body(new TextEncoder().encode(JSON.stringify(v)));
+  const info = (stage: string, patch: number[], backend = 'onnx-cuda') => ({
+    engine: { kind: 'onnx', backend },
+    models: [0, 1].map((fold) => ({ id: `${stage}/fold-${fold}`, arch: `arch-${stage}`, fold })),
+    patch,
+  });
+  /** The stages' small JSON outputs: the liver box and what each stage ran with. */
+  function stageFiles() {
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/localize/box.json` }).resolves(
+      json({ box: { start: [8, 8, 1], end: [22, 22, 9] }, dims: CT_DIMS }),
+    );
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/localize/stage.json` }).resolves(
+      json(info('localize', [64, 64])),
+    );
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/stage.json` }).resolves(
+      json(info('liver', [64, 64, 32])),
+    );
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/stage.json` }).resolves(
+      json(info('tumor', [32, 32, 32])),
+    );
+  }
+  // What the workflow passes: the window step's time and the Batch jobs' runs (epoch ms).
+  const TIMES = {
+    window: { ms: 1500 },
+    batch: {
+      localize: { startedAt: 1_000_000, stoppedAt: 1_030_000 },
+      liver: { startedAt: 1_040_000, stoppedAt: 1_100_500 },
+      tumor: { startedAt: 1_110_000, stoppedAt: 1_135_000 },
+    },
+  };
+  const INPUT = { jobId: JOB_ID, source: SOURCE, plan: PLAN, ...TIMES };
+
   it('writes label map, report and preview and marks the job SUCCEEDED with summary numbers', async () => {
     const m = masks();
     s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
     s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
     s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
+    stageFiles();
     s3.on(PutObjectCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
-    const out = await finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context);
+    const out = await finalize(INPUT, context);
     const voxelMl = (0.8 * 0.8 * 2.5) / 1000;
     expect(out.summary).toEqual({
       dims: CT_DIMS,
@@ -325,6 +359,62 @@ describe('finalize', () => {
     const update = ddb.commandCalls(UpdateCommand)[0].args[0].input;
     expect(update.ConditionExpression).toContain('#status = :running');
     expect(update.ExpressionAttributeValues).toMatchObject({ ':succeeded': 'SUCCEEDED' });
+
+    // The report is the CLI's (`buildReport`): every field of `raunet segment`'s report, plus the job's.
+    const report = JSON.parse(
+      new TextDecoder().decode(puts[`results/${JOB_ID}/report.json`].Body as Uint8Array),
+    );
+    expect(Object.keys(report).sort()).toEqual(
+      [
+        ...['input', 'liver', 'tumors', 'tumorBurden', 'structures', 'localization', 'timings'],
+        ...['engine', 'models', 'options', 'createdAt', 'jobId', 'source', 'summary', 'files'],
+      ].sort(),
+    );
+    expect(report.input).toMatchObject({ name: 'ct scan', dims: CT_DIMS, orientation: expect.any(String) });
+    expect(report.input.voxelVolumeMm3).toBeCloseTo(0.8 * 0.8 * 2.5, 6);
+    // Hand-derived from the masks: 400 liver voxels (16 of them tumor, two 2x2x2 blocks).
+    expect(report.liver.voxels).toBe(400);
+    expect(report.structures.parenchyma.voxels).toBe(384);
+    expect(report.tumors.count).toBe(2);
+    expect(report.tumors.items.map((t: { voxels: number }) => t.voxels)).toEqual([8, 8]);
+    expect(report.tumorBurden).toBeCloseTo(16 / 400, 9);
+    // The first tumor block spans x, y in [11, 13), z in [4, 6): centroid (11.5, 11.5, 4.5) or the other's.
+    expect(report.tumors.items.map((t: { centroidVoxel: number[] }) => t.centroidVoxel).sort()).toEqual([
+      [11.5, 11.5, 4.5],
+      [16.5, 16.5, 4.5],
+    ]);
+    expect(report.localization.voxels).toEqual({ start: [8, 8, 1], end: [22, 22, 9] });
+    // Step times: the window Lambda's 1.5 s and each Batch job's stoppedAt - startedAt.
+    expect(report.timings).toEqual({
+      preprocessMs: 1500,
+      localizeMs: 30_000,
+      liverMs: 60_500,
+      tumorMs: 25_000,
+      totalMs: 1500 + 30_000 + 60_500 + 25_000,
+    });
+    expect(report.engine).toEqual({ kind: 'onnx', backend: 'onnx-cuda' });
+    expect(report.models.tumor.map((mi: { id: string }) => mi.id)).toEqual(['tumor/fold-0', 'tumor/fold-1']);
+    expect(report.options.patches).toEqual({ localize: [64, 64], liver: [64, 64, 32], tumor: [32, 32, 32] });
+    expect(report.options.thresholds).toEqual({ localize: 0.5, liver: 0.5, tumor: 0.5 });
+    expect(report.jobId).toBe(JOB_ID);
+    expect(report.summary).toEqual(out.summary);
+  });
+
+  it('fails a malformed stage info file with its name, before writing anything', async () => {
+    const m = masks();
+    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
+    stageFiles();
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/stage.json` }).resolves(json({ engine: {} }));
+    await expect(finalize(INPUT, context)).rejects.toThrow(/malformed stage\.json: engine\.kind/);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('rejects an input without the step times, naming the field', async () => {
+    await expect(finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toThrow(
+      /malformed finalize input: window/,
+    );
   });
 
   it('does not overwrite a job that is already final (conditional write conflict)', async () => {
@@ -332,18 +422,17 @@ describe('finalize', () => {
     s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
     s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
     s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
+    stageFiles();
     s3.on(PutObjectCommand).resolves({});
     ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
-    await expect(finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toThrow(
-      /is not RUNNING/,
-    );
+    await expect(finalize(INPUT, context)).rejects.toThrow(/is not RUNNING/);
   });
 
   it('fails when a stage output is missing', async () => {
     s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
     s3.on(GetObjectCommand).rejects(Object.assign(new Error('404'), { name: 'NoSuchKey' }));
     s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
-    await expect(finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toMatchObject({
+    await expect(finalize(INPUT, context)).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);

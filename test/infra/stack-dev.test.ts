@@ -183,8 +183,19 @@ describe('dev stack: workflows', () => {
     expect(st.SegmentTumor.Next).toBe('Finalize');
     for (const b of ['Localize', 'SegmentLiver', 'SegmentTumor']) {
       expect(st[b].Resource).toContain('batch:submitJob.sync');
-      expect(Object.keys(st[b].ResultSelector)).toEqual(['batchJobId.$', 'status.$']);
+      expect(st[b].ResultSelector).toEqual({
+        'batchJobId.$': '$.JobId',
+        'status.$': '$.Status',
+        'startedAt.$': '$.StartedAt',
+        'stoppedAt.$': '$.StoppedAt',
+      });
     }
+    // Finalize gets the step times (numbers) next to the plan's S3 pointers.
+    expect(st.Finalize.Parameters).toMatchObject({
+      'plan.$': '$.ingest.plan',
+      'window.$': '$.window',
+      'batch.$': '$.batch',
+    });
   });
 
   it('catches every segmentation task into MarkFailed, then Fail; retries transient errors', () => {
