@@ -25,6 +25,7 @@ import {
   type StageInfo,
   stageInfo,
 } from './events.ts';
+import { failureReason } from './failure.ts';
 import type { JobStore, JobSummary } from './job-store.ts';
 import { hasInputSuffix, RESULT_FILES, resultsPrefix, STAGE_FILES, s3Uri, workPrefix } from './layout.ts';
 import { logger } from './logger.ts';
@@ -298,52 +299,6 @@ export async function finalizeJob(
 }
 
 // --- mark failed ---------------------------------------------------------------------------------------
-
-const MAX_REASON = 2000;
-
-/** What an exit code of the Batch entrypoint means (see containers/batch-entrypoint.ts). */
-const EXIT_MEANINGS: Record<number, string> = {
-  1: 'application error',
-  2: 'bad input',
-  3: 'GPU not available',
-};
-
-/**
- * A readable reason from a Step Functions error: a Lambda's `errorMessage` (an `InputError` message names
- * the file and the problem), a Batch job's status reason and exit code, or the error name.
- */
-export function failureReason(error: MarkFailedInput['error']): string {
-  let reason = error.Error;
-  let cause: unknown;
-  try {
-    cause = error.Cause ? JSON.parse(error.Cause) : undefined;
-  } catch {
-    cause = undefined;
-  }
-  if (cause && typeof cause === 'object') {
-    const c = cause as Record<string, unknown>;
-    if (typeof c.errorMessage === 'string') {
-      reason =
-        c.errorType === 'InputError'
-          ? c.errorMessage
-          : `${String(c.errorType ?? error.Error)}: ${c.errorMessage}`;
-    } else if (typeof c.JobName === 'string' || typeof c.StatusReason === 'string') {
-      const container = (c.Container ?? {}) as Record<string, unknown>;
-      const code = typeof container.ExitCode === 'number' ? container.ExitCode : undefined;
-      const parts = [
-        `Batch job ${String(c.JobName ?? '')} failed: ${String(c.StatusReason ?? 'no status reason')}`,
-      ];
-      if (code !== undefined)
-        parts.push(`exit code ${code}${EXIT_MEANINGS[code] ? ` (${EXIT_MEANINGS[code]})` : ''}`);
-      if (typeof container.Reason === 'string') parts.push(container.Reason);
-      if (typeof container.LogStreamName === 'string') parts.push(`log stream ${container.LogStreamName}`);
-      reason = parts.join('; ');
-    }
-  } else if (error.Cause) {
-    reason = `${error.Error}: ${error.Cause}`;
-  }
-  return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason;
-}
 
 export async function markFailed(
   deps: Pick<SegmentationDeps, 'jobs' | 'now'>,

@@ -11,7 +11,7 @@ vi.hoisted(() => {
 
 import { handler as finalize } from '../../functions/finalize.ts';
 import { handler as ingest } from '../../functions/ingest.ts';
-import { handler as markFailed } from '../../functions/mark-failed.ts';
+import { handler as markFailedHandler } from '../../functions/mark-failed.ts';
 import { handler as starter } from '../../functions/starter.ts';
 import { handler as windowHandler } from '../../functions/window.ts';
 import { jobIdFor } from '../../lib/cloud/identity.ts';
@@ -31,6 +31,10 @@ import {
   SOURCE,
   setLambdaEnv,
 } from './helpers.ts';
+
+/** The shared Catch handler, answering a segmentation job's failure. */
+const markFailed = (event: unknown, ctx: typeof context) =>
+  markFailedHandler(event, ctx) as Promise<{ status: 'FAILED' | 'SUCCEEDED'; reason: string }>;
 
 const s3 = mockClient(S3Client);
 const ddb = mockClient(DynamoDBDocumentClient);
