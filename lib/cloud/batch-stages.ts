@@ -12,15 +12,8 @@ import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
 import { InputError, isInputError } from '../errors.ts';
-import { type LoadedModel, modelInfo, type StageName, stagePatch } from '../pipeline/segment.ts';
-import {
-  LIVER_PATCH,
-  LOCALIZE_SLICE,
-  localizeLiver,
-  segmentLiver,
-  segmentTumor,
-  TUMOR_PATCH,
-} from '../pipeline/stages.ts';
+import { type LoadedModel, manifestPatch, modelInfo, type StageName } from '../pipeline/segment.ts';
+import { localizeLiver, segmentLiver, segmentTumor } from '../pipeline/stages.ts';
 import type { Box3 } from '../preprocess/crop.ts';
 import { type Vec3, type Volume, withData } from '../volume/volume.ts';
 import {
@@ -168,7 +161,7 @@ const RUNNERS: {
     const ct = await readCt(ctx, args.ct);
     const ens = await engines(ctx, args.models, 'localize', dir);
     try {
-      const slice = stagePatch(ens, 2, 'localize', LOCALIZE_SLICE) as [number, number];
+      const slice = manifestPatch(ens, 'localize') as [number, number];
       const { box, coarse } = await localizeLiver(ct, enginesOf(ens), { normalized: ct, slice });
       if (!box) throw new InputError('no liver found in the scan', 'NOT_CT');
       await putObjectBytes(
@@ -187,7 +180,7 @@ const RUNNERS: {
     const { box } = (await getJson(ctx.s3, args.box)) as { box: Box3 };
     const ens = await engines(ctx, args.models, 'liver', dir);
     try {
-      const patch = stagePatch(ens, 3, 'liver', LIVER_PATCH) as Vec3;
+      const patch = manifestPatch(ens, 'liver') as Vec3;
       const liver = await segmentLiver(ct, box, enginesOf(ens), { normalized: ct, patch });
       await putObjectBytes(
         ctx.s3,
@@ -204,7 +197,7 @@ const RUNNERS: {
     const liver = ctx.codec.decodeNifti(STAGE_FILES.liver, await getUriBytes(ctx.s3, args.liver));
     const ens = await engines(ctx, args.models, 'tumor', dir);
     try {
-      const patch = stagePatch(ens, 3, 'tumor', TUMOR_PATCH) as Vec3;
+      const patch = manifestPatch(ens, 'tumor') as Vec3;
       const tumor = await segmentTumor(ct, liver.data as Uint8Array, enginesOf(ens), {
         normalized: ct,
         patch,

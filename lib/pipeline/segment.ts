@@ -106,8 +106,8 @@ export function patchFromManifest(manifest: Pick<ManifestInfo, 'inputShape'>, sp
   return [...s].reverse();
 }
 
-/** The patch (or slice) size of a stage's ensemble from its manifests, `fallback` when none says. */
-export function stagePatch(
+/** The patch (or slice) size of an ensemble from its manifests, `fallback` when none says. */
+function stagePatch(
   models: readonly LoadedModel[],
   dims: 2 | 3,
   stage: StageName,
@@ -121,6 +121,18 @@ export function stagePatch(
     );
   }
   return sizes[0].split('x').map(Number);
+}
+
+const PATCH_DEFAULTS: Record<StageName, { dims: 2 | 3; fallback: number[] }> = {
+  localize: { dims: 2, fallback: LOCALIZE_SLICE },
+  liver: { dims: 3, fallback: LIVER_PATCH },
+  tumor: { dims: 3, fallback: TUMOR_PATCH },
+};
+
+/** A stage's slice ([x, y], localize) or patch ([x, y, z]) from its manifests, the paper's size otherwise. */
+export function manifestPatch(models: readonly LoadedModel[], stage: StageName): number[] {
+  const d = PATCH_DEFAULTS[stage];
+  return stagePatch(models, d.dims, stage, d.fallback);
 }
 
 /** What the report says about one loaded model. */
@@ -154,12 +166,9 @@ export async function segmentCt(
   const engines = (s: StageName) => models[s].map((m) => m.engine);
   const th = opts.thresholds ?? {};
   const bs = opts.batchSizes ?? {};
-  const slice = (opts.patches?.localize ?? stagePatch(models.localize, 2, 'localize', LOCALIZE_SLICE)) as [
-    number,
-    number,
-  ];
-  const liverPatch = (opts.patches?.liver ?? stagePatch(models.liver, 3, 'liver', LIVER_PATCH)) as Vec3;
-  const tumorPatch = (opts.patches?.tumor ?? stagePatch(models.tumor, 3, 'tumor', TUMOR_PATCH)) as Vec3;
+  const slice = (opts.patches?.localize ?? manifestPatch(models.localize, 'localize')) as [number, number];
+  const liverPatch = (opts.patches?.liver ?? manifestPatch(models.liver, 'liver')) as Vec3;
+  const tumorPatch = (opts.patches?.tumor ?? manifestPatch(models.tumor, 'tumor')) as Vec3;
   const common = { overlap: opts.overlap, blend: opts.blend, tta: opts.tta };
   const progress = (s: StageName) => (d: number, t: number) => opts.onProgress?.(s, d, t);
   const probabilities: SegmentationResult['probabilities'] = {};

@@ -315,6 +315,14 @@ describe('finalize', () => {
       json(info('tumor', [32, 32, 32])),
     );
   }
+  /** The scan and every Batch stage output finalize reads. */
+  function stageOutputs() {
+    const m = masks();
+    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
+    stageFiles();
+  }
   // What the workflow passes: the window step's time and the Batch jobs' runs (epoch ms).
   const TIMES = {
     window: { ms: 1500 },
@@ -327,11 +335,7 @@ describe('finalize', () => {
   const INPUT = { jobId: JOB_ID, source: SOURCE, plan: PLAN, ...TIMES };
 
   it('writes label map, report and preview and marks the job SUCCEEDED with summary numbers', async () => {
-    const m = masks();
-    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
-    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
-    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
-    stageFiles();
+    stageOutputs();
     s3.on(PutObjectCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
     const out = await finalize(INPUT, context);
@@ -405,11 +409,7 @@ describe('finalize', () => {
   });
 
   it('fails a malformed stage info file with its name, before writing anything', async () => {
-    const m = masks();
-    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
-    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
-    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
-    stageFiles();
+    stageOutputs();
     s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/stage.json` }).resolves(json({ engine: {} }));
     await expect(finalize(INPUT, context)).rejects.toThrow(/malformed stage\.json: engine\.kind/);
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
@@ -422,11 +422,7 @@ describe('finalize', () => {
   });
 
   it('does not overwrite a job that is already final (conditional write conflict)', async () => {
-    const m = masks();
-    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
-    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
-    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
-    stageFiles();
+    stageOutputs();
     s3.on(PutObjectCommand).resolves({});
     ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
     await expect(finalize(INPUT, context)).rejects.toThrow(/is not RUNNING/);
