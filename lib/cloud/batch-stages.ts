@@ -12,14 +12,15 @@ import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
 import { InputError, isInputError } from '../errors.ts';
-import type { InferenceEngine } from '../inference/engine.ts';
+import { type LoadedModel, manifestPatch, modelInfo, type StageName } from '../pipeline/segment.ts';
 import { localizeLiver, segmentLiver, segmentTumor } from '../pipeline/stages.ts';
 import type { Box3 } from '../preprocess/crop.ts';
-import { type Volume, withData } from '../volume/volume.ts';
+import { type Vec3, type Volume, withData } from '../volume/volume.ts';
 import {
   evaluateEnsembleArgs,
   localizeArgs,
   parseEvent,
+  type StageInfo,
   segmentLiverArgs,
   segmentTumorArgs,
   trainFoldArgs,
@@ -42,8 +43,8 @@ export type StageArgs<S extends BatchStageName> = z.infer<(typeof BATCH_STAGE_AR
 
 export const EXIT = { ok: 0, error: 1, badInput: 2, noGpu: 3 } as const;
 
-/** Loads the ensemble of one stage from a local folder holding `fold-*` subfolders. */
-export type EngineLoader = (stageDir: string) => Promise<InferenceEngine[]>;
+/** Loads the ensemble of one stage from `<modelsRoot>/<stage>/fold-*` (engines, manifests, model ids). */
+export type EngineLoader = (modelsRoot: string, stage: StageName) => Promise<LoadedModel[]>;
 
 /** The training library's entry points for the two training stages (local folders in, local folder out). */
 export interface TrainingLibrary {
@@ -112,22 +113,32 @@ export async function downloadPrefix(
   return keys.length;
 }
 
-async function engines(
-  ctx: BatchContext,
-  models: string,
-  stage: 'localize' | 'liver' | 'tumor',
-  dir: string,
-) {
+async function engines(ctx: BatchContext, models: string, stage: StageName, dir: string) {
   const stageUri = `${models.endsWith('/') ? models : `${models}/`}${stage}/`;
-  const local = path.join(dir, 'models', stage);
-  if ((await downloadPrefix(ctx.s3, stageUri, local)) === 0) {
+  const root = path.join(dir, 'models');
+  if ((await downloadPrefix(ctx.s3, stageUri, path.join(root, stage))) === 0) {
     throw new InputError(`no model files under ${stageUri}`, 'NOT_FOUND');
   }
-  const loaded = await ctx.loadEngines(local);
+  const loaded = await ctx.loadEngines(root, stage);
   if (loaded.length === 0) throw new InputError(`no fold-* models under ${stageUri}`, 'NOT_FOUND');
-  if (ctx.requireGpu) for (const e of loaded) assertGpu(e.backend);
-  logger.info('engines loaded', { stage, folds: loaded.length, backend: loaded[0].backend });
+  try {
+    if (ctx.requireGpu) for (const m of loaded) assertGpu(m.engine.backend);
+  } catch (e) {
+    await disposeAll(loaded);
+    throw e;
+  }
+  logger.info('engines loaded', { stage, folds: loaded.length, backend: loaded[0].engine.backend });
   return loaded;
+}
+
+const disposeAll = (ens: readonly LoadedModel[]) => Promise.all(ens.map((m) => m.engine.dispose()));
+const enginesOf = (ens: readonly LoadedModel[]) => ens.map((m) => m.engine);
+
+/** What a stage ran with, for the report (`STAGE_FILES.info` under the stage's `out`). */
+async function writeStageInfo(ctx: BatchContext, out: string, ens: readonly LoadedModel[], patch: number[]) {
+  const { kind, backend } = ens[0].engine;
+  const info: StageInfo = { engine: { kind, backend }, models: ens.map(modelInfo), patch };
+  await putJson(ctx.s3, `${out}${STAGE_FILES.info}`, info);
 }
 
 /** The preprocessed (windowed, normalised) CT written by the window step: Float32 on the scan's grid. */
@@ -150,7 +161,8 @@ const RUNNERS: {
     const ct = await readCt(ctx, args.ct);
     const ens = await engines(ctx, args.models, 'localize', dir);
     try {
-      const { box, coarse } = await localizeLiver(ct, ens, { normalized: ct });
+      const slice = manifestPatch(ens, 'localize') as [number, number];
+      const { box, coarse } = await localizeLiver(ct, enginesOf(ens), { normalized: ct, slice });
       if (!box) throw new InputError('no liver found in the scan', 'NOT_CT');
       await putObjectBytes(
         ctx.s3,
@@ -158,8 +170,9 @@ const RUNNERS: {
         ctx.codec.encodeNifti(withData(ct, coarse, 'uint8')),
       );
       await putJson(ctx.s3, `${args.out}${STAGE_FILES.box}`, { box, dims: ct.dims });
+      await writeStageInfo(ctx, args.out, ens, slice);
     } finally {
-      await Promise.all(ens.map((e) => e.dispose()));
+      await disposeAll(ens);
     }
   },
   async 'segment-liver'(ctx, args, dir) {
@@ -167,14 +180,16 @@ const RUNNERS: {
     const { box } = (await getJson(ctx.s3, args.box)) as { box: Box3 };
     const ens = await engines(ctx, args.models, 'liver', dir);
     try {
-      const liver = await segmentLiver(ct, box, ens, { normalized: ct });
+      const patch = manifestPatch(ens, 'liver') as Vec3;
+      const liver = await segmentLiver(ct, box, enginesOf(ens), { normalized: ct, patch });
       await putObjectBytes(
         ctx.s3,
         `${args.out}${STAGE_FILES.liver}`,
         ctx.codec.encodeNifti(withData(ct, liver, 'uint8')),
       );
+      await writeStageInfo(ctx, args.out, ens, patch);
     } finally {
-      await Promise.all(ens.map((e) => e.dispose()));
+      await disposeAll(ens);
     }
   },
   async 'segment-tumor'(ctx, args, dir) {
@@ -182,14 +197,19 @@ const RUNNERS: {
     const liver = ctx.codec.decodeNifti(STAGE_FILES.liver, await getUriBytes(ctx.s3, args.liver));
     const ens = await engines(ctx, args.models, 'tumor', dir);
     try {
-      const tumor = await segmentTumor(ct, liver.data as Uint8Array, ens, { normalized: ct });
+      const patch = manifestPatch(ens, 'tumor') as Vec3;
+      const tumor = await segmentTumor(ct, liver.data as Uint8Array, enginesOf(ens), {
+        normalized: ct,
+        patch,
+      });
       await putObjectBytes(
         ctx.s3,
         `${args.out}${STAGE_FILES.tumor}`,
         ctx.codec.encodeNifti(withData(ct, tumor, 'uint8')),
       );
+      await writeStageInfo(ctx, args.out, ens, patch);
     } finally {
-      await Promise.all(ens.map((e) => e.dispose()));
+      await disposeAll(ens);
     }
   },
   async 'train-fold'(ctx, args, dir) {

@@ -12,14 +12,45 @@ export const runIdSchema = z.string().regex(/^[0-9TZ]{16}-[0-9a-f]{6}$/, 'not a 
 export const trainableStage = z.enum(['localize', 'liver', 'tumor']);
 export type TrainableStage = z.infer<typeof trainableStage>;
 
-/** EventBridge "Object Created" event of S3 (the rule only forwards our input bucket). */
+/**
+ * The object key of an S3 event as S3 stores it. S3 URL-encodes keys in its event notifications the
+ * `application/x-www-form-urlencoded` way ("red flower+1.nii" arrives as "red+flower%2B1.nii"). The S3 user
+ * guide says so for classic notifications and is silent for EventBridge; AWS's own Powertools decodes
+ * `detail.object.key` of EventBridge S3 events the same way (`unquote_plus`), and so do we: '+' is a space,
+ * `%XX` a UTF-8 byte. A literal '+' or '%' always arrives escaped, so decoding never changes a real key's
+ * meaning. Throws `URIError` on a malformed escape.
+ */
+export function decodeEventKey(raw: string): string {
+  return decodeURIComponent(raw.replace(/\+/g, ' '));
+}
+
+const eventKey = z
+  .string()
+  .min(1)
+  .max(3 * 1024)
+  .transform((raw, ctx) => {
+    try {
+      const key = decodeEventKey(raw);
+      if (Buffer.byteLength(key) > 1024) ctx.addIssue({ code: 'custom', message: 'longer than 1024 bytes' });
+      return key;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not a URL-encoded object key (bad % escape)' });
+      return z.NEVER;
+    }
+  });
+
+/**
+ * EventBridge "Object Created" event of S3 (the rule only forwards our input bucket). The parsed
+ * `detail.object.key` is the decoded key (see `decodeEventKey`); the rule's suffix match on the encoded
+ * key is unaffected, as `.nii`, `.nii.gz` and `.zip` contain no character S3 escapes.
+ */
 export const objectCreatedEvent = z.object({
   source: z.literal('aws.s3'),
   'detail-type': z.literal('Object Created'),
   detail: z.object({
     bucket: z.object({ name: bucketName }),
     object: z.object({
-      key: z.string().min(1).max(1024),
+      key: eventKey,
       size: z.number().int().nonnegative(),
       'version-id': z.string().optional(),
       etag: z.string().optional(),
@@ -57,6 +88,20 @@ export type SegmentationPlan = z.infer<typeof segmentationPlan>;
 
 export const planStepInput = segmentationInput.extend({ plan: segmentationPlan });
 export type PlanStepInput = z.infer<typeof planStepInput>;
+
+/** A Batch step's result as the state machine keeps it (ResultSelector of `batchStep`). */
+const batchStepResult = z.object({ startedAt: z.number(), stoppedAt: z.number() });
+
+/** Finalize also gets the step times: the window Lambda's and each Batch job's (numbers only). */
+export const finalizeInput = planStepInput.extend({
+  window: z.object({ ms: z.number().nonnegative() }),
+  batch: z.object({ localize: batchStepResult, liver: batchStepResult, tumor: batchStepResult }),
+});
+export type FinalizeInput = z.infer<typeof finalizeInput>;
+
+/** `box.json` written by the localize stage. */
+const vec3 = z.tuple([z.number().int(), z.number().int(), z.number().int()]);
+export const boxFile = z.object({ box: z.object({ start: vec3, end: vec3 }) });
 
 /** A Step Functions Catch result: `{ Error, Cause }`. */
 export const markFailedInput = z.object({
@@ -122,6 +167,27 @@ export const ensembleMetrics = z.object({
   hyper: hyperParameters.optional(),
 });
 export type EnsembleMetrics = z.infer<typeof ensembleMetrics>;
+
+/** What each inference Batch stage writes next to its output (`STAGE_FILES.info`), read by finalize. */
+export const stageInfo = z.object({
+  engine: z.object({ kind: z.string(), backend: z.string() }),
+  models: z
+    .array(
+      z.object({
+        id: z.string(),
+        arch: z.string().optional(),
+        width: z.number().optional(),
+        inputShape: z.array(z.number()).optional(),
+        fold: z.number().optional(),
+        createdAt: z.string().optional(),
+        note: z.string().optional(),
+      }),
+    )
+    .min(1),
+  /** Slice [x, y] (localize) or patch [x, y, z] (liver, tumor) the networks saw. */
+  patch: z.array(z.number().int().positive()).min(2).max(3),
+});
+export type StageInfo = z.infer<typeof stageInfo>;
 
 /** Validate `value` against `schema`; a mismatch is an `InputError` naming the event and each bad field. */
 export function parseEvent<T>(schema: z.ZodType<T>, value: unknown, what: string): T {

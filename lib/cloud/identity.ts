@@ -25,14 +25,28 @@ export function executionNameFor(jobId: string): string {
   return `seg-${jobId}`;
 }
 
-/** A training run id: UTC time (sortable) plus a short random suffix. */
-export function newRunId(now: Date, random: () => number = Math.random): string {
-  const stamp = now
+/** `20260301T020000Z`: the sortable UTC stamp that starts a run id. */
+function runStamp(at: Date): string {
+  return at
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
+}
+
+/** A training run id: UTC time (sortable) plus a short random suffix. */
+export function newRunId(now: Date, random: () => number = Math.random): string {
   const suffix = Math.floor(random() * 0xffffff)
     .toString(16)
     .padStart(6, '0');
-  return `${stamp}-${suffix}`;
+  return `${runStamp(now)}-${suffix}`;
+}
+
+/**
+ * The run id of a training execution that failed before its plan named one: the execution's start time
+ * plus a hash of its name, so a retried failure step records the same run once.
+ */
+export function runIdForExecution(startTime: string, executionName: string): string {
+  const at = new Date(startTime);
+  if (Number.isNaN(at.getTime())) throw new RangeError(`not a timestamp: ${startTime}`);
+  return `${runStamp(at)}-${createHash('sha256').update(executionName).digest('hex').slice(0, 6)}`;
 }

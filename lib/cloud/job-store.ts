@@ -61,7 +61,8 @@ export interface JobStore {
   listByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]>;
 }
 
-function conditionFailed(e: unknown): boolean {
+/** True when a DynamoDB write failed its condition (the item was not what the write required). */
+export function conditionFailed(e: unknown): boolean {
   return (
     e instanceof ConditionalCheckFailedException ||
     (e as { name?: string })?.name === 'ConditionalCheckFailedException'

@@ -41,6 +41,8 @@ export const STAGE_FILES = {
   coarse: 'coarse.nii.gz',
   liver: 'liver.nii.gz',
   tumor: 'tumor.nii.gz',
+  /** What the stage ran with: engine, models, patch size (`StageInfo` in events.ts), for the report. */
+  info: 'stage.json',
 } as const;
 
 /** Files of a finished job under `results/<jobId>/`. */

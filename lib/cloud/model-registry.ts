@@ -6,8 +6,8 @@
  * ensemble or the current one's validation Dice is lower, so two runs finishing together cannot promote
  * the worse one.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { conditionFailed } from './job-store.ts';
 import { CURRENT_RUN_ID } from './table-schema.ts';
 
 export interface ModelRun {
@@ -19,6 +19,27 @@ export interface ModelRun {
   variant: string;
   createdAt: string;
   hyper?: Record<string, number>;
+}
+
+/** A training run that failed: its own item (stage, runId), no valDice (so not in the `byDice` index). */
+export interface FailedRun {
+  stage: string;
+  runId: string;
+  status: 'FAILED';
+  reason: string;
+  /** The Step Functions error name (`States.TaskFailed`, `InputError`, ...). */
+  error: string;
+  /** The training execution's name. */
+  execution: string;
+  failedAt: string;
+  batchJob?: {
+    jobId: string;
+    jobName?: string;
+    status?: string;
+    statusReason?: string;
+    exitCode?: number;
+    attempts?: number;
+  };
 }
 
 export interface CurrentModel {
@@ -34,6 +55,8 @@ export interface ModelRegistry {
   promoteIfBetter(run: ModelRun, at: string): Promise<boolean>;
   /** The current ensemble of each stage asked for (missing stages are absent from the result). */
   current(stages: readonly string[]): Promise<Record<string, CurrentModel>>;
+  /** Record a failed run unless its item exists (then nothing is written); true when written. */
+  recordFailedRun(run: FailedRun): Promise<boolean>;
 }
 
 export class DynamoModelRegistry implements ModelRegistry {
@@ -73,12 +96,25 @@ export class DynamoModelRegistry implements ModelRegistry {
       );
       return true;
     } catch (e) {
-      if (
-        e instanceof ConditionalCheckFailedException ||
-        (e as { name?: string })?.name === 'ConditionalCheckFailedException'
-      ) {
-        return false;
-      }
+      if (conditionFailed(e)) return false;
+      throw e;
+    }
+  }
+
+  async recordFailedRun(run: FailedRun): Promise<boolean> {
+    if (run.runId === CURRENT_RUN_ID) throw new RangeError('a run id cannot be the CURRENT pointer');
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: run,
+          // Never over a stored item: a registered run keeps its record, CURRENT is never this key.
+          ConditionExpression: 'attribute_not_exists(runId)',
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (conditionFailed(e)) return false;
       throw e;
     }
   }

@@ -2,12 +2,14 @@
  * Dependencies of the Lambda handlers, built from their environment (set by the CDK constructs) once per
  * container. A missing variable fails the first invocation with a message naming it.
  */
+import { BatchClient } from '@aws-sdk/client-batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from './job-store.ts';
 import { DynamoModelRegistry } from './model-registry.ts';
+import type { RunFailureDeps } from './run-failure.ts';
 import type { SegmentationDeps } from './segmentation.ts';
 import type { StarterDeps } from './starter.ts';
 import type { TrainingDeps } from './training.ts';
@@ -29,6 +31,8 @@ const docClient = () =>
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   }));
 const sfnClient = () => (sfn ??= new SFNClient({}));
+let batch: BatchClient | undefined;
+const batchClient = () => (batch ??= new BatchClient({}));
 
 export function segmentationDeps(env: NodeJS.ProcessEnv = process.env): SegmentationDeps {
   return {
@@ -51,5 +55,12 @@ export function trainingDeps(env: NodeJS.ProcessEnv = process.env): TrainingDeps
     registry: new DynamoModelRegistry(docClient(), requireEnv('MODELS_TABLE', env)),
     modelsBucket: requireEnv('MODELS_BUCKET', env),
     defaults: { dataset: env.DEFAULT_DATASET ?? 'lits', folds: Number.isInteger(folds) ? folds : 5 },
+  };
+}
+
+export function runFailureDeps(env: NodeJS.ProcessEnv = process.env): RunFailureDeps {
+  return {
+    registry: new DynamoModelRegistry(docClient(), requireEnv('MODELS_TABLE', env)),
+    batch: batchClient(),
   };
 }

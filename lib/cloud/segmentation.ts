@@ -5,14 +5,32 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../errors.ts';
-import { labelComponents } from '../postprocess/components.ts';
+import { caseName } from '../pipeline/inputs.ts';
+import {
+  buildReport,
+  reportOptions,
+  type SegmentationReport,
+  type StageTimings,
+} from '../pipeline/report.ts';
+import type { Box3 } from '../preprocess/crop.ts';
 import { type Vec3, type Volume, voxelCount, withData } from '../volume/volume.ts';
-import type { MarkFailedInput, PlanStepInput, SegmentationInput, SegmentationPlan } from './events.ts';
+import {
+  boxFile,
+  type FinalizeInput,
+  type MarkFailedInput,
+  type PlanStepInput,
+  parseEvent,
+  type SegmentationInput,
+  type SegmentationPlan,
+  type StageInfo,
+  stageInfo,
+} from './events.ts';
+import { failureReason } from './failure.ts';
 import type { JobStore, JobSummary } from './job-store.ts';
 import { hasInputSuffix, RESULT_FILES, resultsPrefix, STAGE_FILES, s3Uri, workPrefix } from './layout.ts';
 import { logger } from './logger.ts';
 import type { ModelRegistry } from './model-registry.ts';
-import { fileNameOf, getObjectBytes, getUriBytes, putJson, putObjectBytes } from './object-store.ts';
+import { fileNameOf, getJson, getObjectBytes, getUriBytes, putJson, putObjectBytes } from './object-store.ts';
 import type { VolumeCodec } from './volume-codec.ts';
 
 /** Scans larger than this are refused before download (a 512x512x1000 int16 CT is 500 MiB raw). */
@@ -146,15 +164,18 @@ export async function ingest(deps: SegmentationDeps, input: SegmentationInput): 
 export async function windowScan(
   deps: SegmentationDeps,
   input: PlanStepInput,
-): Promise<{ preprocessed: string; dims: Vec3 }> {
+): Promise<{ preprocessed: string; dims: Vec3; ms: number }> {
   const { jobId, source, plan } = input;
+  const started = performance.now();
   await deps.jobs.setStep(jobId, 'window', nowIso(deps));
   const file = fileNameOf(source.key);
   const vol = await deps.codec.decodeScan(file, await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES));
   const normalized = deps.codec.windowAndNormalize(vol);
   await putObjectBytes(deps.s3, plan.preprocessed, deps.codec.encodeNifti(normalized));
-  logger.info('preprocessed volume written', { jobId, dims: vol.dims });
-  return { preprocessed: plan.preprocessed, dims: vol.dims };
+  // The step's wall time (read, window, write): the report's preprocessMs.
+  const ms = Math.round(performance.now() - started);
+  logger.info('preprocessed volume written', { jobId, dims: vol.dims, ms });
+  return { preprocessed: plan.preprocessed, dims: vol.dims, ms };
 }
 
 // --- finalize ------------------------------------------------------------------------------------------
@@ -167,29 +188,33 @@ export function combineLabels(liver: ArrayLike<number>, tumor: ArrayLike<number>
   return out;
 }
 
-export function summarize(labels: Volume<Uint8Array>): JobSummary {
-  let liver = 0;
-  let tumor = 0;
-  const tumorMask = new Uint8Array(labels.data.length);
-  for (let i = 0; i < labels.data.length; i++) {
-    const v = labels.data[i];
-    if (v >= 1) liver++;
-    if (v === 2) {
-      tumor++;
-      tumorMask[i] = 1;
-    }
-  }
-  const voxelMl = (labels.spacing[0] * labels.spacing[1] * labels.spacing[2]) / 1000;
+/** The job record's summary numbers, read off the report. */
+export function summaryOf(report: SegmentationReport): JobSummary {
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
-    dims: [...labels.dims],
-    spacing: [...labels.spacing],
-    liverVoxels: liver,
-    tumorVoxels: tumor,
-    liverVolumeMl: round(liver * voxelMl),
-    tumorVolumeMl: round(tumor * voxelMl),
-    tumorCount: tumor > 0 ? labelComponents(tumorMask, labels.dims, 26).count : 0,
+    dims: [...report.input.dims],
+    spacing: [...report.input.spacing],
+    liverVoxels: report.liver.voxels,
+    tumorVoxels: report.structures.tumor.voxels,
+    liverVolumeMl: round(report.liver.volumeMl),
+    tumorVolumeMl: round(report.structures.tumor.volumeMl),
+    tumorCount: report.tumors.count,
   };
+}
+
+/**
+ * Wall time of each step as the workflow measured it: the window Lambda's own time, and each Batch job's
+ * run from DescribeJobs' `startedAt` to `stoppedAt` (model download included); total is their sum.
+ */
+export function stageTimings(input: Pick<FinalizeInput, 'window' | 'batch'>): StageTimings {
+  const ms = (t: { startedAt: number; stoppedAt: number }) => Math.max(0, t.stoppedAt - t.startedAt);
+  const t = {
+    preprocessMs: input.window.ms,
+    localizeMs: ms(input.batch.localize),
+    liverMs: ms(input.batch.liver),
+    tumorMs: ms(input.batch.tumor),
+  };
+  return { ...t, totalMs: t.preprocessMs + t.localizeMs + t.liverMs + t.tumorMs };
 }
 
 function sameDims(a: Volume, b: Volume, what: string): void {
@@ -198,10 +223,24 @@ function sameDims(a: Volume, b: Volume, what: string): void {
   }
 }
 
-/** Label map, report and preview to the results bucket; the job becomes SUCCEEDED with its summary. */
+async function readStageInfo(s3: S3Client, out: string): Promise<StageInfo> {
+  return parseEvent(stageInfo, await getJson(s3, `${out}${STAGE_FILES.info}`), STAGE_FILES.info);
+}
+
+/** The report's case name: the file name without `.nii`, `.nii.gz` or `.zip` (as `raunet segment` names it). */
+export function reportName(key: string): string {
+  return caseName(fileNameOf(key)).replace(/\.zip$/i, '');
+}
+
+/**
+ * Label map, report and preview to the results bucket; the job becomes SUCCEEDED with its summary. The
+ * report is the one `raunet segment` writes (`buildReport` of the pipeline, with the stages' engines,
+ * models and patch sizes from their `stage.json` and the workflow's step times), plus the job's id, source
+ * object, summary and result files.
+ */
 export async function finalizeJob(
   deps: SegmentationDeps,
-  input: PlanStepInput,
+  input: FinalizeInput,
 ): Promise<{ results: { labels: string; report: string; preview: string }; summary: JobSummary }> {
   const { jobId, source, plan } = input;
   const file = fileNameOf(source.key);
@@ -213,9 +252,32 @@ export async function finalizeJob(
   sameDims(ct, liver, 'liver');
   sameDims(ct, tumor, 'tumor');
   if (voxelCount(ct.dims) !== liver.data.length) throw new Error('liver mask does not fill the grid');
+  const info = {
+    localize: await readStageInfo(deps.s3, plan.localize.out),
+    liver: await readStageInfo(deps.s3, plan.liver.out),
+    tumor: await readStageInfo(deps.s3, plan.tumor.out),
+  };
+  const { box } = parseEvent(boxFile, await getJson(deps.s3, plan.liver.box), STAGE_FILES.box);
   // The label map keeps the input's grid and affine exactly.
   const labels = withData(ct, combineLabels(liver.data, tumor.data), 'uint8');
-  const summary = summarize(labels);
+  const at = nowIso(deps);
+  const report = buildReport(ct, labels, {
+    name: reportName(source.key),
+    localization: box as Box3,
+    timings: stageTimings(input),
+    engine: info.liver.engine,
+    models: { localize: info.localize.models, liver: info.liver.models, tumor: info.tumor.models },
+    options: reportOptions(
+      {},
+      {
+        localize: info.localize.patch,
+        liver: info.liver.patch,
+        tumor: info.tumor.patch,
+      },
+    ),
+    createdAt: at,
+  });
+  const summary = summaryOf(report);
   const prefix = s3Uri(deps.resultsBucket, resultsPrefix(jobId));
   const results = {
     labels: `${prefix}${RESULT_FILES.labels}`,
@@ -224,15 +286,12 @@ export async function finalizeJob(
   };
   await putObjectBytes(deps.s3, results.labels, deps.codec.encodeNifti(labels), 'application/gzip');
   await putObjectBytes(deps.s3, results.preview, deps.codec.previewPng(ct, labels), 'image/png');
-  const at = nowIso(deps);
   await putJson(deps.s3, results.report, {
+    ...report,
     jobId,
     source: { bucket: source.bucket, key: source.key, versionId: source.versionId ?? null },
-    models: { localize: plan.localize.models, liver: plan.liver.models, tumor: plan.tumor.models },
     summary,
-    labels: { 0: 'background', 1: 'liver', 2: 'tumor' },
     files: results,
-    finishedAt: at,
   });
   await deps.jobs.succeed(jobId, summary, results, at);
   logger.info('job succeeded', { jobId, ...summary });
@@ -240,52 +299,6 @@ export async function finalizeJob(
 }
 
 // --- mark failed ---------------------------------------------------------------------------------------
-
-const MAX_REASON = 2000;
-
-/** What an exit code of the Batch entrypoint means (see containers/batch-entrypoint.ts). */
-const EXIT_MEANINGS: Record<number, string> = {
-  1: 'application error',
-  2: 'bad input',
-  3: 'GPU not available',
-};
-
-/**
- * A readable reason from a Step Functions error: a Lambda's `errorMessage` (an `InputError` message names
- * the file and the problem), a Batch job's status reason and exit code, or the error name.
- */
-export function failureReason(error: MarkFailedInput['error']): string {
-  let reason = error.Error;
-  let cause: unknown;
-  try {
-    cause = error.Cause ? JSON.parse(error.Cause) : undefined;
-  } catch {
-    cause = undefined;
-  }
-  if (cause && typeof cause === 'object') {
-    const c = cause as Record<string, unknown>;
-    if (typeof c.errorMessage === 'string') {
-      reason =
-        c.errorType === 'InputError'
-          ? c.errorMessage
-          : `${String(c.errorType ?? error.Error)}: ${c.errorMessage}`;
-    } else if (typeof c.JobName === 'string' || typeof c.StatusReason === 'string') {
-      const container = (c.Container ?? {}) as Record<string, unknown>;
-      const code = typeof container.ExitCode === 'number' ? container.ExitCode : undefined;
-      const parts = [
-        `Batch job ${String(c.JobName ?? '')} failed: ${String(c.StatusReason ?? 'no status reason')}`,
-      ];
-      if (code !== undefined)
-        parts.push(`exit code ${code}${EXIT_MEANINGS[code] ? ` (${EXIT_MEANINGS[code]})` : ''}`);
-      if (typeof container.Reason === 'string') parts.push(container.Reason);
-      if (typeof container.LogStreamName === 'string') parts.push(`log stream ${container.LogStreamName}`);
-      reason = parts.join('; ');
-    }
-  } else if (error.Cause) {
-    reason = `${error.Error}: ${error.Cause}`;
-  }
-  return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason;
-}
 
 export async function markFailed(
   deps: Pick<SegmentationDeps, 'jobs' | 'now'>,

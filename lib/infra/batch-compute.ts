@@ -1,12 +1,16 @@
 /**
- * AWS Batch GPU compute: managed EC2 compute environments on the ECS GPU AMI, the job queues and one job
- * definition per stage.
+ * AWS Batch compute: managed EC2 compute environments, the job queues and one job definition per stage.
  *
- * Queues: `gpu` runs Spot first and falls back to on-demand (compute environment order), or on-demand only
- * when the config says so; `gpu-on-demand` never uses Spot (for work that must not be interrupted).
- * Job definitions each request one GPU. Inference stages run the ONNX Runtime (CUDA 12) image, training
- * stages the tfjs-node-gpu (CUDA 11.2 / cuDNN 8.1) image. Retries happen only when the host went away
- * (Spot reclaim, EC2 host failure, Docker daemon timeouts); bad input and application errors exit at once.
+ * `batch.compute` in the config chooses the hardware. 'gpu' (the default): GPU instances on the ECS GPU
+ * AMI; job definitions each request one GPU; inference stages run the ONNX Runtime (CUDA 12) image,
+ * training stages the tfjs-node-gpu (CUDA 11.2 / cuDNN 8.1) image; the entrypoint refuses a CPU fallback.
+ * 'cpu' (queues without GPUs: LocalStack, cheap dev environments): CPU instances on the plain ECS AMI, no
+ * GPU requested, every stage on the CPU image (`containers/Dockerfile.cpu`).
+ *
+ * Queues: the main queue runs Spot first and falls back to on-demand (compute environment order), or
+ * on-demand only when the config says so; the on-demand queue never uses Spot (for work that must not be
+ * interrupted). Retries happen only when the host went away (Spot reclaim, EC2 host failure, Docker daemon
+ * timeouts); bad input and application errors exit at once.
  */
 import * as path from 'node:path';
 import { Duration, Size } from 'aws-cdk-lib';
@@ -68,8 +72,15 @@ export interface BatchComputeProps {
   subnets: ec2.SubnetSelection;
 }
 
+/** The container image (Dockerfile in `containers/`) of each stage for a compute kind. */
+export function dockerfileFor(compute: DeploymentConfig['batch']['compute'], stage: BatchStage): string {
+  if (compute === 'cpu') return 'Dockerfile.cpu';
+  return INFERENCE_STAGES.includes(stage) ? 'Dockerfile.infer' : 'Dockerfile.train';
+}
+
 export class BatchCompute extends Construct {
-  readonly gpuQueue: batch.JobQueue;
+  /** The main queue (Spot first when configured); GPU or CPU instances as the config says. */
+  readonly queue: batch.JobQueue;
   readonly onDemandQueue: batch.JobQueue;
   readonly jobDefinitions: Record<BatchStage, batch.EcsJobDefinition>;
   /** Role the containers run with; the workflows grant it the S3 access each stage needs. */
@@ -79,13 +90,16 @@ export class BatchCompute extends Construct {
   constructor(scope: Construct, id: string, props: BatchComputeProps) {
     super(scope, id);
     const { config, vpc, subnets } = props;
+    const gpu = config.batch.compute === 'gpu';
+    // Construct ids of the GPU deployment are unchanged (no resource replacement for existing stacks).
+    const kind = gpu ? 'Gpu' : 'Cpu';
 
     const securityGroup = new ec2.SecurityGroup(this, 'Instances', {
       vpc,
-      description: 'Batch GPU instances: no inbound traffic, outbound to AWS APIs and ECR',
+      description: `Batch ${kind.toUpperCase()} instances: no inbound traffic, outbound to AWS APIs and ECR`,
       allowAllOutbound: true,
     });
-    const launchTemplate = new ec2.LaunchTemplate(this, 'GpuLaunchTemplate', {
+    const launchTemplate = new ec2.LaunchTemplate(this, `${kind}LaunchTemplate`, {
       requireImdsv2: true,
       httpPutResponseHopLimit: 2,
       blockDevices: [
@@ -98,7 +112,12 @@ export class BatchCompute extends Construct {
         },
       ],
     });
-    const instanceTypes = config.batch.gpuInstanceTypes.map((t) => new ec2.InstanceType(t));
+    const instanceTypes = (gpu ? config.batch.gpuInstanceTypes : config.batch.cpuInstanceTypes).map(
+      (t) => new ec2.InstanceType(t),
+    );
+    const imageType = gpu
+      ? batch.EcsMachineImageType.ECS_AL2023_NVIDIA
+      : batch.EcsMachineImageType.ECS_AL2023;
     const environment = (ceId: string, spot: boolean) =>
       new batch.ManagedEc2EcsComputeEnvironment(this, ceId, {
         vpc,
@@ -110,7 +129,7 @@ export class BatchCompute extends Construct {
           : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
         instanceTypes,
         useOptimalInstanceClasses: false,
-        images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
+        images: [{ imageType }],
         minvCpus: 0,
         maxvCpus: config.batch.maxVcpus,
         launchTemplate,
@@ -118,15 +137,15 @@ export class BatchCompute extends Construct {
         replaceComputeEnvironment: false,
       });
 
-    const onDemand = environment('OnDemandGpu', false);
+    const onDemand = environment(`OnDemand${kind}`, false);
     const ordered: batch.OrderedComputeEnvironment[] =
       config.batch.capacity === 'spot'
         ? [
-            { computeEnvironment: environment('SpotGpu', true), order: 1 },
+            { computeEnvironment: environment(`Spot${kind}`, true), order: 1 },
             { computeEnvironment: onDemand, order: 2 },
           ]
         : [{ computeEnvironment: onDemand, order: 1 }];
-    this.gpuQueue = new batch.JobQueue(this, 'GpuQueue', { priority: 10, computeEnvironments: ordered });
+    this.queue = new batch.JobQueue(this, `${kind}Queue`, { priority: 10, computeEnvironments: ordered });
     this.onDemandQueue = new batch.JobQueue(this, 'OnDemandQueue', {
       priority: 10,
       computeEnvironments: [{ computeEnvironment: onDemand, order: 1 }],
@@ -141,13 +160,18 @@ export class BatchCompute extends Construct {
       description: 'Role of the RA-UNet Batch containers (S3 access granted per bucket and prefix)',
     });
 
-    const image = (dockerfile: string) =>
-      ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: path.join('containers', dockerfile),
-        exclude: DOCKER_EXCLUDES,
-      });
-    const inferenceImage = image('Dockerfile.infer');
-    const trainingImage = image('Dockerfile.train');
+    const images = new Map<string, ecs.ContainerImage>();
+    const image = (dockerfile: string) => {
+      let img = images.get(dockerfile);
+      if (!img) {
+        img = ecs.ContainerImage.fromAsset(REPO_ROOT, {
+          file: path.join('containers', dockerfile),
+          exclude: DOCKER_EXCLUDES,
+        });
+        images.set(dockerfile, img);
+      }
+      return img;
+    };
 
     const definitions: Partial<Record<BatchStage, batch.EcsJobDefinition>> = {};
     for (const stage of BATCH_STAGES) {
@@ -159,8 +183,8 @@ export class BatchCompute extends Construct {
         // Batch substitutes `Ref::<name>` in the command from the SubmitJob parameters.
         parameters: { args: '{}' },
         container: new batch.EcsEc2ContainerDefinition(this, `Container-${stage}`, {
-          image: inference ? inferenceImage : trainingImage,
-          gpu: 1,
+          image: image(dockerfileFor(config.batch.compute, stage)),
+          gpu: gpu ? 1 : undefined,
           cpu: config.batch.vcpusPerJob,
           memory: Size.mebibytes(
             inference ? config.batch.inferenceMemoryMiB : config.batch.trainingMemoryMiB,
@@ -168,7 +192,7 @@ export class BatchCompute extends Construct {
           command: [stage, '--args', 'Ref::args'],
           jobRole: this.jobRole,
           environment: {
-            RAUNET_REQUIRE_GPU: '1',
+            RAUNET_REQUIRE_GPU: gpu ? '1' : '0',
             RAUNET_ENGINE: inference ? 'onnx' : 'tfjs',
             POWERTOOLS_SERVICE_NAME: 'raunet-batch',
           },

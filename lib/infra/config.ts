@@ -39,9 +39,27 @@ export const configSchema = z
     region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region such as eu-west-1'),
     vpc: vpcSchema,
     batch: z.object({
+      /**
+       * 'gpu' (default; staging and prod): GPU instances on the ECS GPU AMI, job definitions asking for one
+       * GPU each, the CUDA images, and the entrypoint refusing a CPU fallback. 'cpu': for queues without
+       * GPUs (LocalStack, cheap dev environments): `cpuInstanceTypes` on the plain ECS AMI, no GPU asked
+       * for, the CPU image (`containers/Dockerfile.cpu`) for every stage.
+       */
+      compute: z.enum(['gpu', 'cpu']),
       /** GPU instance types for the compute environments (NVIDIA g/p families, x86). */
       gpuInstanceTypes: z
         .array(z.string().regex(/^(g4dn|g5|g6|g6e|p3|p4d|p5)\.[0-9]*x?large$/, 'must be an NVIDIA GPU type'))
+        .min(1),
+      /** Instance types of the CPU compute environments (used when `compute` is 'cpu'; no GPU families). */
+      cpuInstanceTypes: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^(?![gp]\d)[a-z][a-z0-9-]*\.(?:\d*x?large|medium|small|metal(?:-\d+xl)?)$/,
+              'must be an EC2 instance type without GPUs, such as c6i.2xlarge',
+            ),
+        )
         .min(1),
       maxVcpus: z.number().int().min(1).max(10_000),
       /** 'spot': Spot first, on-demand as fallback (compute environment order); 'on-demand': no Spot. */
@@ -106,7 +124,9 @@ const COMMON = {
   region: 'eu-west-1',
   vpc: { mode: 'create', maxAzs: 2, natGateways: 1 },
   batch: {
+    compute: 'gpu',
     gpuInstanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge'],
+    cpuInstanceTypes: ['c6i.2xlarge', 'c6i.4xlarge', 'm6i.2xlarge'],
     maxVcpus: 16,
     capacity: 'spot',
     inferenceMemoryMiB: 14_000,

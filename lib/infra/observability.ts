@@ -93,7 +93,7 @@ export class Observability extends Construct {
         detailType: ['Batch Job State Change'],
         detail: {
           status: ['FAILED'],
-          jobQueue: [compute.gpuQueue.jobQueueArn, compute.onDemandQueue.jobQueueArn],
+          jobQueue: [compute.queue.jobQueueArn, compute.onDemandQueue.jobQueueArn],
         },
       },
       targets: [

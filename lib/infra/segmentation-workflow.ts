@@ -65,7 +65,8 @@ export class SegmentationWorkflow extends Construct {
       timeout: Duration.minutes(10),
       ephemeralStorageMiB: 2048,
     });
-    const markFailed = fn('mark-failed', 'Mark a segmentation job FAILED with its reason');
+    // Also the training workflow's Catch target (it grants what recording a failed run needs).
+    const markFailed = fn('mark-failed', 'Record a failed segmentation job or training run with its reason');
 
     // Least privilege per function.
     allowObjects(ingest.role, storage.inputBucket, READ_OBJECT);
@@ -84,7 +85,7 @@ export class SegmentationWorkflow extends Construct {
     allowObjects(compute.jobRole, storage.modelsBucket, READ_OBJECT, `${RUNS_PREFIX}*`);
     allowList(compute.jobRole, storage.modelsBucket, RUNS_PREFIX);
 
-    const q = compute.gpuQueue;
+    const q = compute.queue;
     const defs = compute.jobDefinitions;
     const jobId = sfn.JsonPath.stringAt('$.jobId');
     const source = sfn.JsonPath.objectAt('$.source');
@@ -126,7 +127,14 @@ export class SegmentationWorkflow extends Construct {
         this,
         'Finalize',
         finalize.fn,
-        { jobId, source, plan: sfn.JsonPath.objectAt('$.ingest.plan') },
+        {
+          jobId,
+          source,
+          plan: sfn.JsonPath.objectAt('$.ingest.plan'),
+          // Step times for the report: the window Lambda's and each Batch job's start and stop.
+          window: sfn.JsonPath.objectAt('$.window'),
+          batch: sfn.JsonPath.objectAt('$.batch'),
+        },
         '$.result',
       ),
     );

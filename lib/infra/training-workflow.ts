@@ -7,10 +7,15 @@
  *   -> Register (models table; promotes the ensemble to CURRENT only when its validation Dice beats the
  *      current one, with a conditional write)
  *
+ * Every step (the fold Map included: one failed fold job fails it) catches into RunFailed: the run is
+ * recorded FAILED with its reason in the models table (the failed Batch job described with DescribeJobs),
+ * with a conditional write that never overwrites a stored item, then the execution fails.
+ *
  * Manual start input: `{ "stage": "liver" | "tumor" | "localize", "dataset"?: "lits", "folds"?: 5,
  * "sweep"?: { "lr"?: number[], "width"?: number[], "epochs"?: number[] } }`.
  */
 import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -29,16 +34,24 @@ export interface TrainingWorkflowProps {
   storage: Storage;
   tables: Tables;
   compute: BatchCompute;
+  /**
+   * The Catch target that records failures (functions/mark-failed.ts), shared with the segmentation
+   * workflow: one function for the stack's failure records.
+   */
+  markFailed: PipelineFunction;
 }
 
 export class TrainingWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Record<'plan' | 'register', PipelineFunction>;
+  /** The failure-recording function this workflow invokes (owned by the segmentation workflow). */
+  readonly markFailed: PipelineFunction;
   readonly schedules: scheduler.Schedule[] = [];
 
   constructor(scope: Construct, id: string, props: TrainingWorkflowProps) {
     super(scope, id);
-    const { config, storage, tables, compute } = props;
+    const { config, storage, tables, compute, markFailed } = props;
+    this.markFailed = markFailed;
     const environment = {
       MODELS_BUCKET: storage.modelsBucket.bucketName,
       MODELS_TABLE: tables.models.tableName,
@@ -58,6 +71,12 @@ export class TrainingWorkflow extends Construct {
       description: 'Register a trained ensemble and promote it when it beats the current one',
       environment,
     });
+    // A failed run is recorded in the models table (conditional PutItem of the run's own item).
+    allowTable(markFailed.role, tables.models, ['dynamodb:PutItem']);
+    // DescribeJobs supports no resource-level permissions: Resource must be "*" (it only reads).
+    markFailed.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
+    );
     allowList(plan.role, storage.modelsBucket, DATASETS_PREFIX);
     allowObjects(plan.role, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
     allowObjects(register.role, storage.modelsBucket, READ_OBJECT, `${RUNS_PREFIX}*`);
@@ -67,12 +86,27 @@ export class TrainingWorkflow extends Construct {
     allowObjects(compute.jobRole, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
     allowList(compute.jobRole, storage.modelsBucket, DATASETS_PREFIX);
 
-    const q = compute.gpuQueue;
+    const q = compute.queue;
     const defs = compute.jobDefinitions;
     const fail = new sfn.Fail(this, 'TrainingFailed', {
       error: 'TrainingFailed',
-      causePath: '$.error.Cause',
+      causePath: '$.failure.reason',
     });
+    // The whole state (request, plan once there, the caught error) and the execution's name and start:
+    // the run id is the plan's, or derived from the execution when Plan itself failed.
+    const runFailedStep = lambdaStep(
+      this,
+      'RunFailed',
+      markFailed.fn,
+      {
+        execution: {
+          name: sfn.JsonPath.stringAt('$$.Execution.Name'),
+          startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+        },
+        state: sfn.JsonPath.objectAt('$'),
+      },
+      '$.failure',
+    ).next(fail);
 
     const planStep = lambdaStep(this, 'Plan', plan.fn, { request: sfn.JsonPath.objectAt('$') }, '$.plan');
     const trainFold = batchStep(this, 'TrainFold', q, defs['train-fold'], '$.item.args', '$.batch');
@@ -104,7 +138,7 @@ export class TrainingWorkflow extends Construct {
       '$.registered',
     );
     for (const step of [planStep, folds, evaluate, registerStep]) {
-      step.addCatch(fail, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+      step.addCatch(runFailedStep, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     }
     const definition = planStep
       .next(folds)

@@ -58,9 +58,12 @@ export function batchStep(
     jobQueueArn: queue.jobQueueArn,
     jobDefinitionArn: definition.jobDefinitionArn,
     payload: sfn.TaskInput.fromObject({ args: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt(argsPath)) }),
+    // Ids and numbers only: the job's run (epoch ms) gives the report its stage times.
     resultSelector: {
       batchJobId: sfn.JsonPath.stringAt('$.JobId'),
       status: sfn.JsonPath.stringAt('$.Status'),
+      startedAt: sfn.JsonPath.numberAt('$.StartedAt'),
+      stoppedAt: sfn.JsonPath.numberAt('$.StoppedAt'),
     },
     resultPath,
   });

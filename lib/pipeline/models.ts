@@ -50,7 +50,12 @@ export async function loadModels(src: string, opts: LoadModelsOptions = {}): Pro
   return models;
 }
 
-async function loadStage(root: string, stage: StageName, opts: LoadModelsOptions): Promise<LoadedModel[]> {
+/** One stage's ensemble from `<root>/<stage>/fold-<k>/` (every fold, or `opts.folds`), ids `<stage>/fold-<k>`. */
+export async function loadStage(
+  root: string,
+  stage: StageName,
+  opts: LoadModelsOptions = {},
+): Promise<LoadedModel[]> {
   let folds = await listFolds(join(root, stage));
   if (folds.length === 0) {
     throw new InputError(`no ${stage} model (expected ${stage}/fold-<k>/ folders)`, 'NOT_FOUND', root);

@@ -170,6 +170,34 @@ export interface ReportContext {
   createdAt?: string;
 }
 
+type PerStage<T> = Partial<Record<'localize' | 'liver' | 'tumor', T>>;
+
+/**
+ * The report's `options`: what the stages ran with, the pipeline's defaults where `opts` says nothing
+ * (the CLI passes its `SegmentOptions`, the cloud's finalize step `{}`: its Batch stages use the defaults).
+ */
+export function reportOptions(
+  opts: {
+    thresholds?: PerStage<number>;
+    overlap?: number;
+    blend?: string;
+    tta?: boolean;
+    batchSizes?: PerStage<number>;
+  },
+  patches: { localize: number[]; liver: number[]; tumor: number[] },
+): Record<string, unknown> {
+  const th = opts.thresholds ?? {};
+  const bs = opts.batchSizes ?? {};
+  return {
+    thresholds: { localize: th.localize ?? 0.5, liver: th.liver ?? 0.5, tumor: th.tumor ?? 0.5 },
+    overlap: opts.overlap ?? 0.5,
+    blend: opts.blend ?? 'gaussian',
+    tta: opts.tta ?? false,
+    patches,
+    batchSizes: { localize: bs.localize ?? 8, liver: bs.liver ?? 1, tumor: bs.tumor ?? 1 },
+  };
+}
+
 /** Build the report of a label map (0/1/2 on the CT grid). */
 export function buildReport(ct: Volume, labels: Volume<Uint8Array>, ctx: ReportContext): SegmentationReport {
   const mm3 = voxelVolumeMm3(ct.affine);

@@ -16,7 +16,13 @@ import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts'
 import { reindexAffine } from '../preprocess/grid.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
 import { createVolume, type Vec3, type Volume, withData } from '../volume/volume.ts';
-import { buildReport, type ModelInfo, type SegmentationReport, type StageTimings } from './report.ts';
+import {
+  buildReport,
+  type ModelInfo,
+  reportOptions,
+  type SegmentationReport,
+  type StageTimings,
+} from './report.ts';
 import {
   BOX_MARGIN,
   LIVER_PATCH,
@@ -100,7 +106,13 @@ export function patchFromManifest(manifest: Pick<ManifestInfo, 'inputShape'>, sp
   return [...s].reverse();
 }
 
-function stagePatch(models: LoadedModel[], dims: 2 | 3, stage: StageName, fallback: number[]): number[] {
+/** The patch (or slice) size of an ensemble from its manifests, `fallback` when none says. */
+function stagePatch(
+  models: readonly LoadedModel[],
+  dims: 2 | 3,
+  stage: StageName,
+  fallback: number[],
+): number[] {
   if (models.every((m) => !m.manifest.inputShape?.length)) return fallback;
   const sizes = models.map((m) => patchFromManifest(m.manifest, dims).join('x'));
   if (new Set(sizes).size > 1) {
@@ -111,7 +123,20 @@ function stagePatch(models: LoadedModel[], dims: 2 | 3, stage: StageName, fallba
   return sizes[0].split('x').map(Number);
 }
 
-const modelInfo = (m: LoadedModel): ModelInfo => ({
+const PATCH_DEFAULTS: Record<StageName, { dims: 2 | 3; fallback: number[] }> = {
+  localize: { dims: 2, fallback: LOCALIZE_SLICE },
+  liver: { dims: 3, fallback: LIVER_PATCH },
+  tumor: { dims: 3, fallback: TUMOR_PATCH },
+};
+
+/** A stage's slice ([x, y], localize) or patch ([x, y, z]) from its manifests, the paper's size otherwise. */
+export function manifestPatch(models: readonly LoadedModel[], stage: StageName): number[] {
+  const d = PATCH_DEFAULTS[stage];
+  return stagePatch(models, d.dims, stage, d.fallback);
+}
+
+/** What the report says about one loaded model. */
+export const modelInfo = (m: LoadedModel): ModelInfo => ({
   id: m.id,
   arch: m.manifest.arch,
   width: m.manifest.width,
@@ -141,12 +166,9 @@ export async function segmentCt(
   const engines = (s: StageName) => models[s].map((m) => m.engine);
   const th = opts.thresholds ?? {};
   const bs = opts.batchSizes ?? {};
-  const slice = (opts.patches?.localize ?? stagePatch(models.localize, 2, 'localize', LOCALIZE_SLICE)) as [
-    number,
-    number,
-  ];
-  const liverPatch = (opts.patches?.liver ?? stagePatch(models.liver, 3, 'liver', LIVER_PATCH)) as Vec3;
-  const tumorPatch = (opts.patches?.tumor ?? stagePatch(models.tumor, 3, 'tumor', TUMOR_PATCH)) as Vec3;
+  const slice = (opts.patches?.localize ?? manifestPatch(models.localize, 'localize')) as [number, number];
+  const liverPatch = (opts.patches?.liver ?? manifestPatch(models.liver, 'liver')) as Vec3;
+  const tumorPatch = (opts.patches?.tumor ?? manifestPatch(models.tumor, 'tumor')) as Vec3;
   const common = { overlap: opts.overlap, blend: opts.blend, tta: opts.tta };
   const progress = (s: StageName) => (d: number, t: number) => opts.onProgress?.(s, d, t);
   const probabilities: SegmentationResult['probabilities'] = {};
@@ -223,14 +245,7 @@ export async function segmentCt(
       liver: models.liver.map(modelInfo),
       tumor: models.tumor.map(modelInfo),
     },
-    options: {
-      thresholds: { localize: th.localize ?? 0.5, liver: th.liver ?? 0.5, tumor: th.tumor ?? 0.5 },
-      overlap: opts.overlap ?? 0.5,
-      blend: opts.blend ?? 'gaussian',
-      tta: opts.tta ?? false,
-      patches: { localize: slice, liver: liverPatch, tumor: tumorPatch },
-      batchSizes: { localize: bs.localize ?? 8, liver: bs.liver ?? 1, tumor: bs.tumor ?? 1 },
-    },
+    options: reportOptions(opts, { localize: slice, liver: liverPatch, tumor: tumorPatch }),
   });
   return { labels: labelVolume, report, probabilities: opts.saveProbabilities ? probabilities : undefined };
 }

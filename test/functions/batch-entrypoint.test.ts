@@ -1,4 +1,6 @@
 // The Batch stage runner behind containers/batch-entrypoint.ts, on an in-memory S3 and fake engines.
+
+import * as path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,6 +13,7 @@ import { type BatchContext, EXIT, parseBatchArgv, runBatchStage } from '../../li
 import { assertGpu, GpuUnavailableError } from '../../lib/cloud/gpu-check.ts';
 import { libraryCodec } from '../../lib/cloud/volume-codec.ts';
 import type { InferenceEngine } from '../../lib/inference/engine.ts';
+import type { LoadedModel } from '../../lib/pipeline/segment.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
 
@@ -68,14 +71,20 @@ function thresholdEngine(backend: string): InferenceEngine {
   };
 }
 
+/** One loaded fold model: the engine with the manifest fields the report and the patch sizes use. */
+function loaded(engine: InferenceEngine, stage: string, inputShape?: number[]): LoadedModel {
+  return { engine, manifest: { arch: `arch-${stage}`, inputShape, fold: 0 }, id: `${stage}/fold-0` };
+}
+
 function ctx(over: Partial<BatchContext> = {}): BatchContext & { loadedFrom: string[] } {
   const loadedFrom: string[] = [];
   return {
     s3: new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
     codec: libraryCodec,
-    loadEngines: async (dir) => {
-      loadedFrom.push(dir);
-      return [thresholdEngine('onnx-cuda')];
+    loadEngines: async (root, stage) => {
+      loadedFrom.push(path.join(root, stage));
+      // The 2D network's manifest says 64x64 slices; the 3D ones say nothing (paper patch sizes).
+      return [loaded(thresholdEngine('onnx-cuda'), stage, stage === 'localize' ? [64, 64, 1] : undefined)];
     },
     requireGpu: true,
     loadedFrom,
@@ -139,13 +148,28 @@ describe('batch stages', () => {
     expect(await runBatchStage(['segment-tumor', '--args', JSON.stringify(tumorArgs)], ctx())).toBe(EXIT.ok);
     const tumor = decodeNifti(store.get(`work-bucket/work/${JOB}/tumor/tumor.nii.gz`)!, 'tumor.nii.gz');
     expect(tumor.dims).toEqual(DIMS);
+    // Each stage says what it ran with, for the report: engine, the models' manifests, the patch size
+    // (the 2D manifest's 64x64, the paper's patches where the manifests say nothing).
+    const info = (stage: string) =>
+      JSON.parse(new TextDecoder().decode(store.get(`work-bucket/work/${JOB}/${stage}/stage.json`)!));
+    expect(info('localize')).toEqual({
+      engine: { kind: 'onnx', backend: 'onnx-cuda' },
+      models: [{ id: 'localize/fold-0', arch: 'arch-localize', inputShape: [64, 64, 1], fold: 0 }],
+      patch: [64, 64],
+    });
+    expect(info('liver').patch).toEqual([224, 224, 32]);
+    expect(info('tumor').patch).toEqual([128, 128, 32]);
+    expect(info('tumor').models[0].id).toBe('tumor/fold-0');
   });
 
   it('refuses to run on a CPU fallback when a GPU is required (exit 3), and runs when it is not', async () => {
-    const cpu = ctx({ loadEngines: async () => [thresholdEngine('onnx-cpu')] });
+    const cpu = ctx({ loadEngines: async () => [loaded(thresholdEngine('onnx-cpu'), 'localize')] });
     expect(await runBatchStage(localizeArgv(), cpu)).toBe(EXIT.noGpu);
     expect(store.has(`work-bucket/work/${JOB}/localize/box.json`)).toBe(false);
-    const cpuQueue = ctx({ loadEngines: async () => [thresholdEngine('onnx-cpu')], requireGpu: false });
+    const cpuQueue = ctx({
+      loadEngines: async () => [loaded(thresholdEngine('onnx-cpu'), 'localize')],
+      requireGpu: false,
+    });
     expect(await runBatchStage(localizeArgv(), cpuQueue)).toBe(EXIT.ok);
   });
 

@@ -11,9 +11,10 @@ vi.hoisted(() => {
 
 import { handler as finalize } from '../../functions/finalize.ts';
 import { handler as ingest } from '../../functions/ingest.ts';
-import { handler as markFailed } from '../../functions/mark-failed.ts';
+import { handler as markFailedHandler } from '../../functions/mark-failed.ts';
 import { handler as starter } from '../../functions/starter.ts';
 import { handler as windowHandler } from '../../functions/window.ts';
+import { jobIdFor } from '../../lib/cloud/identity.ts';
 import { logger } from '../../lib/cloud/logger.ts';
 import { planFor } from '../../lib/cloud/segmentation.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
@@ -30,6 +31,10 @@ import {
   SOURCE,
   setLambdaEnv,
 } from './helpers.ts';
+
+/** The shared Catch handler, answering a segmentation job's failure. */
+const markFailed = (event: unknown, ctx: typeof context) =>
+  markFailedHandler(event, ctx) as Promise<{ status: 'FAILED' | 'SUCCEEDED'; reason: string }>;
 
 const s3 = mockClient(S3Client);
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -116,6 +121,36 @@ describe('starter', () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec2', startDate: new Date() });
     const third = await starter(objectCreated('scan.nii', 'v2'), context);
     expect(third.jobId).not.toBe(first.jobId);
+  });
+
+  it('decodes URL-encoded keys (spaces, +, %, parentheses, UTF-8) to the key S3 stores', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+    // "in coming/ct scan (2)+contrast 100%é.nii.gz" as S3 encodes it in its events (form encoding).
+    const encoded = 'in+coming/ct+scan+%282%29%2Bcontrast+100%25%C3%A9.nii.gz';
+    const out = await starter(objectCreated(encoded), context);
+    expect(out.started).toBe(true);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0].args[0].input.input!);
+    expect(input.source.key).toBe('in coming/ct scan (2)+contrast 100%\u00e9.nii.gz');
+    // The job id is that of the stored object, whichever way the key was spelled in the event.
+    expect(out.jobId).toBe(
+      jobIdFor({
+        bucket: INPUT_BUCKET,
+        key: 'in coming/ct scan (2)+contrast 100%\u00e9.nii.gz',
+        versionId: 'v1',
+      }),
+    );
+    // A plain key is unchanged.
+    await starter(objectCreated('a/b_c-d.1.nii'), context);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[1].args[0].input.input!).source.key).toBe(
+      'a/b_c-d.1.nii',
+    );
+  });
+
+  it('rejects a key with a malformed escape, naming the field', async () => {
+    await expect(starter(objectCreated('bad%zz.nii'), context)).rejects.toThrow(
+      /malformed S3 Object Created event: detail\.object\.key: not a URL-encoded object key/,
+    );
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
   it('rejects a malformed event with the field named', async () => {
@@ -213,7 +248,8 @@ describe('window', () => {
     s3.on(GetObjectCommand).resolves(body(ctBytes()));
     s3.on(PutObjectCommand).resolves({});
     const out = await windowHandler({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context);
-    expect(out).toEqual({ preprocessed: PLAN.preprocessed, dims: CT_DIMS });
+    expect(out).toEqual({ preprocessed: PLAN.preprocessed, dims: CT_DIMS, ms: expect.any(Number) });
+    expect(out.ms).toBeGreaterThanOrEqual(0);
     const put = s3.commandCalls(PutObjectCommand)[0].args[0].input;
     expect(`s3://${put.Bucket}/${put.Key}`).toBe(PLAN.preprocessed);
     const vol = decodeNifti(put.Body as Uint8Array, 'preprocessed.nii.gz');
@@ -258,14 +294,51 @@ describe('finalize', () => {
     };
   }
 
-  it('writes label map, report and preview and marks the job SUCCEEDED with summary numbers', async () => {
+  const json = (v: unknown) => body(new TextEncoder().encode(JSON.stringify(v)));
+  const info = (stage: string, patch: number[], backend = 'onnx-cuda') => ({
+    engine: { kind: 'onnx', backend },
+    models: [0, 1].map((fold) => ({ id: `${stage}/fold-${fold}`, arch: `arch-${stage}`, fold })),
+    patch,
+  });
+  /** The stages' small JSON outputs: the liver box and what each stage ran with. */
+  function stageFiles() {
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/localize/box.json` }).resolves(
+      json({ box: { start: [8, 8, 1], end: [22, 22, 9] }, dims: CT_DIMS }),
+    );
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/localize/stage.json` }).resolves(
+      json(info('localize', [64, 64])),
+    );
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/stage.json` }).resolves(
+      json(info('liver', [64, 64, 32])),
+    );
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/stage.json` }).resolves(
+      json(info('tumor', [32, 32, 32])),
+    );
+  }
+  /** The scan and every Batch stage output finalize reads. */
+  function stageOutputs() {
     const m = masks();
     s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
     s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
     s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
+    stageFiles();
+  }
+  // What the workflow passes: the window step's time and the Batch jobs' runs (epoch ms).
+  const TIMES = {
+    window: { ms: 1500 },
+    batch: {
+      localize: { startedAt: 1_000_000, stoppedAt: 1_030_000 },
+      liver: { startedAt: 1_040_000, stoppedAt: 1_100_500 },
+      tumor: { startedAt: 1_110_000, stoppedAt: 1_135_000 },
+    },
+  };
+  const INPUT = { jobId: JOB_ID, source: SOURCE, plan: PLAN, ...TIMES };
+
+  it('writes label map, report and preview and marks the job SUCCEEDED with summary numbers', async () => {
+    stageOutputs();
     s3.on(PutObjectCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
-    const out = await finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context);
+    const out = await finalize(INPUT, context);
     const voxelMl = (0.8 * 0.8 * 2.5) / 1000;
     expect(out.summary).toEqual({
       dims: CT_DIMS,
@@ -294,25 +367,72 @@ describe('finalize', () => {
     const update = ddb.commandCalls(UpdateCommand)[0].args[0].input;
     expect(update.ConditionExpression).toContain('#status = :running');
     expect(update.ExpressionAttributeValues).toMatchObject({ ':succeeded': 'SUCCEEDED' });
+
+    // The report is the CLI's (`buildReport`): every field of `raunet segment`'s report, plus the job's.
+    const report = JSON.parse(
+      new TextDecoder().decode(puts[`results/${JOB_ID}/report.json`].Body as Uint8Array),
+    );
+    expect(Object.keys(report).sort()).toEqual(
+      [
+        ...['input', 'liver', 'tumors', 'tumorBurden', 'structures', 'localization', 'timings'],
+        ...['engine', 'models', 'options', 'createdAt', 'jobId', 'source', 'summary', 'files'],
+      ].sort(),
+    );
+    expect(report.input).toMatchObject({ name: 'ct scan', dims: CT_DIMS, orientation: expect.any(String) });
+    expect(report.input.voxelVolumeMm3).toBeCloseTo(0.8 * 0.8 * 2.5, 6);
+    // Hand-derived from the masks: 400 liver voxels (16 of them tumor, two 2x2x2 blocks).
+    expect(report.liver.voxels).toBe(400);
+    expect(report.structures.parenchyma.voxels).toBe(384);
+    expect(report.tumors.count).toBe(2);
+    expect(report.tumors.items.map((t: { voxels: number }) => t.voxels)).toEqual([8, 8]);
+    expect(report.tumorBurden).toBeCloseTo(16 / 400, 9);
+    // The first tumor block spans x, y in [11, 13), z in [4, 6): centroid (11.5, 11.5, 4.5) or the other's.
+    expect(report.tumors.items.map((t: { centroidVoxel: number[] }) => t.centroidVoxel).sort()).toEqual([
+      [11.5, 11.5, 4.5],
+      [16.5, 16.5, 4.5],
+    ]);
+    expect(report.localization.voxels).toEqual({ start: [8, 8, 1], end: [22, 22, 9] });
+    // Step times: the window Lambda's 1.5 s and each Batch job's stoppedAt - startedAt.
+    expect(report.timings).toEqual({
+      preprocessMs: 1500,
+      localizeMs: 30_000,
+      liverMs: 60_500,
+      tumorMs: 25_000,
+      totalMs: 1500 + 30_000 + 60_500 + 25_000,
+    });
+    expect(report.engine).toEqual({ kind: 'onnx', backend: 'onnx-cuda' });
+    expect(report.models.tumor.map((mi: { id: string }) => mi.id)).toEqual(['tumor/fold-0', 'tumor/fold-1']);
+    expect(report.options.patches).toEqual({ localize: [64, 64], liver: [64, 64, 32], tumor: [32, 32, 32] });
+    expect(report.options.thresholds).toEqual({ localize: 0.5, liver: 0.5, tumor: 0.5 });
+    expect(report.jobId).toBe(JOB_ID);
+    expect(report.summary).toEqual(out.summary);
+  });
+
+  it('fails a malformed stage info file with its name, before writing anything', async () => {
+    stageOutputs();
+    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/stage.json` }).resolves(json({ engine: {} }));
+    await expect(finalize(INPUT, context)).rejects.toThrow(/malformed stage\.json: engine\.kind/);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('rejects an input without the step times, naming the field', async () => {
+    await expect(finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toThrow(
+      /malformed finalize input: window/,
+    );
   });
 
   it('does not overwrite a job that is already final (conditional write conflict)', async () => {
-    const m = masks();
-    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
-    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/liver/liver.nii.gz` }).resolves(body(m.liver));
-    s3.on(GetObjectCommand, { Key: `work/${JOB_ID}/tumor/tumor.nii.gz` }).resolves(body(m.tumor));
+    stageOutputs();
     s3.on(PutObjectCommand).resolves({});
     ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
-    await expect(finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toThrow(
-      /is not RUNNING/,
-    );
+    await expect(finalize(INPUT, context)).rejects.toThrow(/is not RUNNING/);
   });
 
   it('fails when a stage output is missing', async () => {
     s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
     s3.on(GetObjectCommand).rejects(Object.assign(new Error('404'), { name: 'NoSuchKey' }));
     s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(ctBytes()));
-    await expect(finalize({ jobId: JOB_ID, source: SOURCE, plan: PLAN }, context)).rejects.toMatchObject({
+    await expect(finalize(INPUT, context)).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);

@@ -1,4 +1,6 @@
 // The training Lambdas through their middy shells, with mocked S3 and DynamoDB.
+import { createHash } from 'node:crypto';
+import { BatchClient, DescribeJobsCommand } from '@aws-sdk/client-batch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -8,16 +10,19 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
+import { handler as markFailed } from '../../functions/mark-failed.ts';
 import { handler as plan } from '../../functions/plan.ts';
 import { handler as register } from '../../functions/register.ts';
 import { body, conditionalCheckFailed, context, MODELS_BUCKET, setLambdaEnv } from './helpers.ts';
 
 const s3 = mockClient(S3Client);
 const ddb = mockClient(DynamoDBDocumentClient);
+const batch = mockClient(BatchClient);
 beforeAll(setLambdaEnv);
 beforeEach(() => {
   s3.reset();
   ddb.reset();
+  batch.reset();
 });
 
 const datasetKeys = (n: number) =>
@@ -129,5 +134,150 @@ describe('register', () => {
     s3.on(GetObjectCommand).rejects(Object.assign(new Error('404'), { name: 'NoSuchKey' }));
     await expect(register(input, context)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+});
+
+describe('mark-failed (training runs)', () => {
+  const RUN = '20260301T020000Z-00ab12';
+  const JOB = 'a1b2c3d4-0000-4000-8000-123456789abc';
+  const EXECUTION = { name: 'train-liver-weekly', startTime: '2026-03-01T02:00:00.123Z' };
+  type RunOut = { runId: string; stage: string; recorded: boolean; reason: string };
+  const call = (state: Record<string, unknown>) =>
+    markFailed({ execution: EXECUTION, state }, context) as Promise<RunOut>;
+  /** A failed fold job's Cause as Step Functions writes it for a `.sync` task (PascalCase DescribeJobs). */
+  const batchCause = JSON.stringify({
+    JobName: 'TrainFold',
+    JobId: JOB,
+    Status: 'FAILED',
+    StatusReason: 'Essential container in task exited',
+    Container: { ExitCode: 1, LogStreamName: 'train-fold/default/abc' },
+    Attempts: [{}],
+  });
+  const foldFailure = {
+    stage: 'liver',
+    plan: { runId: RUN, stage: 'liver', items: [] },
+    error: { Error: 'States.TaskFailed', Cause: batchCause },
+  };
+  const described = {
+    jobId: JOB,
+    jobName: 'TrainFold',
+    jobQueue: 'q',
+    jobDefinition: 'd',
+    startedAt: 1,
+    status: 'FAILED' as const,
+    statusReason: 'Essential container in task exited',
+    container: {
+      exitCode: 137,
+      reason: 'OutOfMemoryError: Container killed due to memory usage',
+      logStreamName: 'train-fold/default/def',
+    },
+    attempts: [{}, {}],
+  };
+  const puts = () => ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
+
+  it("records the run FAILED with the failed job's final record from DescribeJobs", async () => {
+    batch.on(DescribeJobsCommand).resolves({ jobs: [described] });
+    ddb.on(PutCommand).resolves({});
+    const out = await call(foldFailure);
+    expect(batch.commandCalls(DescribeJobsCommand)[0].args[0].input).toEqual({ jobs: [JOB] });
+    const reason =
+      'Batch job TrainFold failed: Essential container in task exited; exit code 137; ' +
+      'OutOfMemoryError: Container killed due to memory usage; log stream train-fold/default/def';
+    expect(out).toEqual({ runId: RUN, stage: 'liver', recorded: true, reason });
+    const [put] = puts();
+    expect(put.TableName).toBe('models-table');
+    expect(put.ConditionExpression).toBe('attribute_not_exists(runId)');
+    expect(put.Item).toMatchObject({
+      stage: 'liver',
+      runId: RUN,
+      status: 'FAILED',
+      reason,
+      error: 'States.TaskFailed',
+      execution: EXECUTION.name,
+      batchJob: { jobId: JOB, jobName: 'TrainFold', status: 'FAILED', exitCode: 137, attempts: 2 },
+    });
+    expect(put.Item?.valDice).toBeUndefined(); // a failed run never enters the byDice index
+  });
+
+  it('falls back to the Cause when Batch no longer knows the job', async () => {
+    batch.on(DescribeJobsCommand).resolves({ jobs: [] });
+    ddb.on(PutCommand).resolves({});
+    const out = await call(foldFailure);
+    expect(out.recorded).toBe(true);
+    expect(out.reason).toBe(
+      'Batch job TrainFold failed: Essential container in task exited; exit code 1 (application error); ' +
+        `log stream train-fold/default/abc (Batch no longer knows job ${JOB})`,
+    );
+    expect(puts()[0].Item?.batchJob).toEqual({ jobId: JOB });
+  });
+
+  it('still records the failure when DescribeJobs fails', async () => {
+    batch
+      .on(DescribeJobsCommand)
+      .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    ddb.on(PutCommand).resolves({});
+    const out = await call(foldFailure);
+    expect(out.recorded).toBe(true);
+    expect(out.reason).toBe(
+      'Batch job TrainFold failed: Essential container in task exited; exit code 1 (application error); ' +
+        'log stream train-fold/default/abc',
+    );
+    expect(puts()).toHaveLength(1);
+  });
+
+  it('finds the job in a Cause cut short (no longer valid JSON)', async () => {
+    batch.on(DescribeJobsCommand).resolves({ jobs: [described] });
+    ddb.on(PutCommand).resolves({});
+    const cut = batchCause.slice(0, batchCause.indexOf(JOB) + JOB.length + 5);
+    const out = await call({ ...foldFailure, error: { Error: 'States.TaskFailed', Cause: cut } });
+    expect(batch.commandCalls(DescribeJobsCommand)[0].args[0].input.jobs).toEqual([JOB]);
+    expect(out.reason).toContain('exit code 137');
+  });
+
+  it('gives a run that failed in Plan an id from the execution, and its requested stage', async () => {
+    ddb.on(PutCommand).resolves({});
+    const error = {
+      Error: 'InputError',
+      Cause: JSON.stringify({
+        errorType: 'InputError',
+        errorMessage: 'dataset "lits" has no volume-K / segmentation-K pairs',
+      }),
+    };
+    const out = await call({ stage: 'tumor', error });
+    // 2026-03-01T02:00:00Z, then the first 6 hex digits of SHA-256 of the execution name.
+    const hash = createHash('sha256').update(EXECUTION.name).digest('hex').slice(0, 6);
+    expect(out).toEqual({
+      runId: `20260301T020000Z-${hash}`,
+      stage: 'tumor',
+      recorded: true,
+      reason: 'dataset "lits" has no volume-K / segmentation-K pairs',
+    });
+    expect(batch.calls()).toHaveLength(0);
+    // A request without a valid stage is still recorded, under "unknown"; the same execution, the same id.
+    const bad = await call({ stage: 'pancreas', error });
+    expect(bad).toMatchObject({ stage: 'unknown', runId: out.runId });
+  });
+
+  it('never overwrites a stored item: a registered run keeps its record, CURRENT is never written', async () => {
+    batch.on(DescribeJobsCommand).resolves({ jobs: [described] });
+    ddb.on(PutCommand).rejects(conditionalCheckFailed());
+    const out = await call({ ...foldFailure, error: { Error: 'Lambda.Unknown', Cause: 'timeout' } });
+    expect(out.recorded).toBe(false);
+    expect(puts()).toHaveLength(1);
+    expect(
+      puts().every(
+        (p) => p.Item?.runId !== 'CURRENT' && p.ConditionExpression === 'attribute_not_exists(runId)',
+      ),
+    ).toBe(true);
+  });
+
+  it('rejects a malformed event naming the field', async () => {
+    await expect(
+      markFailed({ execution: { name: '', startTime: 'x' }, state: { error: { Error: 'E' } } }, context),
+    ).rejects.toThrow(/malformed run-failed input: execution\.name/);
+    await expect(
+      call({ plan: { runId: 'not-a-run', stage: 'liver' }, error: { Error: 'E' } }),
+    ).rejects.toThrow(/state\.plan\.runId/);
+    expect(ddb.calls()).toHaveLength(0);
   });
 });

@@ -32,6 +32,9 @@ describe('Lambda bundling', () => {
       expect(text).toContain('createRequire'); // the ESM banner for bundled CommonJS dependencies
       // The AWS SDK v3 stays external: the Node.js 22 runtime provides it.
       expect(text).toMatch(/["']@aws-sdk\/(client-|lib-)/);
+      // Nothing the Lambda runtime lacks: TensorFlow.js and ONNX Runtime are external and not deployed.
+      expect(text).not.toMatch(/from\s*["'](@tensorflow\/|onnxruntime-node)/);
+      expect(text).not.toMatch(/(import|require)\(\s*["'](@tensorflow\/|onnxruntime-node)/);
     }
   });
 });

@@ -42,6 +42,20 @@ describe('resolveConfig', () => {
     expect(bad).toThrow(/env "staging"/);
   });
 
+  it('selects GPU compute by default everywhere, CPU compute on request, and names a bad choice', () => {
+    for (const env of ENV_NAMES) expect(resolveConfig({ env }).batch.compute).toBe('gpu');
+    expect(resolveConfig({ env: 'dev', config: { batch: { compute: 'cpu' } } }).batch.compute).toBe('cpu');
+    expect(() => resolveConfig({ env: 'dev', config: { batch: { compute: 'tpu' } } })).toThrow(
+      /batch\.compute:/,
+    );
+    expect(() =>
+      resolveConfig({ env: 'dev', config: { batch: { compute: 'cpu', cpuInstanceTypes: ['g5.xlarge'] } } }),
+    ).toThrow(/batch\.cpuInstanceTypes\.0: must be an EC2 instance type without GPUs/);
+    expect(() => buildApp({ env: 'dev', config: { batch: { compute: 'GPU' } } }, { nag: false })).toThrow(
+      /batch\.compute/,
+    );
+  });
+
   it('requires an account when the VPC is imported (the lookup needs one)', () => {
     const cfg = { vpc: { mode: 'import', vpcId: 'vpc-0123456789abcdef0' } };
     expect(() => resolveConfig({ env: 'dev', config: cfg })).toThrow(

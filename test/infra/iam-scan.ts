@@ -23,6 +23,7 @@ export const STAR_RESOURCE_ALLOW_LIST: Record<string, string> = {
   'logs:DescribeLogGroups': 'Step Functions execution logging (vended logs)',
   'cloudwatch:PutMetricData': 'custom metrics (namespaces are not resources)',
   'ec2:DescribeSecurityGroups': 'CDK custom resource locking down the default security group',
+  'batch:DescribeJobs': "the training workflow's RunFailed step reads the failed job's final record",
 };
 
 export interface IamFinding {

@@ -119,8 +119,24 @@ function fakes(scanDims: Vec3) {
       ({ ...v, data: new Float32Array(1), dtype: 'float32' }) as Volume<Float32Array>,
     previewPng: () => new Uint8Array(16),
   };
+  // Every object is 8 bytes, except the stages' small JSON files (box, stage info) finalize reads.
+  const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  const stageJson = json({
+    engine: { kind: 'onnx', backend: 'onnx-cuda' },
+    models: Array.from({ length: 5 }, (_, k) => ({ id: `liver/fold-${k}`, arch: 'raunet2', fold: k })),
+    patch: [224, 224, 32],
+  });
+  const boxJson = json({ box: { start: [0, 0, 0], end: [24, 20, 6] }, dims: [24, 20, 6] });
   const s3 = {
-    send: async () => ({ Body: { transformToByteArray: async () => new Uint8Array(8) }, ContentLength: 8 }),
+    send: async (cmd: { input: { Key?: string } }) => {
+      const key = cmd.input.Key ?? '';
+      const bytes = key.endsWith('stage.json')
+        ? stageJson
+        : key.endsWith('box.json')
+          ? boxJson
+          : new Uint8Array(8);
+      return { Body: { transformToByteArray: async () => bytes }, ContentLength: bytes.length };
+    },
   } as unknown as S3Client;
   const jobs = {
     create: async () => 'created',
@@ -196,8 +212,12 @@ describe('execution state size', () => {
       'Finalize',
     ]);
     for (const [n, size] of Object.entries(sizes)) expect(size, n).toBeLessThan(LIMIT / 32); // < 8 KB
-    // The dims of the large CT travel as three numbers.
+    // The dims of the large CT travel as three numbers, the step times as numbers.
     expect((state.window as { dims: Vec3 }).dims).toEqual(LARGE);
+    expect((state.batch as Record<string, { startedAt: number; stoppedAt: number }>).tumor).toMatchObject({
+      startedAt: 2,
+      stoppedAt: 3,
+    });
     // A Batch failure's Cause (the whole DescribeJobs JSON) on the Catch path still fits easily.
     const failing = stateOutput({ ResultPath: '$.error' }, state, {
       Error: 'States.TaskFailed',

@@ -183,8 +183,19 @@ describe('dev stack: workflows', () => {
     expect(st.SegmentTumor.Next).toBe('Finalize');
     for (const b of ['Localize', 'SegmentLiver', 'SegmentTumor']) {
       expect(st[b].Resource).toContain('batch:submitJob.sync');
-      expect(Object.keys(st[b].ResultSelector)).toEqual(['batchJobId.$', 'status.$']);
+      expect(st[b].ResultSelector).toEqual({
+        'batchJobId.$': '$.JobId',
+        'status.$': '$.Status',
+        'startedAt.$': '$.StartedAt',
+        'stoppedAt.$': '$.StoppedAt',
+      });
     }
+    // Finalize gets the step times (numbers) next to the plan's S3 pointers.
+    expect(st.Finalize.Parameters).toMatchObject({
+      'plan.$': '$.ingest.plan',
+      'window.$': '$.window',
+      'batch.$': '$.batch',
+    });
   });
 
   it('catches every segmentation task into MarkFailed, then Fail; retries transient errors', () => {
@@ -212,8 +223,54 @@ describe('dev stack: workflows', () => {
     expect(map.Next).toBe('EvaluateEnsemble');
     expect(d.States.EvaluateEnsemble.Next).toBe('Register');
     for (const name of ['Plan', 'Folds', 'EvaluateEnsemble', 'Register']) {
-      expect(d.States[name].Catch[0].ErrorEquals).toEqual(['States.ALL']);
+      expect(d.States[name].Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RunFailed' },
+      ]);
     }
+  });
+
+  it('records a failed training run through RunFailed (a Lambda), then fails the execution', () => {
+    const st = training().States;
+    expect(st.RunFailed.Type).toBe('Task');
+    expect(st.RunFailed.Parameters).toEqual({
+      execution: { 'name.$': '$$.Execution.Name', 'startTime.$': '$$.Execution.StartTime' },
+      'state.$': '$',
+    });
+    expect(st.RunFailed.ResultPath).toBe('$.failure');
+    expect(st.RunFailed.Next).toBe('TrainingFailed');
+    expect(st.TrainingFailed).toMatchObject({
+      Type: 'Fail',
+      Error: 'TrainingFailed',
+      CausePath: '$.failure.reason',
+    });
+    // The function is segmentation's MarkFailed; its role adds PutItem on the models table (the
+    // conditional write) and DescribeJobs to the jobs table's UpdateItem, nothing else.
+    const policies = resourcesOf(s.json, 'AWS::IAM::Policy').filter(([id]) =>
+      id.startsWith('SegmentationmarkfailedRole'),
+    );
+    expect(policies).toHaveLength(1);
+    const statements = policies[0][1].Properties.PolicyDocument.Statement as Cfn[];
+    const actions = statements.flatMap((x) => [x.Action].flat()).sort();
+    expect(actions).toEqual(
+      [
+        'batch:DescribeJobs',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
+    );
+    const put = statements.find((x) => x.Action === 'dynamodb:PutItem')!;
+    expect(JSON.stringify(put.Resource)).toContain('TablesModels');
+    const update = statements.find((x) => x.Action === 'dynamodb:UpdateItem')!;
+    expect(JSON.stringify(update.Resource)).toContain('TablesJobs');
+    // Both workflows' Catch targets invoke that one function.
+    const raw = resourcesOf(s.json, 'AWS::StepFunctions::StateMachine')
+      .map(([, m]) => JSON.stringify(m.Properties.DefinitionString))
+      .find((d) => d.includes('RunFailed'))!;
+    expect(raw).toMatch(/"Fn::GetAtt":\["SegmentationmarkfailedFn[0-9A-F]+","Arn"\]/);
   });
 
   it('starts segmentations from Object Created events for .nii, .nii.gz and .zip', () => {
@@ -245,7 +302,7 @@ describe('dev stack: Lambdas, observability, outputs', () => {
     const fns = resourcesOf(s.json, 'AWS::Lambda::Function').filter(
       ([, f]) => f.Properties.Runtime === 'nodejs22.x',
     );
-    expect(fns).toHaveLength(7);
+    expect(fns).toHaveLength(7); // mark-failed serves both workflows
     for (const [, f] of fns) {
       expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(f.Properties.Architectures).toEqual(['arm64']);

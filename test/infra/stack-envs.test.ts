@@ -1,4 +1,6 @@
 // staging and prod, each synthesized once (Lambda bundling skipped: the dev test covers it).
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanIamPolicies } from './iam-scan.ts';
 import { definitionOf, resourcesOf, type Synth, synthEnv } from './synth.ts';
@@ -49,6 +51,63 @@ describe('staging and prod', () => {
     expect(training.States.Folds.MaxConcurrency).toBe(5);
     const envs = resourcesOf(prod.json, 'AWS::Batch::ComputeEnvironment');
     for (const [, e] of envs) expect(e.Properties.ComputeResources.MaxvCpus).toBe(256);
+  });
+
+  it('a CPU config (queues without GPUs) asks for no GPU and runs every stage on the CPU image', async () => {
+    const s = await synthEnv('dev', { config: { batch: { compute: 'cpu' } } });
+    try {
+      const envs = resourcesOf(s.json, 'AWS::Batch::ComputeEnvironment');
+      expect(envs).toHaveLength(2);
+      for (const [, e] of envs) {
+        expect(e.Properties.ComputeResources.InstanceTypes).toEqual([
+          'c6i.2xlarge',
+          'c6i.4xlarge',
+          'm6i.2xlarge',
+        ]);
+        expect(e.Properties.ComputeResources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023' }]);
+      }
+      const defs = resourcesOf(s.json, 'AWS::Batch::JobDefinition');
+      expect(defs).toHaveLength(5);
+      for (const [, d] of defs) {
+        const c = d.Properties.ContainerProperties;
+        expect(c.ResourceRequirements.map((r: { Type: string }) => r.Type).sort()).toEqual([
+          'MEMORY',
+          'VCPU',
+        ]);
+        expect(c.Environment).toContainEqual({ Name: 'RAUNET_REQUIRE_GPU', Value: '0' });
+      }
+      expect(new Set(defs.map(([, d]) => JSON.stringify(d.Properties.ContainerProperties.Image))).size).toBe(
+        1,
+      );
+      const assets = JSON.parse(readFileSync(path.join(s.outdir, 'Raunet-dev.assets.json'), 'utf8'));
+      expect(
+        Object.values<{ source: { dockerFile: string } }>(assets.dockerImages).map(
+          (d) => d.source.dockerFile,
+        ),
+      ).toEqual(['containers/Dockerfile.cpu']);
+      // The workflows submit to the CPU queue.
+      const queue = resourcesOf(s.json, 'AWS::Batch::JobQueue').find(([id]) => id.includes('CpuQueue'));
+      expect(queue).toBeDefined();
+      expect(JSON.stringify(s.json.Resources)).toContain(queue![0]);
+      expect(s.nag.violations.map((v) => v.ruleName)).toEqual([]);
+      expect(scanIamPolicies(s.json)).toEqual([]);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('staging and prod keep GPU compute by default', () => {
+    for (const s of [staging, prod]) {
+      for (const [, d] of resourcesOf(s.json, 'AWS::Batch::JobDefinition')) {
+        expect(d.Properties.ContainerProperties.ResourceRequirements).toContainEqual({
+          Type: 'GPU',
+          Value: '1',
+        });
+      }
+      for (const [, e] of resourcesOf(s.json, 'AWS::Batch::ComputeEnvironment')) {
+        expect(e.Properties.ComputeResources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023_NVIDIA' }]);
+      }
+    }
   });
 
   it('an on-demand-only config drops the Spot environment', async () => {
