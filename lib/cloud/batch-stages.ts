@@ -48,6 +48,8 @@ export type EngineLoader = (modelsRoot: string, stage: StageName) => Promise<Loa
 
 /** The training library's entry points for the two training stages (local folders in, local folder out). */
 export interface TrainingLibrary {
+  /** Starts the fastest tfjs backend present (tfjs-node-gpu first) and resolves to its name. */
+  startBackend(): Promise<string>;
   /** Trains `args.fold` of the dataset in `dataDir` (LiTS layout), writing `<outDir>/<stage>/fold-<k>/`. */
   trainFold(
     args: StageArgs<'train-fold'>,
@@ -214,6 +216,9 @@ const RUNNERS: {
   },
   async 'train-fold'(ctx, args, dir) {
     const lib = requireTraining(ctx);
+    const backend = await lib.startBackend();
+    if (ctx.requireGpu) assertGpu(backend);
+    logger.info('training backend', { backend });
     const manifest = (await getJson(ctx.s3, args.manifest)) as {
       cases?: Array<{ volume: string; segmentation: string }>;
     };

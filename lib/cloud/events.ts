@@ -111,6 +111,19 @@ export const markFailedInput = z.object({
 export type MarkFailedInput = z.infer<typeof markFailedInput>;
 
 /** Training: a manual StartExecution input or the schedule's. */
+/**
+ * Optional training schedule of every fold job (the `raunet train` options of the same names); omitted
+ * values take `trainStage`'s defaults (the paper's input sizes, 100 steps per epoch).
+ */
+export const trainingSchedule = z.object({
+  stepsPerEpoch: z.number().int().min(1).max(10_000).optional(),
+  batchSize: z.number().int().min(1).max(64).optional(),
+  perCase: z.number().int().min(1).max(1_000).optional(),
+  /** Network input x-y(-z) in voxels, each a multiple of 32. */
+  patch: z.array(z.number().int().min(32).max(1_024).multipleOf(32)).min(2).max(3).optional(),
+});
+export type TrainingSchedule = z.infer<typeof trainingSchedule>;
+
 export const trainingRequest = z.object({
   stage: trainableStage,
   dataset: z
@@ -126,6 +139,7 @@ export const trainingRequest = z.object({
       epochs: z.array(z.number().int().min(1).max(10_000)).min(1).max(4).optional(),
     })
     .optional(),
+  schedule: trainingSchedule.optional(),
   trigger: z.enum(['manual', 'schedule']).optional(),
 });
 export type TrainingRequest = z.infer<typeof trainingRequest>;
@@ -142,6 +156,7 @@ export const trainFoldArgs = z.object({
   folds: z.number().int().min(1),
   manifest: s3Uri,
   hyper: hyperParameters,
+  schedule: trainingSchedule.optional(),
   out: s3Uri,
 });
 export const evaluateEnsembleArgs = z.object({

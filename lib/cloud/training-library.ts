@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors.ts';
+import { initBackend } from '../model/backend.ts';
 import { trainStage } from '../training/train-stage.ts';
 import type { StageArgs, TrainingLibrary } from './batch-stages.ts';
 import type { EnsembleMetrics } from './events.ts';
@@ -34,6 +35,8 @@ async function foldDice(dir: string, stage: string): Promise<number[]> {
 }
 
 export const trainingLibrary: TrainingLibrary = {
+  startBackend: () => initBackend(),
+
   async trainFold(args: StageArgs<'train-fold'>, manifest: unknown, outDir: string, dataDir?: string) {
     if (!dataDir) throw new Error('train-fold needs the dataset folder');
     const m = manifest as Manifest;
@@ -46,6 +49,7 @@ export const trainingLibrary: TrainingLibrary = {
       epochs: args.hyper.epochs,
       width: args.hyper.width,
       initialLr: args.hyper.lr,
+      ...args.schedule,
       seed: m.seed ?? 1,
       note: `run ${args.runId} variant ${args.variant}`,
       log: (line) => process.stderr.write(`${line}\n`),

@@ -117,6 +117,7 @@ export async function planTraining(deps: TrainingDeps, req: TrainingRequest) {
         folds: splits.length,
         manifest,
         hyper,
+        ...(req.schedule ? { schedule: req.schedule } : {}),
         out: `${root}v${v}/${req.stage}/fold-${s.fold}/`,
       },
     })),

@@ -18,16 +18,10 @@ import type { Vec3 } from '../../lib/volume/volume.ts';
 
 const DIMS: Vec3 = [96, 96, 48];
 /**
- * Scenario 4 trains for real, so it needs a small schedule: the training request's `schedule` (steps per
- * epoch, batch size, samples per case, patch) must reach every `train-fold` job. It runs by default as soon
- * as the training request accepts a `schedule` (lib/cloud/events.ts); until then the fold jobs would train
- * on the full default schedule (100 steps of 224x224x32 windows per epoch) for hours, so it is opt-in
- * (RAUNET_E2E_TRAINING=1) and then fails within seconds when the first fold job lacks the schedule.
- * RAUNET_E2E_TRAINING=0 skips it.
+ * Scenario 4 trains for real, so it passes a small schedule (steps per epoch, batch size, samples per
+ * case, patch) in the training request, which reaches every `train-fold` job. RAUNET_E2E_TRAINING=0 skips it.
  */
-const TRAINING =
-  process.env.RAUNET_E2E_TRAINING === '1' ||
-  (process.env.RAUNET_E2E_TRAINING !== '0' && 'schedule' in trainingRequest.shape);
+const TRAINING = process.env.RAUNET_E2E_TRAINING !== '0';
 /**
  * Scenario 4: tiny phantoms and the smallest honest training, one epoch of two steps on 64x64x32 windows
  * (32-sided ones would leave a one-voxel bottleneck, where batch norm degenerates).

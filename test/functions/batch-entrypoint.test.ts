@@ -229,9 +229,14 @@ describe('batch stages', () => {
         await writeFile(`${outDir}/liver/fold-1/weights.bin`, new Uint8Array(8));
       }),
       evaluateEnsemble: vi.fn(),
+      startBackend: vi.fn(async () => 'wasm'),
     };
-    expect(await runBatchStage(argv, ctx({ training }))).toBe(EXIT.ok);
+    // a GPU queue refuses to train on a CPU backend before any data is fetched
+    expect(await runBatchStage(argv, ctx({ training, requireGpu: true }))).toBe(EXIT.noGpu);
+    expect(training.trainFold).not.toHaveBeenCalled();
+    expect(await runBatchStage(argv, ctx({ training, requireGpu: false }))).toBe(EXIT.ok);
     expect(training.trainFold).toHaveBeenCalledOnce();
+    expect(training.startBackend).toHaveBeenCalledTimes(2);
     expect(store.has(`models-bucket/runs/${run}/v0/liver/fold-1/model.json`)).toBe(true);
     expect(store.get(`models-bucket/runs/${run}/v0/liver/fold-1/weights.bin`)?.length).toBe(8);
   });
