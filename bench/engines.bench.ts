@@ -73,7 +73,8 @@ async function measure(
   resetPeakRss();
   const t0 = performance.now();
   const [result] = await benchForward({ arch: c.arch, size: c.size, engines: [engine], ...plan });
-  log(`  done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  const wall = ((performance.now() - t0) / 1000).toFixed(0);
+  log(`  ${result!.backend}: ${result!.forward_s.toFixed(2)} s per pass (${wall} s with model set-up)`);
   return { result: result!, plan, peak: peakRssMiB() };
 }
 

@@ -81,6 +81,7 @@ async function forwardRow(arch: ArchName, s: Sized, backend: string): Promise<Be
   log(`${arch} forward ${s.label}: ${planNote(p)} ...`);
   resetPeakRss();
   const [r] = await benchForward({ arch, size: spatial, engines: ['tfjs'], ...p });
+  log(`  ${r!.forward_s.toFixed(2)} s per pass`);
   return {
     what,
     value: r!.forward_s,
@@ -114,6 +115,7 @@ async function trainStepRow(arch: ArchName, s: Sized, backend: string): Promise<
     model.dispose();
     tf.dispose([x, y]);
   }
+  log(`  ${median(times).toFixed(2)} s per step`);
   return {
     what: `${arch} training step, batch 1`,
     value: median(times),
