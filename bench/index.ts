@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: runs every `bench/*.bench.ts` module in turn and prints its results.
  * A bench module exports `name` and `run(): Promise<BenchRow[]>`; speed and memory targets live here,
- * never in unit tests. `BENCH_ONLY=<substring>[,<substring>...]` runs only the modules whose file name contains one of them.
- * Each module's wall time and the total are printed; a row may carry the peak resident memory of its
- * own measurement (`peakMiB`, see `bench/memory.ts`).
+ * never in unit tests. `BENCH_ONLY=<substring>[,<substring>...]` runs only the modules whose file
+ * name contains one of them. Each module's wall and CPU time and the totals are printed; a row may
+ * carry the peak resident memory of its own measurement (`peakMiB`, see `bench/memory.ts`).
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,10 +24,16 @@ const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts') && (!only?.length || only.some((o) => f.includes(o))))
   .sort();
 
-const started = performance.now();
-const minutes = (t: number) => `${((performance.now() - t) / 60_000).toFixed(1)} min`;
+/** Wall and CPU minutes since a start mark (CPU time tells how much a loaded machine slowed the wall). */
+const mark = () => ({ wall: performance.now(), cpu: process.cpuUsage() });
+const elapsed = (m: ReturnType<typeof mark>) => {
+  const c = process.cpuUsage(m.cpu);
+  const wall = (performance.now() - m.wall) / 60_000;
+  return `${wall.toFixed(1)} min wall, ${((c.user + c.system) / 60e6).toFixed(1)} min CPU`;
+};
+const started = mark();
 for (const file of files) {
-  const t0 = performance.now();
+  const t0 = mark();
   const mod = (await import(pathToFileURL(join(here, file)).href)) as {
     name: string;
     run: () => Promise<BenchRow[]>;
@@ -40,6 +46,6 @@ for (const file of files) {
       `${r.what.padEnd(60)} ${r.value.toFixed(3).padStart(12)} ${r.unit}${peak}${r.note ? `  (${r.note})` : ''}`,
     );
   }
-  console.log(`(${file}: ${minutes(t0)})`);
+  console.log(`(${file}: ${elapsed(t0)})`);
 }
-console.log(`\nnpm run bench: ${files.length} modules in ${minutes(started)}`);
+console.log(`\nnpm run bench: ${files.length} modules in ${elapsed(started)}`);
