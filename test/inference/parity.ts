@@ -7,6 +7,10 @@ import * as ort from 'onnxruntime-node';
 import { expect } from 'vitest';
 import { exportToOnnx } from '../../lib/inference/onnx-export.ts';
 import { type ArchName, buildRAUNet } from '../../lib/model/archs.ts';
+import { generatePhantom } from '../../lib/phantom/phantom.ts';
+import { type Box3, boundingBox, cropArray } from '../../lib/preprocess/crop.ts';
+import { windowAndNormalize } from '../../lib/preprocess/window.ts';
+import type { Vec3, VoxelArray } from '../../lib/volume/volume.ts';
 import { maxAbsDiff, randomArray, randomizeWeights, rng, tfjsForwardYielding } from './helpers.ts';
 
 export async function checkParity(
@@ -48,4 +52,25 @@ export async function checkParity(
   }
   expect(hi - lo).toBeGreaterThan(0.05);
   model.dispose();
+}
+
+/**
+ * The phantom CT of the phantom parity tests (64x64x48, two tumors), its windowed and normalised image
+ * and the centre voxel (x, y, z) of its liver's bounding box.
+ */
+export function phantomCase() {
+  const { ct, seg } = generatePhantom({ seed: 5, dims: [64, 64, 48], tumors: 2 });
+  const liver = boundingBox(seg.data, seg.dims);
+  if (!liver) throw new Error('phantom without liver');
+  const centre = liver.start.map((s, a) => Math.floor((s + liver.end[a]!) / 2)) as Vec3;
+  return { ct, image: windowAndNormalize(ct).data, centre };
+}
+
+/** The `size` (x, y, z) crop of an x-fastest array centred on `centre`, shifted to fit inside `dims`. */
+export function cropAround<T extends VoxelArray>(data: T, dims: Vec3, centre: Vec3, size: Vec3): T {
+  const start = centre.map((c, a) =>
+    Math.min(Math.max(0, c - Math.floor(size[a]! / 2)), dims[a]! - size[a]!),
+  ) as Vec3;
+  const box: Box3 = { start, end: start.map((s, a) => s + size[a]!) as Vec3 };
+  return cropArray(data, dims, box);
 }
