@@ -144,14 +144,19 @@ describe('whole RA-UNets train with the same gradients on wasm as on cpu', () =>
       const cpu = networkGradients(arch, [...shape], weights);
       tf.dispose(weights);
       expect(Math.abs(wasm.loss - cpu.loss)).toBeLessThan(1e-5);
-      const scale = Math.max(...cpu.grads.map((g) => Math.max(...Array.from(g, Math.abs))));
-      let worst = 0;
+      // relative L2 error over all gradients. float32 summation order differs between the backends and
+      // raunet2's reduced input leaves 1x1x2 voxels at the bottom, where batch norm over 4 values amplifies
+      // rounding: measured ~1e-4 (raunet1) and 2-3e-2 (raunet2). With wasm's own pooling kernels: 0.97.
+      let diff = 0;
+      let norm = 0;
       cpu.grads.forEach((g, i) => {
-        for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j]! - wasm.grads[i]![j]!));
+        for (let j = 0; j < g.length; j++) {
+          diff += (g[j]! - wasm.grads[i]![j]!) ** 2;
+          norm += g[j]! ** 2;
+        }
       });
-      // float32 summation order differs (the first conv's filter gradient sums many cancelling terms):
-      // about 2e-2 of the largest gradient; with wasm's own pooling kernels it was 0.4-2.4
-      expect(worst / scale).toBeLessThan(5e-2);
+      console.log(`${arch}: relative L2 gradient error ${Math.sqrt(diff / norm).toExponential(2)}`);
+      expect(Math.sqrt(diff / norm)).toBeLessThan(0.1);
     }, 120_000);
   }
 });
