@@ -99,7 +99,8 @@ export interface BatchNormNDArgs extends LayerArgs {
  */
 export class BatchNormND extends tf.layers.Layer {
   static className = 'BatchNormND';
-  readonly momentum: number;
+  /** Mutable so that `recomputeBatchNormStatistics` can average batch statistics exactly. */
+  momentum: number;
   readonly epsilon: number;
   private gamma!: tf.LayerVariable;
   private beta!: tf.LayerVariable;

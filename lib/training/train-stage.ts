@@ -56,6 +56,8 @@ export interface TrainStageOptions {
   valPerCase?: number;
   initialLr?: number;
   plateauPatience?: number;
+  /** Training batches the batch-norm statistics are recomputed from before each validation (default 16). */
+  bnBatches?: number;
   /** Free text stored in the manifests (for example what the model is for). */
   note?: string;
   signal?: AbortSignal;
@@ -338,6 +340,10 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         return opts.onStep ? countSteps(batches, report) : batches;
       },
       validation: () => validation,
+      // precise batch-norm statistics from other training samples before every validation
+      bnStatistics: () =>
+        trainingBatches(store, split.train, { ...sampler, seed: deriveSeed(foldSeed, `bn-${epochCounter}`) }),
+      bnBatches: opts.bnBatches,
       epochs: remaining,
       stepsPerEpoch,
       initialLr: state.lr,

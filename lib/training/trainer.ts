@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { diceCounts, diceLoss } from '../model/loss.ts';
+import { recomputeBatchNormStatistics } from './batchnorm-statistics.ts';
 
 /** One batch: x holds `shape` = [n, ...spatial, c] values (channels last); y holds [n, ...spatial, 1]. */
 export interface Batch {
@@ -37,6 +38,13 @@ export interface TrainOptions {
   train: () => AsyncIterable<Batch> | Iterable<Batch>;
   /** Called once per epoch after training; every batch is evaluated. */
   validation: () => AsyncIterable<Batch> | Iterable<Batch>;
+  /**
+   * Training batches to recompute the batch-norm statistics from before each validation
+   * (`recomputeBatchNormStatistics`, at most `bnBatches` of them); without it the moving averages stay.
+   */
+  bnStatistics?: () => AsyncIterable<Batch> | Iterable<Batch>;
+  /** Batches for `bnStatistics` (default 16). */
+  bnBatches?: number;
   epochs: number;
   /** Training steps per epoch (default: until the `train` iterable ends). */
   stepsPerEpoch?: number;
@@ -91,6 +99,7 @@ export async function trainModel(model: tf.LayersModel, opts: TrainOptions): Pro
         steps++;
       }
       if (aborted()) break;
+      if (opts.bnStatistics) await recomputeBatchNormStatistics(model, opts.bnStatistics(), opts.bnBatches);
       const val = await evaluate(model, opts.validation());
       const log: EpochLog = {
         epoch,
