@@ -6,7 +6,6 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainingRequest } from '../../lib/cloud/events.ts';
 import { executionNameFor } from '../../lib/cloud/identity.ts';
 import { LocalCloud } from '../../lib/localcloud/cloud.ts';
 import { TABLE_TYPES } from '../../lib/localcloud/emulators.ts';

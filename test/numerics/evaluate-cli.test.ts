@@ -3,10 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
 import { caseKey, pairByName } from '../../lib/metrics/pairing.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
+import { runCli } from '../cli.ts';
 
 describe('pairing by name', () => {
   it('derives case keys from LiTS and common file names', () => {
@@ -50,21 +50,7 @@ describe('raunet evaluate', () => {
     return createVolume(data, d, s);
   }
 
-  async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-      out += String(s);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-      err += String(s);
-      return true;
-    });
-    const code = await main(['node', 'raunet', 'evaluate', ...args]);
-    vi.restoreAllMocks();
-    return { code, out, err };
-  }
+  const run = (args: string[]) => runCli(['evaluate', ...args]);
 
   it('pairs folders by name and prints one JSON object with hand-checkable values, plus a CSV', async () => {
     const pred = join(dir, 'pred');

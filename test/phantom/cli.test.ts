@@ -1,11 +1,11 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { caseSeed, writePhantomSet } from '../../lib/phantom/set.ts';
 import { readNifti } from '../../lib/volume/nifti.ts';
+import { runCli } from '../cli.ts';
 import { bytes } from './stats.ts';
 
 let dir: string;
@@ -16,20 +16,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(...args: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(['node', 'raunet', 'phantom', ...args]), err };
-  } finally {
-    out.mockRestore();
-    spy.mockRestore();
-  }
-}
+const run = (...args: string[]) => runCli(['phantom', ...args]);
 
 describe('raunet phantom', () => {
   it('writes volume-K/segmentation-K pairs that read back with the generated geometry and voxels', async () => {

@@ -1,8 +1,8 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseCount, parseSize } from '../../lib/cli/commands/train.ts';
-import { main } from '../../lib/cli/main.ts';
 import { InputError } from '../../lib/errors.ts';
 import { stagePatch } from '../../lib/training/train-stage.ts';
+import { runCli } from '../cli.ts';
 
 describe('raunet train options', () => {
   it('parses patch sizes in x-y(-z) order', () => {
@@ -33,18 +33,7 @@ describe('raunet train options', () => {
 });
 
 describe('raunet train / demo commands', () => {
-  async function run(args: string[]): Promise<{ code: number; err: string }> {
-    let err = '';
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      err += String(chunk);
-      return true;
-    });
-    try {
-      return { code: await main(['node', 'raunet', ...args]), err };
-    } finally {
-      spy.mockRestore();
-    }
-  }
+  const run = runCli;
 
   it('rejects a bad stage or width with exit code 2 and names the option', async () => {
     const a = await run(['train', '--data', '/nowhere', '--stage', 'lungs', '--out', '/tmp/x']);

@@ -1,29 +1,11 @@
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
+import { describe, expect, it } from 'vitest';
 import { readDicomSeries } from '../../lib/volume/dicom.ts';
 import { readNifti } from '../../lib/volume/nifti.ts';
+import { runCli } from '../cli.ts';
 import { SHARED_DATA, useTempDir } from './helpers.ts';
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'raunet', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = (...args: string[]) => runCli(args);
 
 const ct = join(SHARED_DATA, 'ct/example_ct.nii.gz');
 
