@@ -5,6 +5,8 @@
  *    depth-1 views.
  *  - `Conv3DBackpropInputV2` returns wrong gradients: use the forward convolution with the flipped,
  *    channel-swapped filter.
+ *  - `MaxPool3D`, `MaxPoolGrad`, `MaxPool3DGrad` and `ResizeNearestNeighborGrad` are wrong once a side
+ *    reaches 8: they run the cpu backend's kernels on copies of the inputs.
  *  - `Conv3D` is a direct loop (~0.3 GFLOP/s): stride-1 'same' convolutions become sums of XNNPACK
  *    Conv2Ds over the depth taps, 1x1x1 ones a single matrix product (~20x faster).
  *  - Rank-5 tensors fall off wasm's fast paths: `Sum`/`Mean` (batch-norm statistics and the gradients
@@ -345,9 +347,7 @@ function conv3dFromFastKernels(original: KernelFn): KernelFn {
  * wasm has: run `Conv3DBackpropFilterV2` on [n, 1, h, w, c] views of the same buffers.
  */
 function registerConv2DBackpropFilter(): void {
-  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
-  const conv3d = tf.getKernel('Conv3DBackpropFilterV2', 'wasm');
-  if (!conv3d) return;
+  if (tf.getKernel('Conv2DBackpropFilter', 'wasm') || !tf.getKernel('Conv3DBackpropFilterV2', 'wasm')) return;
   tf.registerKernel({
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'wasm',
@@ -372,11 +372,12 @@ function registerConv2DBackpropFilter(): void {
         );
       }
       const as5d = (t: Info): Info => view(t, [t.shape[0]!, 1, ...t.shape.slice(1)]);
-      const dw = conv3d.kernelFunc({
-        inputs: { x: as5d(x), dy: as5d(dy) },
+      const dw = runKernel(
         backend,
-        attrs: { strides: [1, sh, sw], pad: a.pad, filterShape: [1, ...a.filterShape] },
-      }) as Info;
+        'Conv3DBackpropFilterV2',
+        { x: as5d(x), dy: as5d(dy) },
+        { strides: [1, sh, sw], pad: a.pad, filterShape: [1, ...a.filterShape] },
+      );
       return { dataId: dw.dataId, shape: [...a.filterShape], dtype: dw.dtype };
     },
   });
@@ -389,10 +390,6 @@ function registerConv2DBackpropFilter(): void {
  * dy with the spatially flipped filter whose in/out channels are swapped; wasm's forward Conv3D is right.
  */
 function replaceConv3DBackpropInput(): void {
-  const conv3d = tf.getKernel('Conv3D', 'wasm');
-  const reverse = tf.getKernel('Reverse', 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!conv3d || !reverse || !transpose) return;
   wrapKernel('Conv3DBackpropInputV2', () => ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as { dy: Info; filter: Info };
     const a = attrs as unknown as { strides: number | number[]; pad: unknown };
@@ -409,22 +406,16 @@ function replaceConv3DBackpropInput(): void {
       );
     }
     const b = backend as unknown as Backend;
-    const flipped = reverse.kernelFunc({
-      inputs: { x: filter },
-      backend,
-      attrs: { dims: [0, 1, 2] },
-    }) as Info;
-    const swapped = transpose.kernelFunc({
-      inputs: { x: flipped },
-      backend,
-      attrs: { perm: [0, 1, 2, 4, 3] },
-    }) as Info;
+    const flipped = runKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1, 2] });
+    const swapped = runKernel(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 2, 4, 3] });
     b.disposeData(flipped.dataId);
-    const dx = conv3d.kernelFunc({
-      inputs: { x: dy, filter: swapped },
+    // the Conv3D registered now (the fast one of `conv3dFromFastKernels` when installed)
+    const dx = runKernel(
       backend,
-      attrs: { strides: [1, 1, 1], pad: 'same', dilations: [1, 1, 1] },
-    }) as Info;
+      'Conv3D',
+      { x: dy, filter: swapped },
+      { strides: [1, 1, 1], pad: 'same', dilations: [1, 1, 1] },
+    );
     b.disposeData(swapped.dataId);
     return dx;
   });
