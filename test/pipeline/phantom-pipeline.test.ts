@@ -4,6 +4,7 @@ import { type LoadedModels, segmentCt } from '../../lib/pipeline/segment.ts';
 import { boundingBox } from '../../lib/preprocess/crop.ts';
 import { sameGrid, withData } from '../../lib/volume/volume.ts';
 import { pointwiseEngine } from './engines.ts';
+import { dice } from './scene.ts';
 
 /**
  * A generated phantom whose CT is re-encoded from its ground truth (air stays air, other background is
@@ -36,16 +37,6 @@ function models(): LoadedModels {
     ],
   };
 }
-
-const dice = (a: Uint8Array, b: Uint8Array) => {
-  let i = 0;
-  let s = 0;
-  for (let k = 0; k < a.length; k++) {
-    i += a[k] & b[k];
-    s += a[k] + b[k];
-  }
-  return (2 * i) / s;
-};
 
 describe('the pipeline on a generated phantom', () => {
   it('boxes, segments and pastes back the liver and tumors on the input grid', async () => {

@@ -127,3 +127,14 @@ export function sceneModels(): LoadedModels {
     ],
   };
 }
+
+/** Dice of two binary masks, counted here (independently of lib/metrics). */
+export function dice(a: Uint8Array, b: Uint8Array): number {
+  let i = 0;
+  let s = 0;
+  for (let k = 0; k < a.length; k++) {
+    i += a[k]! & b[k]!;
+    s += a[k]! + b[k]!;
+  }
+  return (2 * i) / s;
+}

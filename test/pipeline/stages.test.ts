@@ -4,22 +4,12 @@ import { expandBox } from '../../lib/preprocess/crop.ts';
 import { windowAndNormalize } from '../../lib/preprocess/window.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
 import { pointwiseEngine } from './engines.ts';
-import { DIMS, LIVER_CUT, normalizedHu, obliqueAffine, scene, TUMOR_CUT, truthBox } from './scene.ts';
+import { DIMS, dice, LIVER_CUT, normalizedHu, obliqueAffine, scene, TUMOR_CUT, truthBox } from './scene.ts';
 
 const liverEngine = () => pointwiseEngine((v) => (v > LIVER_CUT ? 1 : 0));
 const tumorEngine = () => pointwiseEngine((v) => (v > TUMOR_CUT ? 1 : 0));
 const liverTruth = (t: Uint8Array) => Uint8Array.from(t, (v) => (v > 0 ? 1 : 0));
 const tumorTruth = (t: Uint8Array) => Uint8Array.from(t, (v) => (v === 2 ? 1 : 0));
-const dice = (a: Uint8Array, b: Uint8Array) => {
-  let i = 0;
-  let s = 0;
-  for (let k = 0; k < a.length; k++) {
-    i += a[k] & b[k];
-    s += a[k] + b[k];
-  }
-  return (2 * i) / s;
-};
-
 describe('scene', () => {
   it('normalises as the test engines assume', () => {
     const { ct } = scene();
