@@ -62,11 +62,25 @@ export interface JobStore {
 }
 
 /** True when a DynamoDB write failed its condition (the item was not what the write required). */
-export function conditionFailed(e: unknown): boolean {
+function conditionFailed(e: unknown): boolean {
   return (
     e instanceof ConditionalCheckFailedException ||
     (e as { name?: string })?.name === 'ConditionalCheckFailedException'
   );
+}
+
+/**
+ * Runs a conditional DynamoDB write: true when it was written, false when its condition failed (nothing
+ * written); any other error is thrown.
+ */
+export async function writeIfCondition(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (e) {
+    if (conditionFailed(e)) return false;
+    throw e;
+  }
 }
 
 export class DynamoJobStore implements JobStore {
@@ -76,19 +90,16 @@ export class DynamoJobStore implements JobStore {
   ) {}
 
   async create(job: JobRecord): Promise<'created' | 'exists'> {
-    try {
-      await this.doc.send(
+    const created = await writeIfCondition(() =>
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: job,
           ConditionExpression: 'attribute_not_exists(jobId)',
         }),
-      );
-      return 'created';
-    } catch (e) {
-      if (conditionFailed(e)) return 'exists';
-      throw e;
-    }
+      ),
+    );
+    return created ? 'created' : 'exists';
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
@@ -126,8 +137,8 @@ export class DynamoJobStore implements JobStore {
     values: Record<string, unknown>,
     names: Record<string, string> = {},
   ): Promise<void> {
-    try {
-      await this.doc.send(
+    const updated = await writeIfCondition(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { jobId },
@@ -136,16 +147,14 @@ export class DynamoJobStore implements JobStore {
           ExpressionAttributeNames: { '#status': 'status', ...names },
           ExpressionAttributeValues: { ':running': 'RUNNING', ...values },
         }),
-      );
-    } catch (e) {
-      if (conditionFailed(e)) throw new JobConflictError(`job ${jobId} is not RUNNING`);
-      throw e;
-    }
+      ),
+    );
+    if (!updated) throw new JobConflictError(`job ${jobId} is not RUNNING`);
   }
 
   async fail(jobId: string, reason: string, at: string): Promise<'failed' | 'already-succeeded'> {
-    try {
-      await this.doc.send(
+    const failed = await writeIfCondition(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { jobId },
@@ -160,12 +169,9 @@ export class DynamoJobStore implements JobStore {
             ':at': at,
           },
         }),
-      );
-      return 'failed';
-    } catch (e) {
-      if (conditionFailed(e)) return 'already-succeeded';
-      throw e;
-    }
+      ),
+    );
+    return failed ? 'failed' : 'already-succeeded';
   }
 
   async listByStatus(status: JobStatus, limit = 50): Promise<JobRecord[]> {

@@ -7,7 +7,7 @@
  * the worse one.
  */
 import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { conditionFailed } from './job-store.ts';
+import { writeIfCondition } from './job-store.ts';
 import { CURRENT_RUN_ID } from './table-schema.ts';
 
 export interface ModelRun {
@@ -78,8 +78,8 @@ export class DynamoModelRegistry implements ModelRegistry {
   }
 
   async promoteIfBetter(run: ModelRun, at: string): Promise<boolean> {
-    try {
-      await this.doc.send(
+    return writeIfCondition(() =>
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
@@ -93,30 +93,22 @@ export class DynamoModelRegistry implements ModelRegistry {
           ConditionExpression: 'attribute_not_exists(runId) OR currentDice < :dice',
           ExpressionAttributeValues: { ':dice': run.valDice },
         }),
-      );
-      return true;
-    } catch (e) {
-      if (conditionFailed(e)) return false;
-      throw e;
-    }
+      ),
+    );
   }
 
   async recordFailedRun(run: FailedRun): Promise<boolean> {
     if (run.runId === CURRENT_RUN_ID) throw new RangeError('a run id cannot be the CURRENT pointer');
-    try {
-      await this.doc.send(
+    return writeIfCondition(() =>
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: run,
           // Never over a stored item: a registered run keeps its record, CURRENT is never this key.
           ConditionExpression: 'attribute_not_exists(runId)',
         }),
-      );
-      return true;
-    } catch (e) {
-      if (conditionFailed(e)) return false;
-      throw e;
-    }
+      ),
+    );
   }
 
   async current(stages: readonly string[]): Promise<Record<string, CurrentModel>> {
