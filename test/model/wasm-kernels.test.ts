@@ -98,7 +98,12 @@ describe('wasm kernel patches (rank-5 reductions and splits, Conv3D)', () => {
   });
 });
 
-/** Loss and gradients of every trainable weight of a width-1/8 network on one batch (training mode). */
+/**
+ * Loss and gradients of every trainable weight of a width-1/8 network on one batch, with batch norm in
+ * inference mode: training-mode batch norm over the few voxels at the bottom of these small inputs turns
+ * rounding differences into gradient differences of several percent (unseeded weights make it vary from
+ * run to run); batch norm's own gradients on wasm are checked in backend.test.ts.
+ */
 function networkGradients(arch: 'raunet1' | 'raunet2', shape: number[], weights?: tf.Tensor[]) {
   const model = buildRAUNet(arch, { width: 0.125, inputShape: [...shape, 1] });
   if (weights) model.setWeights(weights);
@@ -116,7 +121,7 @@ function networkGradients(arch: 'raunet1' | 'raunet2', shape: number[], weights?
     [2, ...shape, 1],
   );
   const { value, grads } = tf.variableGrads(
-    () => diceLoss(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    () => diceLoss(y, model.apply(x) as tf.Tensor) as tf.Scalar,
     model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
   );
   const result = {
@@ -131,7 +136,7 @@ function networkGradients(arch: 'raunet1' | 'raunet2', shape: number[], weights?
   return result;
 }
 
-describe('whole RA-UNets train with the same gradients on wasm as on cpu', () => {
+describe('whole RA-UNets have the same gradients on wasm as on cpu', () => {
   for (const [arch, shape] of [
     ['raunet1', [32, 32]],
     ['raunet2', [32, 32, 64]],
@@ -144,9 +149,8 @@ describe('whole RA-UNets train with the same gradients on wasm as on cpu', () =>
       const cpu = networkGradients(arch, [...shape], weights);
       tf.dispose(weights);
       expect(Math.abs(wasm.loss - cpu.loss)).toBeLessThan(1e-5);
-      // relative L2 error over all gradients. float32 summation order differs between the backends and
-      // raunet2's reduced input leaves 1x1x2 voxels at the bottom, where batch norm over 4 values amplifies
-      // rounding: measured ~1e-4 (raunet1) and 2-3e-2 (raunet2). With wasm's own pooling kernels: 0.97.
+      // relative L2 error over all gradients: measured up to 1e-6 (raunet1) and 8e-4 (raunet2); with
+      // wasm's own pooling kernels 3e-2 (raunet1), and raunet2's loss itself differed by 2e-2
       let diff = 0;
       let norm = 0;
       cpu.grads.forEach((g, i) => {
@@ -156,7 +160,7 @@ describe('whole RA-UNets train with the same gradients on wasm as on cpu', () =>
         }
       });
       console.log(`${arch}: relative L2 gradient error ${Math.sqrt(diff / norm).toExponential(2)}`);
-      expect(Math.sqrt(diff / norm)).toBeLessThan(0.1);
+      expect(Math.sqrt(diff / norm)).toBeLessThan(1e-2);
     }, 120_000);
   }
 });
