@@ -20,6 +20,7 @@ import { ARCHS, type ArchName, buildRAUNet } from '../model/archs.ts';
 import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/storage.ts';
 import { CaseStore } from './dataset.ts';
 import { kFoldSplit } from './kfold.ts';
+import { foregroundFraction, initialiseOutputBias } from './output-prior.ts';
 import { deriveSeed } from './random.ts';
 import { type TrainStage, trainingBatches, validationBatches } from './samplers.ts';
 import { type Batch, type EpochLog, trainModel } from './trainer.ts';
@@ -56,6 +57,11 @@ export interface TrainStageOptions {
   valPerCase?: number;
   initialLr?: number;
   plateauPatience?: number;
+  /**
+   * Start a fresh model's output at the foreground frequency of the training samples (output bias =
+   * logit of it, `output-prior.ts`); default true.
+   */
+  outputPrior?: boolean;
   /** Training batches the batch-norm statistics are recomputed from before each validation (default 16). */
   bnBatches?: number;
   /** Free text stored in the manifests (for example what the model is for). */
@@ -197,6 +203,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
     const metricsPath = join(dir, 'metrics.jsonl');
     let state: TrainState;
     let model: tf.LayersModel;
+    let fresh = false;
     if (opts.resume && (await exists(statePath))) {
       state = JSON.parse(await readFile(statePath, 'utf8')) as TrainState;
       const same =
@@ -244,6 +251,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       };
       writeStateSync(statePath, state);
       model = buildRAUNet(defaults.arch, { width, inputShape });
+      fresh = true;
     }
     const remaining = epochs - state.epochsDone;
     if (remaining <= 0) {
@@ -269,6 +277,19 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       `${stage} fold ${split.fold}/${folds}: ${split.train.length} training, ${split.validation.length} validation cases, ` +
         `${validation.reduce((s, b) => s + b.shape[0], 0)} validation samples, input ${inputShape.join('x')}, width ${width}`,
     );
+    if (fresh && opts.outputPrior !== false) {
+      const priorBatches: Batch[] = [];
+      const source = trainingBatches(store, split.train, { ...sampler, seed: deriveSeed(foldSeed, 'prior') });
+      for await (const b of source) {
+        priorBatches.push(b);
+        if (priorBatches.length >= 8) break;
+      }
+      const prior = foregroundFraction(priorBatches);
+      const bias = initialiseOutputBias(model, prior);
+      log(
+        `${stage} fold ${split.fold}: foreground ${(100 * prior).toFixed(2)}% of training voxels, output bias ${bias.toFixed(2)}`,
+      );
+    }
     let epochCounter = state.epochsDone;
     const manifestFor = (dice: number, epoch: number): ModelManifest => ({
       arch: defaults.arch,
