@@ -76,6 +76,7 @@ export async function writePhantomSet(
     count,
     dims: opts.dims,
     spacing: opts.spacing,
+    tumors: opts.tumors,
     tumorRadius: opts.tumorRadius,
     cases,
   };

@@ -3,7 +3,7 @@
  * held-out phantoms. One configuration serves both `raunet demo` (evaluate) and `raunet demo --train`
  * (reproduce the bundled models), so that the test phantoms always match what the models were trained on.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { aggregateCases, type Evaluation, evaluateCase } from '../metrics/lits.ts';
 import { STAGES } from '../model/storage.ts';
@@ -13,6 +13,7 @@ import { renderPreviewPng } from '../pipeline/preview.ts';
 import { type LoadedModels, type SegmentOptions, segmentCt } from '../pipeline/segment.ts';
 import { writeNifti } from '../volume/nifti.ts';
 import type { Vec3 } from '../volume/volume.ts';
+import { runProcesses } from './processes.ts';
 import type { TrainStage } from './samplers.ts';
 import { type FoldResult, trainStage } from './train-stage.ts';
 
@@ -50,9 +51,11 @@ const SCHEDULE_3D = {
 export const DEMO = {
   dims: [96, 96, 64] as Vec3,
   spacing: [3.5, 3.5, 4] as Vec3,
-  /** Training phantoms: `writePhantomSet(dir, trainCases, trainSeed)`. */
+  /** Training phantoms: `writePhantomSet(dir, trainCases, trainSeed, { tumors: trainTumors })`. */
   trainSeed: 1,
-  trainCases: 10,
+  trainCases: 30,
+  /** Tumors per training phantom: every case has some, for more tumor voxels to learn from. */
+  trainTumors: 4,
   /** Held-out phantoms: case k has seed `caseSeed(testSeed, k)`, never a training seed (tested). */
   testSeed: 7_000_001,
   testCases: 3,
@@ -79,7 +82,7 @@ export const DEMO = {
 } as const;
 
 export interface DemoTrainOptions {
-  /** Where the phantoms are written (a scratch folder). */
+  /** Where the phantoms are written (a scratch folder; phantoms already written there are reused). */
   work: string;
   /** Models root to write (`models/demo` in the repository). */
   out: string;
@@ -90,17 +93,96 @@ export interface DemoTrainOptions {
   epochScale?: number;
   /** Train only these stages (default all three, in pipeline order). */
   stages?: readonly TrainStage[];
+  /**
+   * Train up to this many stages at once, each in a child process running `cli` (the stages are
+   * independent: each learns from ground truth). Default 1: one after the other in this process.
+   */
+  jobs?: number;
+  /** The `raunet` launcher the child processes run (`bin/raunet.js`); needed when jobs > 1. */
+  cli?: string;
+  /** tfjs backend name passed to the child processes. */
+  backend?: string;
 }
 
-/** Reproduce the demo models: write the training phantoms, then train the three stages in turn. */
-export async function trainDemoModels(opts: DemoTrainOptions): Promise<Record<TrainStage, FoldResult[]>> {
+/** The training phantoms' folder under `work`. */
+export function demoPhantomDir(work: string): string {
+  return join(work, 'phantoms');
+}
+
+/**
+ * Write the demo's training phantoms to `dir`, unless a complete set with the same parameters is
+ * already there (`phantoms.json` is written after the last case).
+ */
+export async function prepareDemoPhantoms(
+  dir: string,
+  log: (line: string) => void = () => {},
+): Promise<void> {
+  const want = {
+    seed: DEMO.trainSeed,
+    start: 0,
+    count: DEMO.trainCases,
+    dims: [...DEMO.dims],
+    spacing: [...DEMO.spacing],
+    tumors: DEMO.trainTumors,
+  };
+  try {
+    const have = JSON.parse(await readFile(join(dir, 'phantoms.json'), 'utf8')) as Record<string, unknown>;
+    if (Object.entries(want).every(([k, v]) => JSON.stringify(have[k]) === JSON.stringify(v))) {
+      log(`using the ${DEMO.trainCases} training phantoms already in ${dir}`);
+      return;
+    }
+  } catch {
+    // no (readable) set there yet
+  }
+  log(`writing ${DEMO.trainCases} training phantoms to ${dir}`);
+  await writePhantomSet(dir, DEMO.trainCases, DEMO.trainSeed, {
+    dims: DEMO.dims,
+    spacing: DEMO.spacing,
+    tumors: DEMO.trainTumors,
+  });
+}
+
+/**
+ * Reproduce the demo models: write the training phantoms, then train the stages, one after the other
+ * in this process (resolves with each stage's fold results) or `jobs` at a time in child processes
+ * (resolves with an empty record: the results are in the models folder).
+ */
+export async function trainDemoModels(
+  opts: DemoTrainOptions,
+): Promise<Partial<Record<TrainStage, FoldResult[]>>> {
   const log = opts.log ?? (() => {});
-  const data = join(opts.work, 'phantoms');
+  const data = demoPhantomDir(opts.work);
   await mkdir(data, { recursive: true });
-  log(`writing ${DEMO.trainCases} training phantoms to ${data}`);
-  await writePhantomSet(data, DEMO.trainCases, DEMO.trainSeed, { dims: DEMO.dims, spacing: DEMO.spacing });
-  const results = {} as Record<TrainStage, FoldResult[]>;
-  for (const stage of opts.stages ?? STAGES) {
+  await prepareDemoPhantoms(data, log);
+  const stages = opts.stages ?? STAGES;
+  const jobs = opts.jobs ?? 1;
+  if (jobs > 1 && stages.length > 1) {
+    if (!opts.cli) throw new Error('trainDemoModels: jobs > 1 needs the path of the raunet launcher (cli)');
+    const cli = opts.cli;
+    log(`training ${stages.join(', ')} in ${Math.min(jobs, stages.length)} parallel processes`);
+    await runProcesses(
+      stages.map((stage) => ({
+        label: stage,
+        args: [
+          cli,
+          'demo',
+          '--train',
+          '--stage',
+          stage,
+          '--models',
+          opts.out,
+          '--work',
+          opts.work,
+          ...(opts.resume ? ['--resume'] : []),
+          ...(opts.backend ? ['--backend', opts.backend] : []),
+        ],
+      })),
+      { jobs, log, signal: opts.signal },
+    );
+    return {};
+  }
+  const results: Partial<Record<TrainStage, FoldResult[]>> = {};
+  for (const stage of stages) {
     const c: DemoStageConfig = DEMO.stages[stage];
     results[stage] = await trainStage({
       data,

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { buildRAUNet, SIDE_MULTIPLE } from '../../lib/model/archs.ts';
 import { initBackend } from '../../lib/model/backend.ts';
 import { caseSeed } from '../../lib/phantom/set.ts';
 import type { LoadedModels } from '../../lib/pipeline/segment.ts';
-import { DEMO, heldOutSeed, runDemo } from '../../lib/training/demo.ts';
+import { DEMO, heldOutSeed, prepareDemoPhantoms, runDemo } from '../../lib/training/demo.ts';
 import { stagePatch } from '../../lib/training/train-stage.ts';
 
 describe('demo configuration', () => {
@@ -28,6 +28,31 @@ describe('demo configuration', () => {
       expect(Math.max(...c.patch)).toBeGreaterThanOrEqual(2 * SIDE_MULTIPLE);
     }
     expect(DEMO.note).toMatch(/not .*clinical/);
+  });
+});
+
+describe('demo training phantoms', () => {
+  it('reuses a complete set written with the same parameters', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'raunet-demo-set-'));
+    try {
+      const manifest = {
+        generator: 'raunet phantom',
+        seed: DEMO.trainSeed,
+        start: 0,
+        count: DEMO.trainCases,
+        dims: DEMO.dims,
+        spacing: DEMO.spacing,
+        tumors: DEMO.trainTumors,
+        cases: [],
+      };
+      await writeFile(join(dir, 'phantoms.json'), JSON.stringify(manifest));
+      const lines: string[] = [];
+      await prepareDemoPhantoms(dir, (l) => lines.push(l));
+      expect(lines).toEqual([`using the ${DEMO.trainCases} training phantoms already in ${dir}`]);
+      expect(await readdir(dir)).toEqual(['phantoms.json']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

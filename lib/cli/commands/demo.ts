@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -18,8 +18,10 @@ import { DEMO, runDemo, trainDemoModels } from '../../training/demo.ts';
 import { createProgress } from '../progress.ts';
 import { abortOnSigint, parseCount } from './train.ts';
 
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
 /** `models/demo` of the repository this file belongs to (works from any current directory). */
-export const BUNDLED_DEMO_MODELS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../models/demo');
+export const BUNDLED_DEMO_MODELS = join(REPO, 'models/demo');
 
 interface DemoFlags {
   out: string;
@@ -30,6 +32,7 @@ interface DemoFlags {
   resume?: boolean;
   work?: string;
   stage?: string;
+  jobs?: string;
   engine?: 'onnx' | 'tfjs';
   backend?: string;
   quiet?: boolean;
@@ -53,6 +56,10 @@ export function register(program: Command): void {
       '--stage <names>',
       'with --train: only these stages, comma-separated (localize,liver,tumor; e.g. to train them in parallel processes)',
     )
+    .option(
+      '--jobs <n>',
+      'with --train: stages trained at once in separate processes (default: CPU cores, at most 3)',
+    )
     .option('--work <dir>', 'with --train: scratch folder for the training phantoms (default: a temp folder)')
     .option('--backend <name>', 'tfjs backend for --train (tensorflow, wasm, cpu)')
     .option('--quiet', 'no progress output')
@@ -65,7 +72,19 @@ export function register(program: Command): void {
         const { signal, release } = abortOnSigint(() => log('stopping after the current step'));
         try {
           const stages = flags.stage === undefined ? undefined : parseStages(flags.stage);
-          await trainDemoModels({ work, out: flags.models, resume: flags.resume, signal, log, stages });
+          const jobs =
+            flags.jobs === undefined ? Math.min(3, availableParallelism()) : parseCount('--jobs', flags.jobs);
+          await trainDemoModels({
+            work,
+            out: flags.models,
+            resume: flags.resume,
+            signal,
+            log,
+            stages,
+            jobs,
+            cli: join(REPO, 'bin/raunet.js'),
+            backend: flags.backend,
+          });
           if (signal.aborted || stages) return;
         } finally {
           release();
