@@ -18,6 +18,7 @@ import { ONNX_FILE } from '../inference/load.ts';
 import { saveOnnx } from '../inference/save-onnx.ts';
 import { ARCHS, type ArchName, buildRAUNet } from '../model/archs.ts';
 import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/storage.ts';
+import { LIVER_PATCH, LOCALIZE_SLICE, TUMOR_PATCH } from '../pipeline/stages.ts';
 import { CaseStore } from './dataset.ts';
 import { kFoldSplit } from './kfold.ts';
 import { foregroundFraction, initialiseOutputBias } from './output-prior.ts';
@@ -150,7 +151,17 @@ async function writeOnnx(model: tf.LayersModel, dir: string, log: (line: string)
   }
 }
 
-/** Resolve the network input: x-y(-z) patch -> the tensor shape [...spatial slowest first, channels]. */
+const PAPER_PATCH: Record<TrainStage, readonly number[]> = {
+  localize: LOCALIZE_SLICE,
+  liver: LIVER_PATCH,
+  tumor: TUMOR_PATCH,
+};
+
+/**
+ * Resolve the network input: x-y(-z) patch (default: the stage's size in the paper, which for the tumor
+ * stage differs from the architecture's default input) -> the tensor shape [...spatial slowest first,
+ * channels].
+ */
 export function stagePatch(
   stage: TrainStage,
   arch: ArchName,
@@ -168,8 +179,9 @@ export function stagePatch(
     }
     return { patch: [...patch], inputShape: [...[...patch].reverse(), spec.channels] };
   }
-  const shape = spec.inputShape;
-  return { patch: shape.slice(0, -1).reverse(), inputShape: [...shape] };
+  // the paper's sizes: 256x256 slices, 224x224x32 liver windows, 128x128x32 tumor patches
+  const paper = PAPER_PATCH[stage];
+  return { patch: [...paper], inputShape: [...[...paper].reverse(), spec.channels] };
 }
 
 /** Train the folds of one stage. Resolves when every requested fold is done or training was aborted. */

@@ -27,6 +27,8 @@ describe('raunet train options', () => {
     });
     expect(stagePatch('localize', 'raunet1')).toEqual({ patch: [256, 256], inputShape: [256, 256, 1] });
     expect(stagePatch('liver', 'raunet2')).toEqual({ patch: [224, 224, 32], inputShape: [32, 224, 224, 1] });
+    // the tumor stage's paper patch is 128x128x32, not the architecture's default input
+    expect(stagePatch('tumor', 'raunet2')).toEqual({ patch: [128, 128, 32], inputShape: [32, 128, 128, 1] });
     expect(() => stagePatch('liver', 'raunet2', [64, 64])).toThrow(/3 positive integers/);
     expect(() => stagePatch('localize', 'raunet2')).toThrow(/3D/);
   });
