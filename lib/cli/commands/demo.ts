@@ -5,8 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import type { Evaluation } from '../../metrics/lits.ts';
@@ -15,13 +14,9 @@ import { initBackend } from '../../model/backend.ts';
 import { STAGES, type Stage } from '../../model/storage.ts';
 import { disposeModels, loadModels } from '../../pipeline/models.ts';
 import { DEMO, runDemo, trainDemoModels } from '../../training/demo.ts';
+import { BUNDLED_DEMO_MODELS, CLI_LAUNCHER } from '../paths.ts';
 import { createProgress } from '../progress.ts';
 import { abortOnSigint, parseCount } from './train.ts';
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-
-/** `models/demo` of the repository this file belongs to (works from any current directory). */
-export const BUNDLED_DEMO_MODELS = join(REPO, 'models/demo');
 
 interface DemoFlags {
   out: string;
@@ -82,7 +77,7 @@ export function register(program: Command): void {
             log,
             stages,
             jobs,
-            cli: join(REPO, 'bin/raunet.js'),
+            cli: CLI_LAUNCHER,
             backend: flags.backend,
           });
           if (signal.aborted || stages) return;

@@ -1,5 +1,5 @@
 /**
- * `raunet segment <input...> --models <dir> --out <dir>`: the three-stage RA-UNet inference on NIfTI files,
+ * `raunet segment <input...> [--models <dir>] [--out <dir>]`: the three-stage RA-UNet inference on NIfTI files,
  * DICOM folders or folders of them. Per case it writes `<name>_seg.nii.gz` (uint8 labels on the input grid),
  * `<name>_report.json`, `<name>_preview.png` and, with `--save-probabilities`, `<name>_prob_liver.nii.gz`
  * and `<name>_prob_tumor.nii.gz` (float32 on the stage regions). A failing case is reported and the others
@@ -22,6 +22,7 @@ import {
 import type { BlendMode } from '../../pipeline/windows.ts';
 import { writeFileAtomic, writeNifti } from '../../volume/nifti.ts';
 import { readVolume } from '../../volume/read.ts';
+import { BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
 
 export interface SegmentCliOptions {
@@ -227,11 +228,12 @@ export function register(program: Command): void {
       'segment the liver and liver tumors of CT volumes (NIfTI files, DICOM folders, or folders of them)',
     )
     .argument('<input...>', 'NIfTI file, DICOM folder, or a folder of them')
-    .requiredOption(
+    .option(
       '--models <dir>',
-      'model folder or s3://bucket/prefix (<stage>/fold-<k>/ for localize, liver, tumor)',
+      'model folder or s3://bucket/prefix (<stage>/fold-<k>/ for localize, liver, tumor); ' +
+        'default: the bundled demo models (phantom-trained, not for clinical scans)',
     )
-    .requiredOption('--out <dir>', 'output folder')
+    .option('--out <dir>', 'output folder', './segment-out')
     .addOption(
       new Option('--engine <kind>', 'inference engine (default: ONNX when model.onnx exists)').choices([
         'onnx',
@@ -256,8 +258,14 @@ export function register(program: Command): void {
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
     .option('--overwrite', 'replace existing outputs', false)
     .option('--quiet', 'no progress output', false)
-    .action(async (inputs: string[], o: SegmentCliOptions) => {
-      const outcomes = await runSegment(inputs, o);
+    .action(async (inputs: string[], o: Omit<SegmentCliOptions, 'models'> & { models?: string }) => {
+      if (o.models === undefined && !o.quiet) {
+        process.stderr.write(
+          `no --models: using the bundled demo models (${BUNDLED_DEMO_MODELS}), trained on synthetic ` +
+            'phantoms for demonstration; not valid for clinical scans\n',
+        );
+      }
+      const outcomes = await runSegment(inputs, { ...o, models: o.models ?? BUNDLED_DEMO_MODELS });
       const failed = outcomes.filter((x) => !x.ok);
       if (failed.length) {
         const msg = `${failed.length} of ${outcomes.length} input(s) failed: ${failed.map((f) => f.path).join(', ')}`;
