@@ -72,7 +72,7 @@ export const DEMO = {
       patch: [64, 64],
       width: 0.125,
       folds: 1,
-      epochs: 20,
+      epochs: 60,
       stepsPerEpoch: 15,
       batchSize: 8,
       perCase: 24,
