@@ -19,6 +19,7 @@
 import { type BenchResult, benchForward, parseSize } from '../lib/inference/bench.ts';
 import type { EngineKind } from '../lib/inference/engine.ts';
 import { ARCHS, type ArchName, isArchName } from '../lib/model/archs.ts';
+import { initBackend } from '../lib/model/backend.ts';
 import type { BenchRow } from './index.ts';
 import { peakRssMiB, resetPeakRss } from './memory.ts';
 import { rememberTfjsForward } from './tfjs-forward-record.ts';
@@ -37,8 +38,13 @@ const PAPER_CASES: Case[] = [
   { arch: 'raunet2', size: [224, 224, 32] },
 ];
 
-/** The case whose speed-up has a target. */
-const TARGET = { arch: 'raunet2', size: '128x128x32', ratio: 30 };
+/**
+ * The case whose speed-up has a target: ONNX Runtime against tfjs in pure JavaScript (the `cpu`
+ * backend, what runs when neither native TensorFlow nor WASM is available), as the product brief puts
+ * it ("under a second ... against over a minute in pure-JS tfjs"). The wasm backend with this project's
+ * kernel patches is much faster than pure JS and is reported beside it, without a target.
+ */
+const TARGET = { arch: 'raunet2', size: '128x128x32', ratio: 30, backend: 'cpu' };
 
 /** Parses `BENCH_ENGINE_CASES` (`arch:XxY[xZ],...`). */
 export function parseCases(text: string): Case[] {
@@ -84,12 +90,13 @@ const log = (msg: string) => process.stderr.write(`  [engines bench] ${msg}\n`);
 async function measure(
   c: Case,
   engine: EngineKind,
+  backend?: string,
 ): Promise<{ result: BenchResult; plan: Plan; peak: number }> {
   const plan = planFor(engine, c);
-  log(`${c.arch} ${c.size.join('x')} ${engine}: ${describePlan(plan)} ...`);
+  log(`${c.arch} ${c.size.join('x')} ${engine}${backend ? ` (${backend})` : ''}: ${describePlan(plan)} ...`);
   resetPeakRss();
   const t0 = performance.now();
-  const [result] = await benchForward({ arch: c.arch, size: c.size, engines: [engine], ...plan });
+  const [result] = await benchForward({ arch: c.arch, size: c.size, engines: [engine], backend, ...plan });
   const wall = ((performance.now() - t0) / 1000).toFixed(0);
   log(`  ${result!.backend}: ${result!.forward_s.toFixed(2)} s per pass (${wall} s with model set-up)`);
   return { result: result!, plan, peak: peakRssMiB() };
@@ -106,22 +113,25 @@ export async function run(): Promise<BenchRow[]> {
     const paper = PAPER_CASES.some((p) => p.arch === c.arch && p.size.join('x') === c.size.join('x'));
     const sizeNote = paper ? 'paper size' : 'not a paper size (BENCH_ENGINE_CASES)';
     const onnx = await measure(c, 'onnx');
-    const small = standInSize(c);
-    let tfjs: Awaited<ReturnType<typeof measure>>;
-    let how: string;
-    if (small) {
-      const key = `${c.arch}:${small.join('x')}`;
+    /** tfjs on `backend` (default the fastest): measured, or estimated from the stand-in size. */
+    const tfjsPass = async (backend?: string) => {
+      const small = standInSize(c);
+      if (!small) {
+        const m = await measure(c, 'tfjs', backend);
+        return { m, how: describePlan(m.plan) };
+      }
+      const key = `${c.arch}:${small.join('x')}:${backend ?? ''}`;
       let m = standIns.get(key);
-      if (!m) standIns.set(key, (m = await measure({ arch: c.arch, size: small }, 'tfjs')));
+      if (!m) standIns.set(key, (m = await measure({ arch: c.arch, size: small }, 'tfjs', backend)));
       const scale = voxels(c.size) / voxels(small);
-      tfjs = { ...m, result: { ...m.result, forward_s: m.result.forward_s * scale } };
-      how =
-        `estimated: ${m.result.forward_s.toFixed(1)} s for ${small.join('x')} x ${scale.toFixed(2)} voxels, ` +
-        `${describePlan(m.plan)}; RAUNET_BENCH_FULL=1 times ${c.size.join('x')}`;
-    } else {
-      tfjs = await measure(c, 'tfjs');
-      how = describePlan(tfjs.plan);
-    }
+      return {
+        m: { ...m, result: { ...m.result, forward_s: m.result.forward_s * scale } },
+        how:
+          `estimated: ${m.result.forward_s.toFixed(1)} s for ${small.join('x')} x ${scale.toFixed(2)} voxels, ` +
+          `${describePlan(m.plan)}; RAUNET_BENCH_FULL=1 times ${c.size.join('x')}`,
+      };
+    };
+    const { m: tfjs, how } = await tfjsPass();
     rememberTfjsForward(c.arch, c.size, {
       seconds: tfjs.result.forward_s,
       backend: tfjs.result.backend,
@@ -140,14 +150,33 @@ export async function run(): Promise<BenchRow[]> {
         note: `${note}; ${sizeNote}`,
       });
     }
-    const ratio = tfjs.result.forward_s / onnx.result.forward_s;
-    const targeted = c.arch === TARGET.arch && c.size.join('x') === TARGET.size;
     rows.push({
-      what: `${what} speed-up onnx vs tfjs`,
-      value: ratio,
+      what: `${what} speed-up onnx vs tfjs (${tfjs.result.backend})`,
+      value: tfjs.result.forward_s / onnx.result.forward_s,
       unit: 'x',
-      note: targeted ? `target >= ${TARGET.ratio}: ${ratio >= TARGET.ratio ? 'met' : 'MISSED'}` : undefined,
     });
+    const targeted = c.arch === TARGET.arch && c.size.join('x') === TARGET.size;
+    if (targeted) {
+      const same = tfjs.result.backend === TARGET.backend;
+      const pure = same ? { m: tfjs, how } : await tfjsPass(TARGET.backend);
+      if (!same) {
+        rows.push({
+          what: `${what} forward, tfjs (${pure.m.result.backend}, pure JS)`,
+          value: pure.m.result.forward_s,
+          unit: 's',
+          peakMiB: pure.m.peak,
+          note: `${pure.how}; ${sizeNote}`,
+        });
+        await initBackend(tfjs.result.backend, () => {});
+      }
+      const ratio = pure.m.result.forward_s / onnx.result.forward_s;
+      rows.push({
+        what: `${what} speed-up onnx vs pure-JS tfjs`,
+        value: ratio,
+        unit: 'x',
+        note: `target >= ${TARGET.ratio}: ${ratio >= TARGET.ratio ? 'met' : 'MISSED'}`,
+      });
+    }
   }
   return rows;
 }

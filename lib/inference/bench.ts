@@ -31,6 +31,8 @@ export interface BenchOptions {
   warmup?: number;
   threads?: number;
   cuda?: boolean;
+  /** tfjs backend for the tfjs engine (default: the fastest present, or RAUNET_BACKEND). */
+  backend?: string;
   /** Called after each result (progress). */
   onResult?: (r: BenchResult) => void;
 }
@@ -81,7 +83,7 @@ export async function benchForward(opts: BenchOptions): Promise<BenchResult[]> {
     results.push(r);
     opts.onResult?.(r);
   };
-  if (opts.engines.includes('tfjs')) await initBackend();
+  if (opts.engines.includes('tfjs')) await initBackend(opts.backend);
   const model = buildRAUNet(opts.arch, { inputShape });
   const onnxBytes = opts.engines.includes('onnx') ? exportToOnnx(model) : undefined;
   try {

@@ -18,3 +18,13 @@ describe('engines bench sizes', () => {
     expect(() => parseCases('unet:64x64')).toThrow(/'unet:64x64' is not arch:size/);
   });
 });
+
+describe('training bench schedule', () => {
+  it('runs tasks in order, each in the slot that frees first', async () => {
+    const { scheduleWall } = await import('../../bench/training.bench.ts');
+    // jobs 2: [12] and [30]; the third (31) starts when the 12-minute one ends -> 43
+    expect(scheduleWall([12, 30, 31], 2)).toBe(43);
+    expect(scheduleWall([12, 30, 31], 1)).toBe(73);
+    expect(scheduleWall([12, 30, 31], 3)).toBe(31);
+  });
+});
