@@ -3,8 +3,10 @@
  * held-out phantoms. One configuration serves both `raunet demo` (evaluate) and `raunet demo --train`
  * (reproduce the bundled models), so that the test phantoms always match what the models were trained on.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputError } from '../errors.ts';
 import { aggregateCases, type Evaluation, evaluateCase } from '../metrics/lits.ts';
 import { STAGES } from '../model/storage.ts';
 import { generatePhantom } from '../phantom/phantom.ts';
@@ -153,10 +155,21 @@ export async function trainDemoModels(
   opts: DemoTrainOptions,
 ): Promise<Partial<Record<TrainStage, FoldResult[]>>> {
   const log = opts.log ?? (() => {});
+  const stages = opts.stages ?? STAGES;
+  if (!opts.resume) {
+    const trained = stages.filter((s) => existsSync(join(opts.out, s, 'fold-0', 'manifest.json')));
+    if (trained.length > 0) {
+      throw new InputError(
+        `already holds trained demo models (${trained.join(', ')}); train into another folder ` +
+          '(--models <dir>) or continue an interrupted run with --resume',
+        'BAD_ARGUMENT',
+        opts.out,
+      );
+    }
+  }
   const data = demoPhantomDir(opts.work);
   await mkdir(data, { recursive: true });
   await prepareDemoPhantoms(data, log);
-  const stages = opts.stages ?? STAGES;
   const jobs = opts.jobs ?? 1;
   if (jobs > 1 && stages.length > 1) {
     if (!opts.cli) throw new Error('trainDemoModels: jobs > 1 needs the path of the raunet launcher (cli)');

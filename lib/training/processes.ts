@@ -88,7 +88,9 @@ export async function runProcesses(
     const why = failed.map(
       (o) => `${o.label} (${o.code === null ? `killed by ${o.signal}` : `exit code ${o.code}`})`,
     );
-    throw new Error(`failed: ${why.join(', ')}`);
+    const error = new Error(`failed: ${why.join(', ')} (their own messages are above)`);
+    error.stack = error.message; // the children's output says why; the parent's stack adds nothing
+    throw error;
   }
   return outcomes;
 }

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStages } from '../../lib/cli/commands/demo.ts';
+import { BUNDLED_DEMO_MODELS } from '../../lib/cli/paths.ts';
 import { createTfjsEngine } from '../../lib/inference/tfjs-engine.ts';
 import { buildRAUNet, SIDE_MULTIPLE } from '../../lib/model/archs.ts';
 import { initBackend } from '../../lib/model/backend.ts';
 import { caseSeed } from '../../lib/phantom/set.ts';
 import type { LoadedModels } from '../../lib/pipeline/segment.ts';
-import { DEMO, heldOutSeed, prepareDemoPhantoms, runDemo } from '../../lib/training/demo.ts';
+import { DEMO, heldOutSeed, prepareDemoPhantoms, runDemo, trainDemoModels } from '../../lib/training/demo.ts';
 import { stagePatch } from '../../lib/training/train-stage.ts';
 
 describe('demo configuration', () => {
@@ -52,6 +53,20 @@ describe('demo training phantoms', () => {
       expect(await readdir(dir)).toEqual(['phantoms.json']);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('demo --train into a folder with trained models', () => {
+  it('refuses before writing anything unless resuming', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'raunet-demo-work-'));
+    try {
+      await expect(trainDemoModels({ work, out: BUNDLED_DEMO_MODELS, stages: ['tumor'] })).rejects.toThrow(
+        /models\/demo: already holds trained demo models \(tumor\); train into another folder/,
+      );
+      expect(await readdir(work)).toEqual([]);
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
   });
 });

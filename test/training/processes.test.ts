@@ -47,7 +47,7 @@ describe('runProcesses', () => {
         jobs: 3,
         log: (l) => lines.push(l),
       }),
-    ).rejects.toThrow('failed: liver (exit code 3), tumor (exit code 1)');
+    ).rejects.toThrow('failed: liver (exit code 3), tumor (exit code 1) (their own messages are above)');
     expect(lines.some((l) => l.startsWith('[ok] end'))).toBe(true);
   });
 
