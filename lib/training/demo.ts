@@ -174,7 +174,8 @@ export async function trainDemoModels(
   const jobs = opts.jobs ?? 1;
   if (jobs > 1 && stages.length > 1) {
     if (!opts.cli) throw new Error('trainDemoModels: jobs > 1 needs the path of the raunet launcher (cli)');
-    if (opts.epochScale !== undefined) throw new Error('trainDemoModels: epochScale needs jobs 1 (in-process)');
+    if (opts.epochScale !== undefined)
+      throw new Error('trainDemoModels: epochScale needs jobs 1 (in-process)');
     const cli = opts.cli;
     log(`training ${stages.join(', ')} in ${Math.min(jobs, stages.length)} parallel processes`);
     await runProcesses(
