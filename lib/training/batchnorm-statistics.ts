@@ -6,8 +6,10 @@
  * 11 epochs: validation Dice 0.78 with the moving averages, 0.92 with recomputed statistics (0.92 is
  * also what training-mode normalisation gives).
  */
+
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormND } from '../model/layers.ts';
+import { nextTurn } from './next-turn.ts';
 import type { Batch } from './trainer.ts';
 
 /**
@@ -32,6 +34,7 @@ export async function recomputeBatchNormStatistics(
         model.apply(tf.tensor(batch.x, batch.shape, 'float32'), { training: true });
       });
       if (k >= maxBatches) break;
+      await nextTurn();
     }
   } finally {
     layers.forEach((l, i) => {

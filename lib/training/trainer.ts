@@ -4,10 +4,12 @@
  * the best validation Dice, and a clean stop through an AbortSignal. Batches arrive as typed arrays;
  * every tensor made here is disposed (the optimizer's moment estimates included, at the end).
  */
+
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { diceCounts, diceLoss } from '../model/loss.ts';
 import { recomputeBatchNormStatistics } from './batchnorm-statistics.ts';
+import { nextTurn } from './next-turn.ts';
 
 /** One batch: x holds `shape` = [n, ...spatial, c] values (channels last); y holds [n, ...spatial, 1]. */
 export interface Batch {
@@ -97,6 +99,7 @@ export async function trainModel(model: tf.LayersModel, opts: TrainOptions): Pro
         if (steps >= stepsPerEpoch || aborted()) break;
         lossSum += await trainStep(model, batch);
         steps++;
+        await nextTurn();
       }
       if (aborted()) break;
       if (opts.bnStatistics) await recomputeBatchNormStatistics(model, opts.bnStatistics(), opts.bnBatches);
@@ -190,6 +193,7 @@ export async function evaluate(
     tf.dispose([loss, counts]);
     inter += i!;
     total += t!;
+    await nextTurn();
     count++;
   }
   return {

@@ -35,6 +35,25 @@ function tinyModel(): tf.LayersModel {
 }
 
 describe('trainModel', () => {
+  it('lets timers and I/O run between steps (the CPU backends resolve their promises at once)', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const seen: number[] = [];
+    try {
+      await trainModel(tinyModel(), {
+        train: () => [thresholdBatch(4, 1), thresholdBatch(4, 2)],
+        validation: () => [thresholdBatch(4, 3)],
+        epochs: 3,
+        onEpoch: () => seen.push(ticks),
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    // a training run of awaited-but-synchronous steps would see no timer at all until it ends
+    expect(seen[0]).toBeGreaterThan(0);
+    expect(seen[2]).toBeGreaterThan(seen[0]!);
+  });
+
   it('learns, checkpoints each new best validation Dice, and logs every epoch', async () => {
     const train = [thresholdBatch(4, 1), thresholdBatch(4, 2)];
     const val = [thresholdBatch(4, 3)];
