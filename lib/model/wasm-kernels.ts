@@ -253,6 +253,18 @@ function allOnes(v: number | number[] | undefined): boolean {
 }
 
 /**
+ * The convolutions the replacement kernels handle: stride 1, no dilation and 'same' padding ('valid' is
+ * the same thing for a 1x1x1 kernel). `kernel` is [kd, kh, kw].
+ */
+function strideOneSame(
+  a: { strides: number | number[]; pad: unknown; dilations?: number | number[] },
+  kernel: readonly number[],
+): boolean {
+  const pointwise = kernel.every((k) => k === 1);
+  return allOnes(a.strides) && allOnes(a.dilations) && (a.pad === 'same' || (pointwise && a.pad === 'valid'));
+}
+
+/**
  * Conv3D with stride 1, 'same' padding and an odd depth kernel, as wasm's fast (XNNPACK) kernels:
  * a 1x1x1 kernel is one matrix product [voxels, in] x [in, out]; a kd x kh x kw kernel is the sum over
  * the kd depth taps of a 2D convolution of the depth-shifted input (zero-padded in z) with that tap's
@@ -270,13 +282,7 @@ function conv3dFromFastKernels(original: KernelFn): KernelFn {
     };
     const [kd, kh, kw, ci, co] = filter.shape as [number, number, number, number, number];
     const pointwise = kd === 1 && kh === 1 && kw === 1;
-    if (
-      !allOnes(a.strides) ||
-      !allOnes(a.dilations) ||
-      (a.dataFormat ?? 'NDHWC') !== 'NDHWC' ||
-      kd % 2 !== 1 ||
-      !(a.pad === 'same' || (pointwise && a.pad === 'valid'))
-    ) {
+    if (!strideOneSame(a, [kd, kh, kw]) || (a.dataFormat ?? 'NDHWC') !== 'NDHWC' || kd % 2 !== 1) {
       return original(args);
     }
     const [n, d, h, w] = x.shape as [number, number, number, number];
@@ -398,14 +404,8 @@ function replaceConv3DBackpropInput(): void {
   wrapKernel('Conv3DBackpropInputV2', () => ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as { dy: Info; filter: Info };
     const a = attrs as unknown as { strides: number | number[]; pad: unknown };
-    const strides = typeof a.strides === 'number' ? [a.strides] : a.strides;
-    const [fd, fh, fw] = filter.shape as number[];
-    const pointwise = fd === 1 && fh === 1 && fw === 1;
-    if (
-      !(a.pad === 'same' || (pointwise && a.pad === 'valid')) ||
-      strides.some((s) => s !== 1) ||
-      [fd!, fh!, fw!].some((k) => k % 2 !== 1)
-    ) {
+    const kernel = filter.shape.slice(0, 3);
+    if (!strideOneSame(a, kernel) || kernel.some((k) => k % 2 !== 1)) {
       throw new Error(
         `Conv3DBackpropInputV2 on wasm: only stride 1, odd kernels, 'same' padding are supported`,
       );
@@ -501,12 +501,9 @@ function conv3dFilterGradientFromMatMul(original: KernelFn): KernelFn {
       filterShape: [number, number, number, number, number];
     };
     const [kd, kh, kw, ci, co] = a.filterShape;
-    const pointwise = kd === 1 && kh === 1 && kw === 1;
     if (
-      !allOnes(a.strides) ||
-      !allOnes(a.dilations) ||
+      !strideOneSame(a, [kd, kh, kw]) ||
       [kd, kh, kw].some((k) => k % 2 !== 1) ||
-      !(a.pad === 'same' || (pointwise && a.pad === 'valid')) ||
       x.dtype !== 'float32' ||
       x.shape.length !== 5 ||
       // one input or output channel: the columns cost more than wasm's direct loop saves
