@@ -73,19 +73,39 @@ export interface BuildOptions {
   inputShape?: number[];
   /** Momentum of the BN moving statistics (default 0.99, the Keras default). */
   bnMomentum?: number;
+  /**
+   * Seed of the convolution kernels' initialisation (Glorot uniform, the Keras default): the same seed
+   * builds the same weights, so a training run with seeded sampling is reproducible. Each convolution
+   * draws from its own seed (seed + its index in build order). Default: unseeded.
+   */
+  seed?: number;
 }
 
 type SymT = tf.SymbolicTensor;
 
 /** Builds layers of the right dimensionality with stable, descriptive names. */
 class Builder {
+  private convs = 0;
+
   constructor(
     readonly dims: 2 | 3,
     readonly bnMomentum = 0.99,
+    readonly seed?: number,
   ) {}
 
   conv(x: SymT, filters: number, kernel: 1 | 3, name: string, activation?: 'sigmoid'): SymT {
-    const args = { filters, kernelSize: kernel, padding: 'same' as const, useBias: true, name, activation };
+    const index = this.convs++;
+    const kernelInitializer =
+      this.seed === undefined ? undefined : tf.initializers.glorotUniform({ seed: this.seed + index });
+    const args = {
+      filters,
+      kernelSize: kernel,
+      padding: 'same' as const,
+      useBias: true,
+      name,
+      activation,
+      kernelInitializer,
+    };
     const layer = this.dims === 2 ? tf.layers.conv2d(args) : tf.layers.conv3d(args);
     return layer.apply(x) as SymT;
   }
@@ -183,7 +203,10 @@ export function buildRAUNet(arch: ArchName, opts: BuildOptions = {}): tf.LayersM
   const inputShape = opts.inputShape ?? [...spec.inputShape];
   validateInputShape(spec, inputShape);
   const w = spec.widths.map((c) => scaleWidth(c, width));
-  const b = new Builder(spec.dims, opts.bnMomentum);
+  if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) {
+    throw new InputError(`weight seed must be an integer, got ${opts.seed}`);
+  }
+  const b = new Builder(spec.dims, opts.bnMomentum, opts.seed);
 
   const input = tf.input({ shape: inputShape, name: 'input' });
   let conv1 = b.conv(input, w[0]!, 3, 'conv1');

@@ -211,6 +211,10 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
   for (const split of todo) {
     if (split.overlap) log(`warning: only one case; fold ${split.fold} validates on its training case`);
     const dir = join(opts.out, stage, `fold-${split.fold}`);
+    const foldSeed = deriveSeed(seed, `fold-${split.fold}`);
+    // Seeded weights: with the seeded sampling, a run on one backend is reproducible.
+    const build = () =>
+      buildRAUNet(defaults.arch, { width, inputShape, seed: deriveSeed(foldSeed, 'weights') });
     const statePath = join(dir, 'train-state.json');
     const metricsPath = join(dir, 'metrics.jsonl');
     let state: TrainState;
@@ -232,7 +236,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         );
       }
       if (state.bestEpoch > 0) model = (await loadModel(dir)).model;
-      else model = buildRAUNet(defaults.arch, { width, inputShape });
+      else model = build();
       log(
         `${stage} fold ${split.fold}: resuming after epoch ${state.epochsDone} (best val Dice ${state.bestDice.toFixed(4)})`,
       );
@@ -262,7 +266,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         validation: split.validation,
       };
       writeStateSync(statePath, state);
-      model = buildRAUNet(defaults.arch, { width, inputShape });
+      model = build();
       fresh = true;
     }
     const remaining = epochs - state.epochsDone;
@@ -273,7 +277,6 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       continue;
     }
     const sampler = { stage, patch, batchSize, perCase: opts.perCase };
-    const foldSeed = deriveSeed(seed, `fold-${split.fold}`);
     const validation: Batch[] = await validationBatches(store, split.validation, {
       ...sampler,
       perCase: opts.valPerCase ?? opts.perCase,

@@ -204,4 +204,33 @@ describe('RA-UNet configurations', () => {
     expect(() => buildRAUNet('raunet1', { inputShape: [32, 224, 224, 1] })).toThrow(/expected 3 values/);
     expect(() => buildRAUNet('nope' as ArchName)).toThrow(/unknown architecture/);
   });
+
+  it('builds the same weights from the same seed, other weights from another seed or none', () => {
+    const build = (seed?: number) => buildRAUNet('raunet1', { width: 0.02, inputShape: [32, 32, 1], seed });
+    const kernels = (m: tf.LayersModel) =>
+      m.layers.flatMap((l) =>
+        l
+          .getWeights()
+          .filter((w) => w.shape.length === 4)
+          .map((w) => Array.from(w.dataSync())),
+      );
+    const [a, b, c, free1, free2] = [build(5), build(5), build(6), build(), build()];
+    const [ka, kb, kc, kf1, kf2] = [a, b, c, free1, free2].map(kernels);
+    expect(ka.length).toBeGreaterThan(20);
+    const same = (x: number[][], y: number[][]) => x.every((k, i) => k.every((v, j) => v === y[i]![j]));
+    expect(same(ka, kb)).toBe(true);
+    expect(same(ka, kc)).toBe(false);
+    expect(same(kf1, kf2)).toBe(false);
+    // Each convolution draws from its own seed: two kernels of one shape in a model differ.
+    const res1 = [a.getLayer('res5_conv2'), a.getLayer('res6_conv2')].map((l) => l.getWeights()[0]!);
+    expect(res1[0]!.shape).toEqual(res1[1]!.shape);
+    expect(Array.from(res1[0]!.dataSync())).not.toEqual(Array.from(res1[1]!.dataSync()));
+    // Glorot uniform: |w| <= sqrt(6 / (fan_in + fan_out)).
+    const w = a.getLayer('conv1').getWeights()[0]!;
+    const [kh, kw, cin, cout] = w.shape as number[];
+    const limit = Math.sqrt(6 / (kh! * kw! * cin! + kh! * kw! * cout!));
+    expect(Math.max(...Array.from(w.dataSync(), Math.abs))).toBeLessThanOrEqual(limit);
+    expect(() => buildRAUNet('raunet1', { inputShape: [32, 32, 1], seed: 1.5 })).toThrow(/integer/);
+    for (const m of [a, b, c, free1, free2]) m.dispose();
+  });
 });

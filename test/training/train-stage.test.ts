@@ -144,6 +144,18 @@ describe('trainStage (tiny end-to-end run)', () => {
     expect(existsSync(join(out, 'localize', 'fold-0', 'manifest.json'))).toBe(false);
   });
 
+  it('is reproducible: the same seed trains the same weights, another seed other weights', async () => {
+    const weights = async (name: string, seed: number) => {
+      const out = join(root, name);
+      await trainStage({ ...base, data, out, epochs: 1, seed });
+      return readFileSync(join(out, 'localize', 'fold-0', 'weights.bin'));
+    };
+    const [a, b, c] = [await weights('seed-a', 8), await weights('seed-b', 8), await weights('seed-c', 9)];
+    expect(a.length).toBeGreaterThan(1000);
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(c)).toBe(false);
+  });
+
   it('rejects bad options with InputErrors', async () => {
     const out = join(root, 'bad');
     await expect(trainStage({ ...base, data, out, epochs: 1, patch: [32, 32, 32] })).rejects.toThrow(
