@@ -49,6 +49,7 @@ describe('RA-UNet-II overfits one phantom patch', () => {
       width: 0.125,
       inputShape: [PATCH[2], PATCH[1], PATCH[0], 1],
       bnMomentum: 0,
+      seed: 1, // the same run every time: 29 steps (unseeded, 28-73 steps in 14 CI logs)
     });
     const stop = new AbortController();
     const result = await trainModel(model, {
