@@ -25,7 +25,7 @@ export interface RunFailureDeps {
   now?: () => Date;
 }
 
-/** What the training workflow's RunFailed step passes (to functions/mark-failed.ts): the execution's name and start, and the whole state at the Catch. */
+/** What the training workflow's RunFailed step passes (to functions/run-failed.ts): the execution's name and start, and the whole state at the Catch. */
 export const runFailedInput = z.object({
   execution: z.object({ name: z.string().min(1).max(80), startTime: z.string().min(1) }),
   state: z.object({

@@ -45,7 +45,7 @@ export function applyNagSuppressions(stack: RaunetStack): void {
   ];
   for (const f of fns) {
     ack(f.fn, 'AwsSolutions-L1', REASONS.nodeRuntime);
-    const describes = f === training.markFailed;
+    const describes = f === training.functions.runFailed;
     ack(
       f.role,
       'AwsSolutions-IAM5[Resource::*]',
@@ -70,7 +70,7 @@ export function applyNagSuppressions(stack: RaunetStack): void {
 
   for (const [workflow, fnsOf] of [
     [segmentation, Object.values(segmentation.functions)],
-    [training, [...Object.values(training.functions), training.markFailed]],
+    [training, Object.values(training.functions)],
   ] as const) {
     const sm = workflow.stateMachine;
     ack(sm.role, 'AwsSolutions-IAM5[Resource::*]', `${REASONS.sfnLogs}; ${REASONS.xray}`);

@@ -65,8 +65,7 @@ export class SegmentationWorkflow extends Construct {
       timeout: Duration.minutes(10),
       ephemeralStorageMiB: 2048,
     });
-    // Also the training workflow's Catch target (it grants what recording a failed run needs).
-    const markFailed = fn('mark-failed', 'Record a failed segmentation job or training run with its reason');
+    const markFailed = fn('mark-failed', 'Mark a failed segmentation job FAILED with its reason');
 
     // Least privilege per function.
     allowObjects(ingest.role, storage.inputBucket, READ_OBJECT);

@@ -36,10 +36,7 @@ export class RaunetStack extends Stack {
     this.compute = new BatchCompute(this, 'Compute', { config, vpc: network.vpc, subnets: network.subnets });
     const parts = { config, storage: this.storage, tables: this.tables, compute: this.compute };
     this.segmentation = new SegmentationWorkflow(this, 'Segmentation', parts);
-    this.training = new TrainingWorkflow(this, 'Training', {
-      ...parts,
-      markFailed: this.segmentation.functions.markFailed,
-    });
+    this.training = new TrainingWorkflow(this, 'Training', parts);
     const functions = Object.fromEntries(
       [...Object.entries(this.segmentation.functions), ...Object.entries(this.training.functions)].map(
         ([name, f]) => [name, f.fn],

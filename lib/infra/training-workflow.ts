@@ -34,24 +34,16 @@ export interface TrainingWorkflowProps {
   storage: Storage;
   tables: Tables;
   compute: BatchCompute;
-  /**
-   * The Catch target that records failures (functions/mark-failed.ts), shared with the segmentation
-   * workflow: one function for the stack's failure records.
-   */
-  markFailed: PipelineFunction;
 }
 
 export class TrainingWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
-  readonly functions: Record<'plan' | 'register', PipelineFunction>;
-  /** The failure-recording function this workflow invokes (owned by the segmentation workflow). */
-  readonly markFailed: PipelineFunction;
+  readonly functions: Record<'plan' | 'register' | 'runFailed', PipelineFunction>;
   readonly schedules: scheduler.Schedule[] = [];
 
   constructor(scope: Construct, id: string, props: TrainingWorkflowProps) {
     super(scope, id);
-    const { config, storage, tables, compute, markFailed } = props;
-    this.markFailed = markFailed;
+    const { config, storage, tables, compute } = props;
     const environment = {
       MODELS_BUCKET: storage.modelsBucket.bucketName,
       MODELS_TABLE: tables.models.tableName,
@@ -71,10 +63,18 @@ export class TrainingWorkflow extends Construct {
       description: 'Register a trained ensemble and promote it when it beats the current one',
       environment,
     });
+    // The Catch target: its own function, so the segmentation workflow's failure recorder has no access
+    // to the models table and Batch, nor this one to the jobs table.
+    const runFailed = new PipelineFunction(this, 'run-failed', {
+      config,
+      handler: 'run-failed',
+      description: 'Record a failed training run with its reason in the models table',
+      environment: { MODELS_TABLE: tables.models.tableName },
+    });
     // A failed run is recorded in the models table (conditional PutItem of the run's own item).
-    allowTable(markFailed.role, tables.models, ['dynamodb:PutItem']);
+    allowTable(runFailed.role, tables.models, ['dynamodb:PutItem']);
     // DescribeJobs supports no resource-level permissions: Resource must be "*" (it only reads).
-    markFailed.role.addToPrincipalPolicy(
+    runFailed.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
     );
     allowList(plan.role, storage.modelsBucket, DATASETS_PREFIX);
@@ -97,7 +97,7 @@ export class TrainingWorkflow extends Construct {
     const runFailedStep = lambdaStep(
       this,
       'RunFailed',
-      markFailed.fn,
+      runFailed.fn,
       {
         execution: {
           name: sfn.JsonPath.stringAt('$$.Execution.Name'),
@@ -165,6 +165,6 @@ export class TrainingWorkflow extends Construct {
         );
       }
     }
-    this.functions = { plan, register };
+    this.functions = { plan, register, runFailed };
   }
 }

@@ -120,6 +120,7 @@ describe('local cloud from the synthesized template', () => {
       'mark-failed.ts',
       'plan.ts',
       'register.ts',
+      'run-failed.ts',
       'starter.ts',
       'window.ts',
     ]);

@@ -456,6 +456,15 @@ describe('mark-failed', () => {
     );
   });
 
+  it('serves only segmentation jobs: a training run failure is refused as a malformed event', async () => {
+    const runFailure = {
+      execution: { name: 'train-liver', startTime: '2026-03-01T02:00:00Z' },
+      state: { error: { Error: 'E' } },
+    };
+    await expect(markFailed(runFailure, context)).rejects.toThrow(/mark-failed input/);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
   it('keeps a SUCCEEDED job as it is', async () => {
     ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
     const out = await markFailed({ jobId: JOB_ID, error: { Error: 'States.Timeout' } }, context);

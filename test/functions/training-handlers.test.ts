@@ -10,9 +10,9 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-import { handler as markFailed } from '../../functions/mark-failed.ts';
 import { handler as plan } from '../../functions/plan.ts';
 import { handler as register } from '../../functions/register.ts';
+import { handler as runFailed } from '../../functions/run-failed.ts';
 import { body, conditionalCheckFailed, context, MODELS_BUCKET, setLambdaEnv } from './helpers.ts';
 
 const s3 = mockClient(S3Client);
@@ -137,13 +137,13 @@ describe('register', () => {
   });
 });
 
-describe('mark-failed (training runs)', () => {
+describe('run-failed (the Catch target of the training workflow)', () => {
   const RUN = '20260301T020000Z-00ab12';
   const JOB = 'a1b2c3d4-0000-4000-8000-123456789abc';
   const EXECUTION = { name: 'train-liver-weekly', startTime: '2026-03-01T02:00:00.123Z' };
   type RunOut = { runId: string; stage: string; recorded: boolean; reason: string };
   const call = (state: Record<string, unknown>) =>
-    markFailed({ execution: EXECUTION, state }, context) as Promise<RunOut>;
+    runFailed({ execution: EXECUTION, state }, context) as Promise<RunOut>;
   /** A failed fold job's Cause as Step Functions writes it for a `.sync` task (PascalCase DescribeJobs). */
   const batchCause = JSON.stringify({
     JobName: 'TrainFold',
@@ -273,7 +273,7 @@ describe('mark-failed (training runs)', () => {
 
   it('rejects a malformed event naming the field', async () => {
     await expect(
-      markFailed({ execution: { name: '', startTime: 'x' }, state: { error: { Error: 'E' } } }, context),
+      runFailed({ execution: { name: '', startTime: 'x' }, state: { error: { Error: 'E' } } }, context),
     ).rejects.toThrow(/malformed run-failed input: execution\.name/);
     await expect(
       call({ plan: { runId: 'not-a-run', stage: 'liver' }, error: { Error: 'E' } }),

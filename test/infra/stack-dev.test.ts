@@ -243,34 +243,37 @@ describe('dev stack: workflows', () => {
       Error: 'TrainingFailed',
       CausePath: '$.failure.reason',
     });
-    // The function is segmentation's MarkFailed; its role adds PutItem on the models table (the
-    // conditional write) and DescribeJobs to the jobs table's UpdateItem, nothing else.
-    const policies = resourcesOf(s.json, 'AWS::IAM::Policy').filter(([id]) =>
-      id.startsWith('SegmentationmarkfailedRole'),
-    );
-    expect(policies).toHaveLength(1);
-    const statements = policies[0][1].Properties.PolicyDocument.Statement as Cfn[];
-    const actions = statements.flatMap((x) => [x.Action].flat()).sort();
-    expect(actions).toEqual(
-      [
-        'batch:DescribeJobs',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'logs:CreateLogStream',
-        'logs:PutLogEvents',
-        'xray:PutTelemetryRecords',
-        'xray:PutTraceSegments',
-      ].sort(),
-    );
-    const put = statements.find((x) => x.Action === 'dynamodb:PutItem')!;
+    // Each workflow has its own failure recorder, each role with only what its records need:
+    // run-failed writes the models table (conditional PutItem) and describes Batch jobs; segmentation's
+    // mark-failed updates the jobs table. Neither can touch the other's table.
+    const actionsOf = (prefix: string) => {
+      const policies = resourcesOf(s.json, 'AWS::IAM::Policy').filter(([id]) => id.startsWith(prefix));
+      expect(policies, prefix).toHaveLength(1);
+      return policies[0][1].Properties.PolicyDocument.Statement as Cfn[];
+    };
+    const common = [
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ];
+    const sortedActions = (statements: Cfn[]) => statements.flatMap((x) => [x.Action].flat()).sort();
+    const runFailed = actionsOf('TrainingrunfailedRole');
+    expect(sortedActions(runFailed)).toEqual(['batch:DescribeJobs', 'dynamodb:PutItem', ...common].sort());
+    const put = runFailed.find((x) => x.Action === 'dynamodb:PutItem')!;
     expect(JSON.stringify(put.Resource)).toContain('TablesModels');
-    const update = statements.find((x) => x.Action === 'dynamodb:UpdateItem')!;
+    expect(JSON.stringify(put.Resource)).not.toContain('TablesJobs');
+    const markFailed = actionsOf('SegmentationmarkfailedRole');
+    expect(sortedActions(markFailed)).toEqual(['dynamodb:UpdateItem', ...common].sort());
+    const update = markFailed.find((x) => x.Action === 'dynamodb:UpdateItem')!;
     expect(JSON.stringify(update.Resource)).toContain('TablesJobs');
-    // Both workflows' Catch targets invoke that one function.
+    expect(JSON.stringify(update.Resource)).not.toContain('TablesModels');
+    // The training workflow's Catch invokes run-failed.
     const raw = resourcesOf(s.json, 'AWS::StepFunctions::StateMachine')
       .map(([, m]) => JSON.stringify(m.Properties.DefinitionString))
       .find((d) => d.includes('RunFailed'))!;
-    expect(raw).toMatch(/"Fn::GetAtt":\["SegmentationmarkfailedFn[0-9A-F]+","Arn"\]/);
+    expect(raw).toMatch(/"Fn::GetAtt":\["TrainingrunfailedFn[0-9A-F]+","Arn"\]/);
+    expect(raw).not.toMatch(/SegmentationmarkfailedFn/);
   });
 
   it('starts segmentations from Object Created events for .nii, .nii.gz and .zip', () => {
@@ -302,7 +305,7 @@ describe('dev stack: Lambdas, observability, outputs', () => {
     const fns = resourcesOf(s.json, 'AWS::Lambda::Function').filter(
       ([, f]) => f.Properties.Runtime === 'nodejs22.x',
     );
-    expect(fns).toHaveLength(7); // mark-failed serves both workflows
+    expect(fns).toHaveLength(8); // five segmentation, three training functions
     for (const [, f] of fns) {
       expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(f.Properties.Architectures).toEqual(['arm64']);
