@@ -233,6 +233,28 @@ describe('segmentation workflow', () => {
 });
 
 describe('training workflow', () => {
+  it('6. a run on a dataset that does not exist -> FAILED, recorded with its reason, CURRENT untouched', async () => {
+    const before = (await items(modelsTable)).filter((i) => i.stage === 'liver');
+    const exec = cloud.startExecution(
+      cloud.stateMachineArn('training'),
+      JSON.stringify({ stage: 'liver', dataset: 'no-such-dataset', folds: 2 }),
+      'train-missing',
+    );
+    await exec.done;
+    expect(exec.status).toBe('FAILED');
+    const after = (await items(modelsTable)).filter((i) => i.stage === 'liver');
+    const failed = after.filter((i) => !before.some((b) => b.runId === i.runId));
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ status: 'FAILED', execution: 'train-missing', error: 'InputError' });
+    expect(String(failed[0]!.reason)).toMatch(/dataset "no-such-dataset" has no volume-K/);
+    const current = (rows: Record<string, unknown>[]) => rows.find((i) => i.runId === 'CURRENT');
+    expect(current(after)).toEqual(current(before));
+    // No Batch job ran for it.
+    expect(
+      cloud.batch.jobs.filter((j) => j.Container.Command.join(' ').includes(String(failed[0]!.runId))),
+    ).toEqual([]);
+  });
+
   it.skipIf(!TRAINING)(
     '4. a 2-fold sweep on tiny phantoms -> fold models, an ensemble, runs in the table, promoted',
     async () => {
