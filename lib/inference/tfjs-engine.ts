@@ -1,9 +1,12 @@
 /**
  * InferenceEngine over a TensorFlow.js LayersModel, on whatever tfjs backend is active. Every forward
- * pass runs inside `tf.tidy`, so no intermediate tensor outlives it.
+ * pass runs inside `tf.tidy`, so no intermediate tensor outlives it. On the CPU backends a pass computes
+ * synchronously, so each one first lets the event loop turn (signals, timers, progress output, I/O run
+ * between windows, not after a whole case).
  */
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
+import { nextTurn } from '../next-turn.ts';
 import type { InferenceEngine } from './engine.ts';
 
 export function createTfjsEngine(model: tf.LayersModel): InferenceEngine {
@@ -21,6 +24,8 @@ export function createTfjsEngine(model: tf.LayersModel): InferenceEngine {
           `input has ${input.length} values but shape [${shape.join(', ')}] needs ${count}`,
         );
       }
+      await nextTurn();
+      if (disposed) throw new Error('tfjs engine: predict after dispose');
       const out = tf.tidy(() => {
         const y = model.predict(tf.tensor(input, shape as number[], 'float32'));
         return Array.isArray(y) ? y[0]! : y;

@@ -9,7 +9,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormND } from '../model/layers.ts';
-import { nextTurn } from './next-turn.ts';
+import { nextTurn } from '../next-turn.ts';
 import type { Batch } from './trainer.ts';
 
 /**

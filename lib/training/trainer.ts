@@ -8,8 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { diceCounts, diceLoss } from '../model/loss.ts';
+import { nextTurn } from '../next-turn.ts';
 import { recomputeBatchNormStatistics } from './batchnorm-statistics.ts';
-import { nextTurn } from './next-turn.ts';
 
 /** One batch: x holds `shape` = [n, ...spatial, c] values (channels last); y holds [n, ...spatial, 1]. */
 export interface Batch {

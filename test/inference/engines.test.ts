@@ -53,6 +53,20 @@ describe('tfjs engine', () => {
     await engine.dispose();
     await expect(engine.predict(X, SHAPE)).rejects.toThrow(/after dispose/);
   });
+
+  it('lets the event loop turn before each forward pass, and refuses a pass disposed meanwhile', async () => {
+    const engine = createTfjsEngine(tinyModel());
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    await engine.predict(X, SHAPE);
+    // The CPU backends compute synchronously and resolve at once: without the yield, no macrotask runs.
+    expect(turned).toBe(true);
+    const pending = engine.predict(X, SHAPE);
+    await engine.dispose();
+    await expect(pending).rejects.toThrow(/after dispose/);
+  });
 });
 
 describe('ONNX Runtime engine', () => {
