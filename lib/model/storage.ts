@@ -38,6 +38,8 @@ export const ModelManifestSchema = z.object({
       caseIds: z.array(z.string()).optional(),
       patches: z.number().int().nonnegative().optional(),
       epochs: z.number().int().nonnegative().optional(),
+      /** Trained with random mirroring along every spatial axis (what `segment --tta` assumes). */
+      mirror: z.boolean().optional(),
     })
     .optional(),
   metrics: z.record(z.string(), z.number()).optional(),

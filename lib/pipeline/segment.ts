@@ -47,6 +47,8 @@ export interface ManifestInfo {
   fold?: number;
   createdAt?: string;
   note?: string;
+  /** `mirror`: trained with random mirroring (what test-time mirroring assumes). */
+  trainedOn?: { mirror?: boolean };
 }
 
 export interface LoadedModel {

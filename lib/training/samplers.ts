@@ -16,10 +16,14 @@
  * the crop of the box, with zeros after the end of an axis where the box is shorter than the patch.
  * Samples are x-fastest arrays, i.e. tensors [z, y, x] (or [y, x]); `stackBatch` adds n and c to make
  * the [n, z, y, x, c] layout of `lib/inference/engine.ts`.
+ *
+ * With `mirror` (not in the paper; nnU-Net's default), each training sample is flipped along each spatial
+ * axis with probability 1/2, input and target together, so the networks see the mirrored inputs that
+ * test-time mirroring (`segment --tta`) feeds them. Validation samples are never mirrored.
  */
 
 import type { Stage } from '../model/storage.ts';
-import { extractPatch } from '../pipeline/windows.ts';
+import { extractPatch, flipBatch } from '../pipeline/windows.ts';
 import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts';
 import { resample3D } from '../preprocess/resample.ts';
 import type { Vec3 } from '../volume/volume.ts';
@@ -47,6 +51,8 @@ export interface SamplerOptions {
   jitter?: number;
   /** Voxels added to the liver box on every side (default 10, the paper's value). */
   margin?: number;
+  /** Training batches only: flip each sample along each spatial axis with probability 1/2. */
+  mirror?: boolean;
 }
 
 export interface Sample {
@@ -234,6 +240,23 @@ function sampleTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sa
   return samples;
 }
 
+/**
+ * The sample flipped along `axes` (indices of the spatial axes slowest first: [z, y, x] or [y, x]), input
+ * and target alike; the same sample when `axes` is empty.
+ */
+export function mirrorSample(sample: Sample, patch: readonly number[], axes: readonly number[]): Sample {
+  if (axes.length === 0) return sample;
+  const spatial = [...patch].reverse();
+  return { ...sample, x: flipBatch(sample.x, spatial, axes), y: flipBatch(sample.y, spatial, axes) };
+}
+
+/** Each spatial axis of a `dims`-dimensional patch, chosen with probability 1/2. */
+export function randomMirrorAxes(dims: number, rng: Rng): number[] {
+  const axes: number[] = [];
+  for (let a = 0; a < dims; a++) if (rng.chance(0.5)) axes.push(a);
+  return axes;
+}
+
 /** Stack samples into one batch, shape [n, ...spatial (slowest first), 1]. */
 export function stackBatch(samples: readonly Sample[], patch: readonly number[]): Batch {
   const spatial = [...patch].reverse();
@@ -270,7 +293,9 @@ export async function* trainingBatches(
     let drawn = 0;
     const order = shuffleInPlace([...ids], rng);
     for (let i = 0; i < order.length; i++) {
-      const got = sampleCase(await source.get(order[i]), opts, rng);
+      let got = sampleCase(await source.get(order[i]), opts, rng);
+      if (opts.mirror)
+        got = got.map((g) => mirrorSample(g, opts.patch, randomMirrorAxes(opts.patch.length, rng)));
       drawn += got.length;
       pool.push(...got);
       const last = i === order.length - 1;

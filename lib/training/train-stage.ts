@@ -63,6 +63,8 @@ export interface TrainStageOptions {
    * logit of it, `output-prior.ts`); default true.
    */
   outputPrior?: boolean;
+  /** Random mirroring of the training samples along every spatial axis (default false, as the paper). */
+  mirror?: boolean;
   /** Training batches the batch-norm statistics are recomputed from before each validation (default 16). */
   bnBatches?: number;
   /** Free text stored in the manifests (for example what the model is for). */
@@ -111,6 +113,8 @@ export interface TrainState {
   lr: number;
   train: string[];
   validation: string[];
+  /** Trained with random mirroring (absent in states written before the option existed: false). */
+  mirror?: boolean;
 }
 
 export interface FoldResult {
@@ -195,6 +199,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
   const epochs = opts.epochs ?? 50;
   const stepsPerEpoch = opts.stepsPerEpoch ?? 100;
   const batchSize = opts.batchSize ?? defaults.batchSize;
+  const mirror = opts.mirror ?? false;
   for (const [name, v] of Object.entries({ epochs, stepsPerEpoch, batchSize })) {
     if (!Number.isInteger(v) || v < 1) throw new InputError(`${name} must be a positive integer, got ${v}`);
   }
@@ -226,11 +231,12 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         state.seed === seed &&
         state.folds === folds &&
         state.width === width &&
-        state.inputShape.join() === inputShape.join();
+        state.inputShape.join() === inputShape.join() &&
+        (state.mirror ?? false) === mirror;
       if (!same) {
         throw new InputError(
           `cannot resume: the saved run used seed ${state.seed}, ${state.folds} folds, width ${state.width}, ` +
-            `input ${state.inputShape.join('x')}`,
+            `input ${state.inputShape.join('x')}, ${state.mirror ? 'with' : 'without'} --mirror`,
           'BAD_ARGUMENT',
           statePath,
         );
@@ -264,6 +270,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         lr: opts.initialLr ?? 1e-3,
         train: split.train,
         validation: split.validation,
+        mirror,
       };
       writeStateSync(statePath, state);
       model = build();
@@ -276,7 +283,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       model.dispose();
       continue;
     }
-    const sampler = { stage, patch, batchSize, perCase: opts.perCase };
+    const sampler = { stage, patch, batchSize, perCase: opts.perCase, mirror };
     const validation: Batch[] = await validationBatches(store, split.validation, {
       ...sampler,
       perCase: opts.valPerCase ?? opts.perCase,
@@ -320,6 +327,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         epochs: epoch,
         validationCaseIds: split.validation,
         seed,
+        mirror,
       },
       metrics: { valDice: dice, epoch },
       createdAt: new Date().toISOString(),

@@ -114,6 +114,31 @@ describe('runSegment', () => {
   });
 });
 
+describe('--tta and how the models were trained', () => {
+  it('warns, naming them, when --tta meets models not trained with mirroring', async () => {
+    const run = async (tta: boolean, mirror: boolean) => {
+      const { out: lines, stream } = sink();
+      const models = sceneModels();
+      for (const stage of ['localize', 'liver', 'tumor'] as const)
+        for (const m of models[stage]) m.manifest.trainedOn = { mirror };
+      const outcomes = await runSegment(
+        [join(dir, 'in', 'case-a.nii.gz')],
+        { models: 'x', out: join(dir, `tta-${tta}-${mirror}`), tta },
+        { loadModels: async () => models, stream },
+      );
+      expect(outcomes[0].ok).toBe(true);
+      return lines.filter((l) => l.startsWith('warning:'));
+    };
+    const warned = await run(true, false);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(
+      /--tta .*localize\/fold-0, liver\/fold-0, liver\/fold-1, tumor\/fold-0 were not trained/,
+    );
+    expect(await run(true, true)).toEqual([]);
+    expect(await run(false, false)).toEqual([]);
+  });
+});
+
 describe('a real scan', () => {
   const rel = resolve(import.meta.dirname, '../../../shared/data/ct/example_ct.nii.gz');
   const file = existsSync(rel) ? rel : '/work/shared/data/ct/example_ct.nii.gz';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PreparedCase } from '../../lib/training/case.ts';
 import { createRng } from '../../lib/training/random.ts';
 import {
+  mirrorSample,
   type Sample,
   sampleCase,
   stackBatch,
@@ -216,5 +217,64 @@ describe('batches', () => {
     const v2 = await validationBatches(source, ['syn', 'other'], o);
     expect(v1.map((b) => b.shape[0])).toEqual([4, 4, 2]);
     expect(v2).toEqual(v1);
+  });
+
+  it('mirrors a sample along the chosen axes, input and target together', () => {
+    // patch 3 (x) by 2 (y): arrays are [y][x], x fastest
+    const sample: Sample = {
+      x: Float32Array.from([1, 2, 3, 4, 5, 6]),
+      y: Float32Array.from([1, 0, 0, 1, 1, 0]),
+      origin: [0, 0, 0],
+      kind: 'liver',
+    };
+    const flipX = mirrorSample(sample, [3, 2], [1]);
+    expect(Array.from(flipX.x)).toEqual([3, 2, 1, 6, 5, 4]);
+    expect(Array.from(flipX.y)).toEqual([0, 0, 1, 0, 1, 1]);
+    const flipY = mirrorSample(sample, [3, 2], [0]);
+    expect(Array.from(flipY.x)).toEqual([4, 5, 6, 1, 2, 3]);
+    expect(Array.from(mirrorSample(sample, [3, 2], [0, 1]).x)).toEqual([6, 5, 4, 3, 2, 1]);
+    expect(mirrorSample(sample, [3, 2], [])).toBe(sample);
+    expect(Array.from(sample.x)).toEqual([1, 2, 3, 4, 5, 6]); // the source is untouched
+  });
+
+  it('with mirror, flips training samples along random axes (never validation ones)', async () => {
+    const c = syntheticCase();
+    const n = dims[0] * dims[1] * dims[2];
+    const source = { get: async () => c };
+    const o = { stage: 'tumor' as const, patch: [8, 8, 4], perCase: 8, batchSize: 4, seed: 3, jitter: 0.5 };
+    /** Per sample: which axes [z, y, x] run backwards, read from the position-encoding image values. */
+    const flipsOf = (b: { x: Float32Array; y: Float32Array; shape: number[] }) => {
+      const out: boolean[][] = [];
+      for (let s = 0; s < b.shape[0]; s++) {
+        const x = b.x.subarray(s * 256, (s + 1) * 256);
+        const y = b.y.subarray(s * 256, (s + 1) * 256);
+        // every voxel's target is its source voxel's label (tumor = 2)
+        for (let i = 0; i < 256; i++) expect(y[i]).toBe(c.labels[Math.round(x[i] * n) - 1] === 2 ? 1 : 0);
+        const step = (i: number) => Math.round((x[i] - x[0]) * n);
+        expect([1, -1]).toContain(step(1));
+        expect([dims[0], -dims[0]]).toContain(step(8));
+        expect([dims[0] * dims[1], -dims[0] * dims[1]]).toContain(step(64));
+        out.push([step(64) < 0, step(8) < 0, step(1) < 0]);
+      }
+      return out;
+    };
+    const collect = async (mirror: boolean) => {
+      const it = trainingBatches(source, ['syn'], { ...o, mirror });
+      const flips: boolean[][] = [];
+      for (let i = 0; i < 10; i++) flips.push(...flipsOf((await it.next()).value!));
+      await it.return(undefined);
+      return flips;
+    };
+    expect((await collect(false)).flat().some(Boolean)).toBe(false);
+    const mirrored = await collect(true);
+    for (let axis = 0; axis < 3; axis++) {
+      const flipped = mirrored.filter((f) => f[axis]).length;
+      // 40 samples, each axis flipped with probability 1/2
+      expect(flipped).toBeGreaterThan(5);
+      expect(flipped).toBeLessThan(35);
+    }
+    for (const b of await validationBatches(source, ['syn'], { ...o, mirror: true })) {
+      expect(flipsOf(b).flat().some(Boolean)).toBe(false);
+    }
   });
 });

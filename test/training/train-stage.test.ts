@@ -98,6 +98,7 @@ describe('trainStage (tiny end-to-end run)', () => {
       fold: 0,
       folds: 1,
       inputShape: [32, 32, 1],
+      trainedOn: { mirror: false, seed: 3 },
     });
     expect(manifest.width).toBeCloseTo(0.02);
     const log1 = readLines(join(dir, 'metrics.jsonl'));
@@ -114,6 +115,9 @@ describe('trainStage (tiny end-to-end run)', () => {
     // A resume with another configuration is refused.
     await expect(trainStage({ ...base, data, out, epochs: 2, resume: true, seed: 4 })).rejects.toThrow(
       InputError,
+    );
+    await expect(trainStage({ ...base, data, out, epochs: 2, resume: true, mirror: true })).rejects.toThrow(
+      /without --mirror/,
     );
 
     const second = await trainStage({

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InputError, isInputError } from '../../errors.ts';
 import { type CaseInput, expandInputs } from '../../pipeline/inputs.ts';
-import { disposeModels, type LoadModelsOptions, loadModels } from '../../pipeline/models.ts';
+import {
+  disposeModels,
+  type LoadModelsOptions,
+  loadModels,
+  modelsTrainedWithoutMirroring,
+} from '../../pipeline/models.ts';
 import { renderPreviewPng } from '../../pipeline/preview.ts';
 import {
   type LoadedModels,
@@ -195,6 +200,13 @@ export async function runSegment(
     threads: o.threads,
     folds: o.folds,
   });
+  const unmirrored = o.tta ? modelsTrainedWithoutMirroring(models) : [];
+  if (unmirrored.length) {
+    progress.log(
+      `warning: --tta mirrors the inputs, but ${unmirrored.join(', ')} were not trained with mirroring ` +
+        '(train --mirror); their predictions on mirrored inputs may be worse, not better',
+    );
+  }
   try {
     for (const c of cases) {
       const earlier = seen.get(c.name);

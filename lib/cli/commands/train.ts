@@ -55,6 +55,7 @@ interface TrainFlags {
   perCase?: string;
   seed: string;
   resume?: boolean;
+  mirror?: boolean;
   backend?: string;
   quiet?: boolean;
 }
@@ -77,7 +78,8 @@ export function register(program: Command): void {
       'network input x-y(-z), e.g. 256x256, 224x224x32, 128x128x32 (default: the paper)',
     )
     .option('--per-case <n>', 'samples per case (liver windows / tumor patches; localize: max slices)')
-    .option('--seed <n>', 'seed of the split and the samplers', '1')
+    .option('--seed <n>', 'seed of the split, the samplers and the initial weights', '1')
+    .option('--mirror', 'random mirroring of the training samples along every axis (for segment --tta)')
     .option('--resume', 'continue from the saved model and epoch count in <out>')
     .option('--backend <name>', 'tfjs backend (tensorflow, wasm, cpu); default the fastest present')
     .option('--quiet', 'no progress output')
@@ -107,6 +109,7 @@ export function register(program: Command): void {
           perCase: flags.perCase === undefined ? undefined : parseCount('--per-case', flags.perCase),
           seed: parseCount('--seed', flags.seed, 0),
           resume: flags.resume,
+          mirror: flags.mirror,
           signal,
           log: (line) => progress.log(line),
           onStep: (fold, epoch, step, steps) => {
