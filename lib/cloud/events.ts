@@ -121,6 +121,8 @@ export const trainingSchedule = z.object({
   perCase: z.number().int().min(1).max(1_000).optional(),
   /** Network input x-y(-z) in voxels, each a multiple of 32. */
   patch: z.array(z.number().int().min(32).max(1_024).multipleOf(32)).min(2).max(3).optional(),
+  /** Random mirroring of the training samples (`raunet train --mirror`). */
+  mirror: z.boolean().optional(),
 });
 export type TrainingSchedule = z.infer<typeof trainingSchedule>;
 

@@ -76,6 +76,17 @@ describe('plan', () => {
     ]);
   });
 
+  it('passes the request schedule (mirroring included) to every fold job', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: datasetKeys(4).map((Key) => ({ Key })) });
+    s3.on(PutObjectCommand).resolves({});
+    const schedule = { stepsPerEpoch: 5, patch: [64, 64, 32], mirror: true };
+    const out = await plan({ request: { stage: 'liver', folds: 2, schedule } }, context);
+    expect(out.items.map((i) => i.args.schedule)).toEqual([schedule, schedule]);
+    await expect(plan({ request: { stage: 'liver', schedule: { mirror: 'yes' } } }, context)).rejects.toThrow(
+      /mirror/,
+    );
+  });
+
   it('fails clearly on an empty dataset, a too-large sweep and a bad request', async () => {
     s3.on(ListObjectsV2Command).resolves({ Contents: [] });
     await expect(plan({ request: { stage: 'liver' } }, context)).rejects.toThrow(
