@@ -13,7 +13,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
 import { InputError, isInputError } from '../errors.ts';
 import { type LoadedModel, manifestPatch, modelInfo, type StageName } from '../pipeline/segment.ts';
-import { localizeLiver, segmentLiver, segmentTumor } from '../pipeline/stages.ts';
+import { localizeLiver, noLiverFound, segmentLiver, segmentTumor } from '../pipeline/stages.ts';
 import type { Box3 } from '../preprocess/crop.ts';
 import { type Vec3, type Volume, withData } from '../volume/volume.ts';
 import {
@@ -165,7 +165,7 @@ const RUNNERS: {
     try {
       const slice = manifestPatch(ens, 'localize') as [number, number];
       const { box, coarse } = await localizeLiver(ct, enginesOf(ens), { normalized: ct, slice });
-      if (!box) throw new InputError('no liver found in the scan', 'NOT_CT');
+      if (!box) throw noLiverFound();
       await putObjectBytes(
         ctx.s3,
         `${args.out}${STAGE_FILES.coarse}`,

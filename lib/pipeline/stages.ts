@@ -8,6 +8,7 @@
  * All stages read the windowed and normalised CT (`windowAndNormalize`); pass it as `opts.normalized` to
  * compute it once for the three stages. Masks are returned on the full input grid as Uint8Array (0/1).
  */
+import { InputError } from '../errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import { keepLargestComponent } from '../postprocess/components.ts';
 import { type Box3, boundingBox, boxSize, cropArray, pasteInto } from '../preprocess/crop.ts';
@@ -95,6 +96,15 @@ function checkCommon(opts: StageOptions): { threshold: number; overlap: number }
     throw new RangeError(`batch size must be a positive integer, got ${opts.batchSize}`);
   }
   return { threshold, overlap };
+}
+
+/**
+ * What a scan in which stage 1 finds no liver is: a failed case (a cloud job FAILED with this reason, a
+ * `raunet segment` case failed with it), not an empty result. `segmentCt` itself returns the empty label
+ * map (the demo and evaluation score it as Dice 0).
+ */
+export function noLiverFound(file?: string): InputError {
+  return new InputError('no liver found in the scan (is it an abdominal CT?)', 'NOT_CT', file);
 }
 
 /**

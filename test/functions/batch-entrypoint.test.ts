@@ -173,6 +173,26 @@ describe('batch stages', () => {
     expect(await runBatchStage(localizeArgv(), cpuQueue)).toBe(EXIT.ok);
   });
 
+  it('localize fails (exit 2) when no liver is found, writing nothing', async () => {
+    const blind: InferenceEngine = {
+      ...thresholdEngine('onnx-cuda'),
+      predict: async (x) => new Float32Array(x.length),
+    };
+    const errors: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+      errors.push(String(s));
+      return true;
+    });
+    expect(
+      await runBatchStage(
+        localizeArgv(),
+        ctx({ loadEngines: async () => [loaded(blind, 'localize', [64, 64, 1])] }),
+      ),
+    ).toBe(EXIT.badInput);
+    expect(store.has(`work-bucket/work/${JOB}/localize/box.json`)).toBe(false);
+    expect(errors.join('')).toMatch(/no liver found in the scan/);
+  });
+
   it('exits 2 on bad arguments and on missing models or inputs', async () => {
     expect(await runBatchStage(['segment-pancreas', '--args', '{}'], ctx())).toBe(EXIT.badInput);
     expect(await runBatchStage(['localize', '--args', '{not json'], ctx())).toBe(EXIT.badInput);

@@ -9,6 +9,7 @@ import { parseFolds, parseStageValues, runSegment } from '../../lib/cli/commands
 import { expandInputs } from '../../lib/pipeline/inputs.ts';
 import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
 import { parseNiftiHeader } from '../../lib/volume/nifti-header.ts';
+import { pointwiseEngine } from './engines.ts';
 import { obliqueAffine, scene, sceneModels } from './scene.ts';
 
 let dir: string;
@@ -111,6 +112,25 @@ describe('runSegment', () => {
       { loadModels: async () => sceneModels() },
     );
     expect(forced[0].ok).toBe(true);
+  });
+});
+
+describe('a scan without liver', () => {
+  it('is a failed case with its reason, and nothing is written for it', async () => {
+    const out = join(dir, 'no-liver');
+    const { out: lines, stream } = sink();
+    const models = sceneModels();
+    models.localize[0]!.engine = pointwiseEngine(() => 0);
+    const outcomes = await runSegment(
+      [join(dir, 'in', 'case-a.nii.gz')],
+      { models: 'x', out },
+      { loadModels: async () => models, stream },
+    );
+    expect(outcomes[0]).toMatchObject({ name: 'case-a', ok: false });
+    expect(outcomes[0]!.reason).toMatch(/case-a\.nii\.gz: no liver found in the scan/);
+    expect(lines.some((l) => /case-a\.nii\.gz: FAILED: .*no liver found/.test(l))).toBe(true);
+    for (const f of ['case-a_seg.nii.gz', 'case-a_report.json', 'case-a_preview.png'])
+      expect(existsSync(join(out, f)), f).toBe(false);
   });
 });
 

@@ -24,6 +24,7 @@ import {
   type StageName,
   segmentCt,
 } from '../../pipeline/segment.ts';
+import { noLiverFound } from '../../pipeline/stages.ts';
 import type { BlendMode } from '../../pipeline/windows.ts';
 import { writeFileAtomic, writeNifti } from '../../volume/nifti.ts';
 import { readVolume } from '../../volume/read.ts';
@@ -156,6 +157,8 @@ async function segmentOne(
   };
   const result = await segmentCt(ct, models, opts);
   progress.finish();
+  // As in the cloud: a scan without liver is a failed case with its reason, nothing written.
+  if (!result.report.localization) throw noLiverFound(c.path);
   const written = [paths.seg, paths.report, paths.preview];
   await writeNifti(paths.seg, result.labels);
   for (const [path, vol] of [
