@@ -22,7 +22,8 @@ async function store(
   stage: 'localize' | 'liver' | 'tumor',
   fold: number,
 ) {
-  const model = buildRAUNet(arch, { width: 0.125, inputShape });
+  // Seeded: the same random networks every run (stage 1 must find some "liver" or the case fails).
+  const model = buildRAUNet(arch, { width: 0.125, inputShape, seed: 100 + fold });
   const dest = join(dir, 'models', stage, `fold-${fold}`);
   await saveModel(model, dest, {
     arch,
