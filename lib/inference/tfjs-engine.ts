@@ -17,6 +17,7 @@ export function createTfjsEngine(model: tf.LayersModel): InferenceEngine {
       return tf.getBackend();
     },
     async predict(input: Float32Array, shape: readonly number[]): Promise<Float32Array> {
+      await nextTurn();
       if (disposed) throw new Error('tfjs engine: predict after dispose');
       const count = shape.reduce((a, b) => a * b, 1);
       if (count !== input.length) {
@@ -24,8 +25,6 @@ export function createTfjsEngine(model: tf.LayersModel): InferenceEngine {
           `input has ${input.length} values but shape [${shape.join(', ')}] needs ${count}`,
         );
       }
-      await nextTurn();
-      if (disposed) throw new Error('tfjs engine: predict after dispose');
       const out = tf.tidy(() => {
         const y = model.predict(tf.tensor(input, shape as number[], 'float32'));
         return Array.isArray(y) ? y[0]! : y;
