@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { boxRecall } from '../metrics/box.ts';
 import { aggregateCases, type Evaluation, evaluateCase } from '../metrics/lits.ts';
 import { STAGES } from '../model/storage.ts';
 import { generatePhantom } from '../phantom/phantom.ts';
@@ -267,9 +268,11 @@ export async function runDemo(opts: DemoRunOptions): Promise<Evaluation> {
     await writeFile(join(opts.out, `${name}_preview.png`), renderPreviewPng(ct, res.labels));
     const r = evaluateCase(res.labels, seg, name);
     results.push(r);
+    // Stage 1's box bounds what stages 2 and 3 can find: say how much of the true liver it holds.
+    const held = boxRecall(seg.data, seg.dims, res.report.localization?.voxels ?? null);
     log(
-      `${name}: liver Dice ${r.liver.dice.toFixed(3)}, tumor Dice ${r.tumor.dice.toFixed(3)} ` +
-        `(${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      `${name}: liver Dice ${r.liver.dice.toFixed(3)}, tumor Dice ${r.tumor.dice.toFixed(3)}, ` +
+        `stage-1 box holds ${(100 * held).toFixed(1)}% of the liver (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
     );
   }
   const evaluation = aggregateCases(results);

@@ -117,7 +117,9 @@ describe('runDemo', () => {
     expect(evaluation.liver.cases).toBe(1);
     const saved = JSON.parse(readFileSync(join(out, 'evaluation.json'), 'utf8'));
     expect(saved.liver.cases).toBe(1);
-    expect(lines[0]).toMatch(/^phantom-0: liver Dice \d\.\d{3}, tumor Dice \d\.\d{3}/);
+    expect(lines[0]).toMatch(
+      /^phantom-0: liver Dice \d\.\d{3}, tumor Dice \d\.\d{3}, stage-1 box holds \d{1,3}\.\d% of the liver/,
+    );
     for (const s of Object.values(models)) for (const m of s) await m.engine.dispose();
   });
 });
