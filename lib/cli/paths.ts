@@ -1,8 +1,6 @@
 /** Paths inside the repository the CLI ships with (valid from any current directory). */
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { join } from 'node:path';
+import { REPO_ROOT } from '../repo-root.ts';
 
 /** The bundled demo models (`models/demo`): phantom-trained, for demonstration only. */
 export const BUNDLED_DEMO_MODELS = join(REPO_ROOT, 'models/demo');

@@ -1,6 +1,6 @@
 /** Locations inside the repository that the constructs build assets from. */
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../repo-root.ts';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { REPO_ROOT };
 export const FUNCTIONS_DIR = path.join(REPO_ROOT, 'functions');
