@@ -6,12 +6,11 @@
  * and of the validation set (20% of the training phantoms), and runs the stages as `demo --train` does:
  * in pipeline order, `min(3, cores)` at a time (tfjs's CPU backends use one core per process).
  */
-import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { buildRAUNet } from '../lib/model/archs.ts';
 import { initBackend } from '../lib/model/backend.ts';
 import { STAGES } from '../lib/model/storage.ts';
-import { DEMO } from '../lib/training/demo.ts';
+import { DEMO, defaultDemoJobs } from '../lib/training/demo.ts';
 import { trainModel } from '../lib/training/trainer.ts';
 import type { BenchRow } from './index.ts';
 
@@ -91,7 +90,7 @@ export async function run(): Promise<BenchRow[]> {
       note: `${c.stepsPerEpoch} steps + ${BN_BATCHES + valBatches} forward batches of ${forward.toFixed(2)} s`,
     });
   }
-  const jobs = Math.min(3, availableParallelism());
+  const jobs = defaultDemoJobs();
   rows.push({
     what: 'demo --train estimate',
     value: scheduleWall(minutes, jobs),

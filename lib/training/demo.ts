@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { boxRecall } from '../metrics/box.ts';
@@ -224,6 +225,14 @@ export async function trainDemoModels(
     if (opts.signal?.aborted) break;
   }
   return results;
+}
+
+/**
+ * Stages `demo --train` trains at once by default: one per core (tfjs's CPU backends use one core per
+ * process), at most the three stages.
+ */
+export function defaultDemoJobs(): number {
+  return Math.min(STAGES.length, availableParallelism());
 }
 
 /** Seed of held-out phantom k. */

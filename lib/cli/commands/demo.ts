@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
@@ -13,7 +13,7 @@ import { formatEvaluation } from '../../metrics/report.ts';
 import { initBackend } from '../../model/backend.ts';
 import { STAGES, type Stage } from '../../model/storage.ts';
 import { disposeModels, loadModels } from '../../pipeline/models.ts';
-import { DEMO, runDemo, trainDemoModels } from '../../training/demo.ts';
+import { DEMO, defaultDemoJobs, runDemo, trainDemoModels } from '../../training/demo.ts';
 import { BUNDLED_DEMO_MODELS, CLI_LAUNCHER } from '../paths.ts';
 import { createProgress } from '../progress.ts';
 import { abortOnSigint, parseCount } from './train.ts';
@@ -67,8 +67,7 @@ export function register(program: Command): void {
         const { signal, release } = abortOnSigint(() => log('stopping after the current step'));
         try {
           const stages = flags.stage === undefined ? undefined : parseStages(flags.stage);
-          const jobs =
-            flags.jobs === undefined ? Math.min(3, availableParallelism()) : parseCount('--jobs', flags.jobs);
+          const jobs = flags.jobs === undefined ? defaultDemoJobs() : parseCount('--jobs', flags.jobs);
           await trainDemoModels({
             work,
             out: flags.models,
