@@ -3,7 +3,7 @@
  * and exports `register(program)`; this file only wires them and turns errors into exit codes.
  */
 import { Command, CommanderError } from 'commander';
-import { isInputError } from '../errors.ts';
+import { describeFailure } from '../errors.ts';
 
 type Registrar = (program: Command) => void;
 
@@ -39,11 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (isInputError(e)) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return 1;
+    const { line, exitCode } = describeFailure(e);
+    process.stderr.write(`error: ${line}\n`);
+    return exitCode;
   }
 }
