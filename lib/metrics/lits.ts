@@ -15,6 +15,7 @@
  */
 import { InputError } from '../errors.ts';
 import { type Box3, boxSize, expandBox } from '../preprocess/crop.ts';
+import { orientationCode } from '../volume/affine.ts';
 import type { Vec3, Volume, VoxelArray } from '../volume/volume.ts';
 import { surfaceDistances } from './surface-distance.ts';
 
@@ -163,11 +164,27 @@ function checkPair(pred: Volume, ref: Volume, id: string): void {
       id,
     );
   }
+  // Same shape and spacing is not enough: a flipped or shifted grid would be scored voxel by voxel
+  // against the wrong anatomy. Tolerance: 1e-3 of the largest voxel size, in mm.
+  const tol = 1e-3 * Math.max(...ref.spacing);
+  const worst = pred.affine.reduce((m, v, i) => Math.max(m, Math.abs(v - (ref.affine[i] ?? Number.NaN))), 0);
+  if (!(worst <= tol)) {
+    const origin = (a: readonly number[]) =>
+      `(${[a[3], a[7], a[11]].map((v) => (v ?? 0).toFixed(2)).join(', ')})`;
+    throw new InputError(
+      `prediction and reference grids differ in position or orientation (affines differ by up to ${worst.toPrecision(3)} mm; ` +
+        `origins ${origin(pred.affine)} vs ${origin(ref.affine)} mm, orientation ${orientationCode(pred.affine)} vs ${orientationCode(ref.affine)}); ` +
+        'resample the prediction onto the reference grid first',
+      'SIZE_MISMATCH',
+      id,
+    );
+  }
 }
 
 /**
  * Evaluate one case. `id` names the case (and the pair in errors). Throws `InputError` (SIZE_MISMATCH)
- * when the two volumes differ in shape or voxel spacing (relative tolerance 1e-3). Distances use the
+ * when the two volumes differ in shape or voxel spacing (relative tolerance 1e-3), or in their affines
+ * (more than 1e-3 of the largest voxel size, in mm). Distances use the
  * reference's spacing.
  */
 export function evaluateCase(pred: Volume, ref: Volume, id: string): CaseResult {

@@ -3,7 +3,7 @@
  * strip `.nii.gz` / `.nii`, then a leading `segmentation-` or `volume-` (LiTS layout), then a trailing
  * `_seg`, `-seg`, `_pred`, `-pred`, `_label`, `_labels`, `_mask`, `-mask` or `.seg`.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.ts';
 
@@ -38,7 +38,7 @@ function keyed(files: string[], side: string): Map<string, string> {
     const other = m.get(k);
     if (other !== undefined) {
       throw new InputError(
-        `${side} files ${basename(other)} and ${basename(f)} both have case key '${k}'`,
+        `ambiguous pairing: ${side} files ${basename(other)} and ${basename(f)} both have case key '${k}'; keep one of them in the folder (naming rules: docs/metrics.md)`,
         'BAD_ARGUMENT',
         f,
       );
@@ -89,12 +89,22 @@ export async function listNiftiFiles(
 export async function pairPaths(predPath: string, refPath: string): Promise<Pairing> {
   const pred = await listNiftiFiles(predPath, 'prediction');
   const ref = await listNiftiFiles(refPath, 'reference');
-  if (!pred.isDir && !ref.isDir) {
-    return {
-      pairs: [{ id: caseKey(ref.files[0]), pred: pred.files[0], ref: ref.files[0] }],
-      unpairedPred: [],
-      unpairedRef: [],
-    };
+  const pairing =
+    !pred.isDir && !ref.isDir
+      ? {
+          pairs: [{ id: caseKey(ref.files[0]), pred: pred.files[0], ref: ref.files[0] }],
+          unpairedPred: [],
+          unpairedRef: [],
+        }
+      : pairByName(pred.files, ref.files);
+  for (const p of pairing.pairs) {
+    if ((await realpath(p.pred)) === (await realpath(p.ref))) {
+      throw new InputError(
+        `prediction and reference are the same file (${p.ref}): nothing to compare`,
+        'BAD_ARGUMENT',
+        p.pred,
+      );
+    }
   }
-  return pairByName(pred.files, ref.files);
+  return pairing;
 }

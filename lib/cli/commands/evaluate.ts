@@ -1,17 +1,27 @@
 /**
- * `raunet evaluate --pred <file|dir> --ref <file|dir> [--json] [--csv out.csv]`: LiTS metrics of
- * predicted label maps against references (definitions and pairing rules: docs/metrics.md).
+ * `raunet evaluate --pred <file|dir> --ref <file|dir> [--json] [--csv out.csv] [--ref-label liver=5]`:
+ * LiTS metrics of predicted label maps against references (definitions and pairing rules: docs/metrics.md).
  */
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { evaluateFiles } from '../../metrics/evaluate-files.ts';
+import { type LabelMapping, parseLabelMapping } from '../../metrics/labels.ts';
+import { type Pairing, pairPaths } from '../../metrics/pairing.ts';
 import { evaluationCsv, formatEvaluation } from '../../metrics/report.ts';
-import { writeFileAtomic } from '../../volume/nifti.ts';
+import {
+  checkOutputTargets,
+  OutputBatch,
+  prepareOutputFolder,
+  releaseOutputFolder,
+} from '../../output/safe-output.ts';
 
 interface EvaluateOptions {
   pred: string;
   ref: string;
   json?: boolean;
   csv?: string;
+  overwrite?: boolean;
+  refLabel?: LabelMapping;
 }
 
 export function register(program: Command): void {
@@ -22,18 +32,41 @@ export function register(program: Command): void {
     .requiredOption('--ref <path>', 'reference label map or a folder of them (LiTS segmentation-N.nii[.gz])')
     .option('--json', 'print one JSON object with per-case results and aggregates')
     .option('--csv <file>', 'also write the per-case table as CSV')
+    .option('--overwrite', 'replace an existing --csv file (never one of the label maps)')
+    .option(
+      '--ref-label <spec>',
+      'reference labels of other conventions: liver=5 or liver=5+6,tumor=7 (other labels: background)',
+      parseLabelMapping,
+    )
     .action(async (opts: EvaluateOptions) => {
-      const { evaluation, pairing } = await evaluateFiles(opts.pred, opts.ref, {
-        onCase: opts.json
-          ? undefined
-          : (c, i, n) =>
-              process.stderr.write(`[${i + 1}/${n}] ${c.id}: liver dice ${c.liver.dice.toFixed(4)}\n`),
-      });
-      for (const f of pairing.unpairedPred) process.stderr.write(`unpaired prediction: ${f}\n`);
-      for (const f of pairing.unpairedRef) process.stderr.write(`unpaired reference: ${f}\n`);
-      if (opts.csv) await writeFileAtomic(opts.csv, new TextEncoder().encode(evaluationCsv(evaluation)));
-      process.stdout.write(
-        opts.json ? `${JSON.stringify(evaluation, null, 2)}\n` : formatEvaluation(evaluation),
-      );
+      const pairing = await pairPaths(opts.pred, opts.ref);
+      const inputs = pairing.pairs.flatMap((p) => [p.pred, p.ref]);
+      // Check the CSV target before the (possibly long) evaluation, and never write it over a label map.
+      if (opts.csv) await checkOutputTargets([opts.csv], { overwrite: opts.overwrite, inputs });
+      const folder = opts.csv ? await prepareOutputFolder(dirname(opts.csv)) : undefined;
+      try {
+        await evaluateAndReport(opts, pairing);
+      } finally {
+        if (folder) await releaseOutputFolder(folder);
+      }
     });
+}
+
+async function evaluateAndReport(opts: EvaluateOptions, pairing: Pairing): Promise<void> {
+  const { evaluation } = await evaluateFiles(opts.pred, opts.ref, {
+    pairing,
+    refLabels: opts.refLabel,
+    onWarning: (line) => process.stderr.write(`${line}\n`),
+    onCase: opts.json
+      ? undefined
+      : (c, i, n) => process.stderr.write(`[${i + 1}/${n}] ${c.id}: liver dice ${c.liver.dice.toFixed(4)}\n`),
+  });
+  for (const f of pairing.unpairedPred) process.stderr.write(`unpaired prediction: ${f}\n`);
+  for (const f of pairing.unpairedRef) process.stderr.write(`unpaired reference: ${f}\n`);
+  if (opts.csv) {
+    const out = new OutputBatch({ overwrite: opts.overwrite });
+    await out.write(opts.csv, evaluationCsv(evaluation));
+    await out.commit();
+  }
+  process.stdout.write(opts.json ? `${JSON.stringify(evaluation, null, 2)}\n` : formatEvaluation(evaluation));
 }
