@@ -5,10 +5,16 @@
  * and `<name>_prob_tumor.nii.gz` (float32 on the stage regions). A failing case is reported and the others
  * continue; the exit code is non-zero if any failed.
  */
-import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { InputError, isInputError } from '../../errors.ts';
+import { CommandFailed, describeFailure } from '../../errors.ts';
+import {
+  checkOutputTargets,
+  lockCase,
+  OutputBatch,
+  prepareOutputFolder,
+  releaseOutputFolder,
+} from '../../output/safe-output.ts';
 import { type CaseInput, expandInputs } from '../../pipeline/inputs.ts';
 import {
   disposeModels,
@@ -26,7 +32,7 @@ import {
 } from '../../pipeline/segment.ts';
 import { noLiverFound } from '../../pipeline/stages.ts';
 import type { BlendMode } from '../../pipeline/windows.ts';
-import { writeFileAtomic, writeNifti } from '../../volume/nifti.ts';
+import { encodeNifti } from '../../volume/nifti.ts';
 import { readVolume } from '../../volume/read.ts';
 import { BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
@@ -57,6 +63,8 @@ export interface CaseOutcome {
   path: string;
   ok: boolean;
   reason?: string;
+  /** The failure was bad input (the file, its name or the outputs in the way), not a crash. */
+  badInput?: boolean;
   outputs?: string[];
 }
 
@@ -113,33 +121,35 @@ export function outputPaths(out: string, name: string, probabilities: boolean) {
   };
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
+/**
+ * One case, all or nothing: under the case's lock, its outputs are checked (never over an input, nor
+ * over existing files without --overwrite), written under temporary names and moved into place together.
+ */
 async function segmentOne(
   c: CaseInput,
   models: LoadedModels,
   o: SegmentCliOptions,
   progress: ReturnType<typeof createProgress>,
+  inputs: readonly string[],
+): Promise<string[]> {
+  const lock = await lockCase(o.out, c.name);
+  try {
+    return await segmentLocked(c, models, o, progress, inputs);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function segmentLocked(
+  c: CaseInput,
+  models: LoadedModels,
+  o: SegmentCliOptions,
+  progress: ReturnType<typeof createProgress>,
+  inputs: readonly string[],
 ): Promise<string[]> {
   const paths = outputPaths(o.out, c.name, Boolean(o.saveProbabilities));
   const targets = Object.values(paths).filter((p): p is string => Boolean(p));
-  if (!o.overwrite) {
-    const present = [];
-    for (const p of targets) if (await exists(p)) present.push(p);
-    if (present.length) {
-      throw new InputError(
-        `output exists (${present.join(', ')}); use --overwrite to replace it`,
-        'BAD_ARGUMENT',
-      );
-    }
-  }
+  await checkOutputTargets(targets, { overwrite: o.overwrite, inputs });
   const ct = await readVolume(c.path);
   const opts: SegmentOptions = {
     name: c.name,
@@ -159,20 +169,21 @@ async function segmentOne(
   progress.finish();
   // As in the cloud: a scan without liver is a failed case with its reason, nothing written.
   if (!result.report.localization) throw noLiverFound(c.path);
-  const written = [paths.seg, paths.report, paths.preview];
-  await writeNifti(paths.seg, result.labels);
+  const report = { ...result.report, input: { ...result.report.input, path: c.path, kind: c.kind } };
+  const files: Array<[string, Uint8Array | string]> = [
+    [paths.seg, encodeNifti(result.labels, { gzip: true })],
+  ];
   for (const [path, vol] of [
     [paths.probLiver, result.probabilities?.liver],
     [paths.probTumor, result.probabilities?.tumor],
   ] as const) {
-    if (path && vol) {
-      await writeNifti(path, vol);
-      written.push(path);
-    }
+    if (path && vol) files.push([path, encodeNifti(vol, { gzip: true })]);
   }
-  const report = { ...result.report, input: { ...result.report.input, path: c.path, kind: c.kind } };
-  await writeFileAtomic(paths.report, new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`));
-  await writeFileAtomic(paths.preview, renderPreviewPng(ct, result.labels));
+  files.push([paths.report, `${JSON.stringify(report, null, 2)}\n`]);
+  files.push([paths.preview, renderPreviewPng(ct, result.labels)]);
+  const batch = new OutputBatch({ overwrite: o.overwrite });
+  for (const [path, bytes] of files) await batch.write(path, bytes);
+  const written = await batch.commit();
   const r = result.report;
   progress.log(
     `${c.name}: liver ${r.liver.volumeMl.toFixed(1)} mL, ${r.tumors.count} tumor(s) ${r.tumors.volumeMl.toFixed(1)} mL, ` +
@@ -188,16 +199,40 @@ export async function runSegment(
   deps: SegmentDeps = {},
 ): Promise<CaseOutcome[]> {
   const progress = createProgress({ stream: deps.stream, quiet: o.quiet });
+  // Failures are printed even with --quiet: the exit code alone does not say which input failed or why.
+  const failed = (path: string, reason: string) => {
+    progress.finish();
+    if (o.quiet) (deps.stream ?? process.stderr).write(`${path}: FAILED: ${reason}\n`);
+    else progress.log(`${path}: FAILED: ${reason}`);
+  };
   const { cases, problems } = await expandInputs(inputs);
   const outcomes: CaseOutcome[] = problems.map((p) => ({
     name: p.path,
     path: p.path,
     ok: false,
     reason: p.reason,
+    badInput: true,
   }));
-  for (const p of problems) progress.log(`${p.path}: FAILED: ${p.reason}`);
+  for (const p of problems) failed(p.path, p.reason);
   const seen = new Map<string, string>();
-  await mkdir(o.out, { recursive: true });
+  const folder = await prepareOutputFolder(o.out);
+  try {
+    await segmentCases(cases, o, deps, progress, outcomes, seen, failed);
+  } finally {
+    await releaseOutputFolder(folder);
+  }
+  return outcomes;
+}
+
+async function segmentCases(
+  cases: CaseInput[],
+  o: SegmentCliOptions,
+  deps: SegmentDeps,
+  progress: ReturnType<typeof createProgress>,
+  outcomes: CaseOutcome[],
+  seen: Map<string, string>,
+  failed: (path: string, reason: string) => void,
+): Promise<void> {
   const models = await (deps.loadModels ?? loadModels)(o.models, {
     engine: o.engine,
     threads: o.threads,
@@ -210,30 +245,30 @@ export async function runSegment(
         '(train --mirror); their predictions on mirrored inputs may be worse, not better',
     );
   }
+  const inputPaths = cases.map((c) => c.path);
   try {
     for (const c of cases) {
       const earlier = seen.get(c.name);
       if (earlier) {
         const reason = `its output name '${c.name}' is already used by ${earlier}`;
-        outcomes.push({ name: c.name, path: c.path, ok: false, reason });
-        progress.log(`${c.path}: FAILED: ${reason}`);
+        outcomes.push({ name: c.name, path: c.path, ok: false, reason, badInput: true });
+        failed(c.path, reason);
         continue;
       }
       seen.set(c.name, c.path);
       try {
-        const outputs = await segmentOne(c, models, o, progress);
+        const outputs = await segmentOne(c, models, o, progress, inputPaths);
         outcomes.push({ name: c.name, path: c.path, ok: true, outputs });
       } catch (e) {
-        progress.finish();
-        const reason = isInputError(e) ? e.message : e instanceof Error ? e.message : String(e);
-        outcomes.push({ name: c.name, path: c.path, ok: false, reason });
-        progress.log(`${c.path}: FAILED: ${reason}`);
+        const { line, exitCode } = describeFailure(e);
+        const reason = line.split('\n')[0] ?? line; // a crash's stack stays out of the per-case line
+        outcomes.push({ name: c.name, path: c.path, ok: false, reason, badInput: exitCode === 2 });
+        failed(c.path, reason);
       }
     }
   } finally {
     await disposeModels(models);
   }
-  return outcomes;
 }
 
 export function register(program: Command): void {
@@ -283,10 +318,11 @@ export function register(program: Command): void {
       const outcomes = await runSegment(inputs, { ...o, models: o.models ?? BUNDLED_DEMO_MODELS });
       const failed = outcomes.filter((x) => !x.ok);
       if (failed.length) {
-        const msg = `${failed.length} of ${outcomes.length} input(s) failed: ${failed.map((f) => f.path).join(', ')}`;
-        const e = new Error(msg);
-        e.stack = msg;
-        throw e;
+        // Exit 2 when every failure was bad input (the user can fix the inputs or options), 1 otherwise.
+        throw new CommandFailed(
+          `${failed.length} of ${outcomes.length} input(s) failed: ${failed.map((f) => f.path).join(', ')}`,
+          failed.every((f) => f.badInput) ? 2 : 1,
+        );
       }
     });
 }
