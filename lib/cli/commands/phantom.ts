@@ -51,6 +51,7 @@ export function register(program: Command): void {
       '--tumor-radius <min,max>',
       'tumor radii in mm, e.g. 6,20 (default: a mix from 2-3 voxels to 35 mm)',
     )
+    .option('--overwrite', 'write into a folder that already holds a set, replacing files of the same names')
     .option('--quiet', 'print nothing')
     .action(
       async (opts: {
@@ -63,6 +64,7 @@ export function register(program: Command): void {
         tumors?: string;
         tumorRadius?: string;
         quiet?: boolean;
+        overwrite?: boolean;
       }) => {
         const count = parseInteger(opts.count, 'count', 1);
         const seed = parseInteger(opts.seed, 'seed', 0);
@@ -70,6 +72,7 @@ export function register(program: Command): void {
         const t0 = performance.now();
         await writePhantomSet(opts.out, count, seed, {
           start,
+          overwrite: opts.overwrite,
           dims: opts.dims ? parseDims(opts.dims) : undefined,
           spacing: opts.spacing ? parseSpacing(opts.spacing) : undefined,
           tumors: opts.tumors === undefined ? undefined : parseInteger(opts.tumors, 'tumors', 0),
