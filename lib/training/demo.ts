@@ -4,18 +4,19 @@
  * (reproduce the bundled models), so that the test phantoms always match what the models were trained on.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { boxRecall } from '../metrics/box.ts';
 import { aggregateCases, type Evaluation, evaluateCase } from '../metrics/lits.ts';
 import { STAGES } from '../model/storage.ts';
+import { OutputBatch, prepareOutputFolder, releaseOutputFolder } from '../output/safe-output.ts';
 import { generatePhantom } from '../phantom/phantom.ts';
 import { caseSeed, writePhantomSet } from '../phantom/set.ts';
 import { renderPreviewPng } from '../pipeline/preview.ts';
 import { type LoadedModels, type SegmentOptions, segmentCt } from '../pipeline/segment.ts';
-import { writeNifti } from '../volume/nifti.ts';
+import { encodeNifti } from '../volume/nifti.ts';
 import type { Vec3 } from '../volume/volume.ts';
 import { runProcesses } from './processes.ts';
 import type { TrainStage } from './samplers.ts';
@@ -146,6 +147,7 @@ export async function prepareDemoPhantoms(
     dims: DEMO.dims,
     spacing: DEMO.spacing,
     tumors: DEMO.trainTumors,
+    overwrite: true, // our own scratch folder: a set left by an interrupted run is replaced
   });
 }
 
@@ -256,7 +258,15 @@ export interface DemoRunOptions {
  */
 export async function runDemo(opts: DemoRunOptions): Promise<Evaluation> {
   const log = opts.log ?? (() => {});
-  await mkdir(opts.out, { recursive: true });
+  const folder = await prepareOutputFolder(opts.out);
+  try {
+    return await segmentHeldOut(opts, log);
+  } finally {
+    await releaseOutputFolder(folder);
+  }
+}
+
+async function segmentHeldOut(opts: DemoRunOptions, log: (line: string) => void): Promise<Evaluation> {
   const results = [];
   const n = opts.cases ?? DEMO.testCases;
   for (let k = 0; k < n; k++) {
@@ -270,11 +280,17 @@ export async function runDemo(opts: DemoRunOptions): Promise<Evaluation> {
     });
     const t0 = Date.now();
     const res = await segmentCt(ct, opts.models, { ...opts.segment, name });
-    await writeNifti(join(opts.out, `${name}_ct.nii.gz`), ct);
-    await writeNifti(join(opts.out, `${name}_truth.nii.gz`), seg);
-    await writeNifti(join(opts.out, `${name}_seg.nii.gz`), res.labels);
-    await writeFile(join(opts.out, `${name}_report.json`), `${JSON.stringify(res.report, null, 2)}\n`);
-    await writeFile(join(opts.out, `${name}_preview.png`), renderPreviewPng(ct, res.labels));
+    // The demo's outputs replace those of an earlier demo run, each case's files together.
+    const files: Array<[string, Uint8Array | string]> = [
+      [`${name}_ct.nii.gz`, encodeNifti(ct, { gzip: true })],
+      [`${name}_truth.nii.gz`, encodeNifti(seg, { gzip: true })],
+      [`${name}_seg.nii.gz`, encodeNifti(res.labels, { gzip: true })],
+      [`${name}_report.json`, `${JSON.stringify(res.report, null, 2)}\n`],
+      [`${name}_preview.png`, renderPreviewPng(ct, res.labels)],
+    ];
+    const batch = new OutputBatch({ overwrite: true });
+    for (const [file, bytes] of files) await batch.write(join(opts.out, file), bytes);
+    await batch.commit();
     const r = evaluateCase(res.labels, seg, name);
     results.push(r);
     // Stage 1's box bounds what stages 2 and 3 can find: say how much of the true liver it holds.
@@ -285,6 +301,8 @@ export async function runDemo(opts: DemoRunOptions): Promise<Evaluation> {
     );
   }
   const evaluation = aggregateCases(results);
-  await writeFile(join(opts.out, 'evaluation.json'), `${JSON.stringify(evaluation, null, 2)}\n`);
+  const batch = new OutputBatch({ overwrite: true });
+  await batch.write(join(opts.out, 'evaluation.json'), `${JSON.stringify(evaluation, null, 2)}\n`);
+  await batch.commit();
   return evaluation;
 }
