@@ -504,11 +504,17 @@ export async function readDicomSeries(dir: string, opts?: ReadOptions): Promise<
     throw e;
   }
   const files: Array<{ name: string; bytes: Uint8Array }> = [];
+  const cap = decompressionCap(opts);
+  let total = 0;
   for (const name of names) {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
-    if (!(await stat(p)).isFile()) continue;
-    files.push({ name, bytes: await readInputFile(p) });
+    // Only regular files: sub-folders, FIFOs, devices, dangling links and link loops are not slices.
+    const st = await stat(p).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    total += st.size;
+    if (total > cap) throw tooLarge(dir, cap);
+    files.push({ name, bytes: await readInputFile(p, opts) });
   }
   return decodeDicomSeries(files, dir, opts);
 }
