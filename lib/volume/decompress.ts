@@ -1,10 +1,12 @@
 /**
- * Decompression with a cap on the output size, so a small crafted file (a "gzip bomb") cannot exhaust
- * memory. gzip goes through Node's native zlib (its `maxOutputLength` stops inflation at the cap);
- * zip archives entry by entry through the same zlib, each entry capped at what the cap leaves.
+ * Decompression with a bound on the output size, so a small crafted file (a "gzip bomb") cannot exhaust
+ * memory. gzip goes through Node's native zlib, whose `maxOutputLength` stops inflation at the bound:
+ * a NIfTI file is bounded by what its header says it holds (`gunzipPrefix` reads the header first),
+ * anything else by the cap. Zip archives are checked against their declared sizes before any entry is
+ * inflated, and each entry is bounded by its declared size.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { gunzipSync, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { InputError } from '../errors.ts';
 
 const BUFFER_MAX = bufferConstants.MAX_LENGTH;
@@ -62,24 +64,73 @@ export function isZip(bytes: Uint8Array): boolean {
 }
 
 /**
- * Gunzip `bytes` (one or more members) with Node's native zlib, refusing output beyond the cap
- * (zlib stops inflating once `maxOutputLength` is reached, so a bomb never gets further in memory).
+ * Gunzip `bytes`, stopping as soon as the output would exceed `limit` bytes (then `onExceed()` is
+ * thrown): no more than about `limit` bytes are ever held.
  */
-export function gunzipCapped(bytes: Uint8Array, file: string, opts?: ReadOptions): Uint8Array {
-  const cap = decompressionCap(opts);
-  // zlib cannot produce a single buffer larger than the platform maximum: cap there as well.
-  const limit = Math.floor(Math.min(cap, BUFFER_MAX));
+export function gunzipBounded(
+  bytes: Uint8Array,
+  file: string,
+  limit: number,
+  onExceed: () => Error,
+): Uint8Array {
+  // zlib cannot produce a single buffer larger than the platform maximum: bound there as well.
+  const max = Math.max(1, Math.floor(Math.min(limit, BUFFER_MAX)));
   try {
-    const out = gunzipSync(bytes, { maxOutputLength: limit });
+    const out = gunzipSync(bytes, { maxOutputLength: max });
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(file, limit);
-    const msg = e instanceof Error ? e.message : String(e);
-    if (code === 'Z_BUF_ERROR' || /unexpected end/i.test(msg)) {
-      throw new InputError(`truncated gzip stream (${msg})`, 'TRUNCATED', file);
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw onExceed();
+    throw gzipError(e, file);
+  }
+}
+
+function gzipError(e: unknown, file: string): InputError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code === 'Z_BUF_ERROR' || /unexpected end/i.test(msg)) {
+    return new InputError(`truncated gzip stream (${msg})`, 'TRUNCATED', file);
+  }
+  return new InputError(`corrupt gzip stream (${msg})`, 'BAD_HEADER', file);
+}
+
+/** deflate never expands more than about 1032:1; this bounds what a prefix of `n` bytes can give. */
+const prefixBound = (n: number) => n * 1040 + 65536;
+
+/**
+ * The first (at least) `want` bytes of a gzip stream, inflating only a prefix of the compressed bytes
+ * (a few KiB, more only when the stream's own header is long): whatever follows is not materialised.
+ * Fewer bytes come back only when the whole stream is shorter.
+ */
+export function gunzipPrefix(bytes: Uint8Array, file: string, want: number): Uint8Array {
+  for (let take = 4096; ; take *= 16) {
+    const n = Math.min(take, bytes.length);
+    let out: Buffer;
+    try {
+      out = gunzipSync(bytes.subarray(0, n), {
+        finishFlush: zlibConstants.Z_SYNC_FLUSH, // a cut stream is fine here: we asked for a prefix
+        maxOutputLength: Math.min(prefixBound(n), BUFFER_MAX),
+      });
+    } catch (e) {
+      throw gzipError(e, file);
     }
-    throw new InputError(`corrupt gzip stream (${msg})`, 'BAD_HEADER', file);
+    if (out.length >= want || n === bytes.length)
+      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+}
+
+/** The first `want` bytes of a raw-deflate stream (zip entries), like `gunzipPrefix`. */
+function inflateRawPrefix(data: Uint8Array, want: number): Uint8Array | undefined {
+  for (let take = 4096; ; take *= 16) {
+    const n = Math.min(take, data.length);
+    try {
+      const out = inflateRawSync(data.subarray(0, n), {
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        maxOutputLength: Math.min(prefixBound(n), BUFFER_MAX),
+      });
+      if (out.length >= want || n === data.length) return out.subarray(0, want);
+    } catch {
+      return undefined; // corrupt: the full inflation reports it, if the entry is kept
+    }
   }
 }
 
@@ -97,6 +148,10 @@ export function unzipCapped(
   bytes: Uint8Array,
   file: string,
   opts?: ReadOptions,
+  select: {
+    /** Keep an entry (given its name and first 132 bytes)? Entries not kept are never fully inflated. */
+    keep?: (name: string, head: Uint8Array) => boolean;
+  } = {},
 ): Array<{ name: string; bytes: Uint8Array }> {
   const cap = decompressionCap(opts);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -116,6 +171,15 @@ export function unzipCapped(
   if (count === 0xffff || cdOffset === 0xffffffff) {
     throw new InputError('ZIP64 archives are not supported', 'UNSUPPORTED', file);
   }
+  // The directory's declared sizes first: an archive that says it holds more than the cap is refused
+  // before anything is inflated.
+  let declared = 0;
+  for (let n = 0, at = cdOffset; n < count; n++) {
+    if (at + 46 > bytes.length || u32(at) !== CENTRAL_SIG) break; // the main loop names this error
+    declared += u32(at + 24);
+    at += 46 + u16(at + 28) + u16(at + 30) + u16(at + 32);
+  }
+  if (declared > cap) throw tooLarge(file, cap);
   const out: Array<{ name: string; bytes: Uint8Array }> = [];
   let total = 0;
   let at = cdOffset;
@@ -143,19 +207,32 @@ export function unzipCapped(
       throw new InputError(`truncated zip archive (entry ${name})`, 'TRUNCATED', file);
     }
     const data = bytes.subarray(dataStart, dataStart + compSize);
+    if (select.keep) {
+      const head = method === 8 ? inflateRawPrefix(data, 132) : data.subarray(0, 132);
+      if (head && !select.keep(name, head)) continue;
+    }
     const remaining = cap - total;
     let content: Uint8Array;
     if (method === 0) {
       if (data.length > remaining) throw tooLarge(file, cap);
       content = new Uint8Array(data); // a copy (data may be a Node Buffer, whose slice() is a view)
     } else if (method === 8) {
+      // At most one byte more than the entry declares: enough to tell that it lies.
+      const bound = Math.min(remaining, size + 1, BUFFER_MAX);
       try {
-        const buf = inflateRawSync(data, {
-          maxOutputLength: Math.max(1, Math.floor(Math.min(remaining, BUFFER_MAX))),
-        });
+        const buf = inflateRawSync(data, { maxOutputLength: Math.max(1, Math.floor(bound)) });
         content = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(file, cap);
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+          if (bound < remaining) {
+            throw new InputError(
+              `zip entry ${name} inflates to more than the ${size} bytes the archive declares`,
+              'BAD_HEADER',
+              file,
+            );
+          }
+          throw tooLarge(file, cap);
+        }
         const msg = e instanceof Error ? e.message : String(e);
         throw new InputError(`corrupt zip entry ${name} (${msg})`, 'BAD_HEADER', file);
       }

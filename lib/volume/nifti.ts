@@ -12,16 +12,19 @@ import { affineToQform, det3, linearPart, qformToAffine, spacingFromAffine } fro
 import {
   decompressionCap,
   formatBytes,
-  gunzipCapped,
+  gunzipBounded,
+  gunzipPrefix,
   isGzip,
   type ReadOptions,
   tooLarge,
 } from './decompress.ts';
 import { readInputFile, writeFileAtomic } from './files.ts';
+import { assertFinite } from './finite.ts';
 import {
   dtypeFromCode,
   encodeNifti1Header,
   NIFTI_DATATYPES,
+  NIFTI2_HEADER_SIZE,
   type NiftiHeader,
   parseNiftiHeader,
 } from './nifti-header.ts';
@@ -106,10 +109,23 @@ function applyScaling(raw: VoxelArray, slope: number, inter: number): VoxelArray
   return out;
 }
 
-/** Decode a .nii or .nii.gz file held in memory (gzip is detected from the bytes, not the name). */
-export function decodeNifti(bytes: Uint8Array, name: string, opts?: ReadOptions): Volume {
-  const owned = isGzip(bytes);
-  if (owned) bytes = gunzipCapped(bytes, name, opts);
+/** Header extensions (between the header and vox_offset) beyond this are taken for a corrupt header. */
+const MAX_EXTENSION_BYTES = 256 * 1024 ** 2;
+
+/** Where a NIfTI file's voxels lie, from its header alone (checked against the cap). */
+interface NiftiLayout {
+  h: NiftiHeader;
+  dtype: DType;
+  elem: number;
+  dims: Vec3;
+  count: number;
+  /** Voxel bytes. */
+  need: number;
+  /** Byte offset of the voxels. */
+  offset: number;
+}
+
+function niftiLayout(bytes: Uint8Array, name: string, opts?: ReadOptions): NiftiLayout {
   const h = parseNiftiHeader(bytes, name);
   const dtype = dtypeFromCode(h.datatype, name);
   const elem = NIFTI_DATATYPES[dtype].bytes;
@@ -140,6 +156,38 @@ export function decodeNifti(bytes: Uint8Array, name: string, opts?: ReadOptions)
       name,
     );
   }
+  if (offset - h.headerSize > MAX_EXTENSION_BYTES) {
+    throw new InputError(
+      `bad NIfTI header: vox_offset ${offset} puts ${formatBytes(offset - h.headerSize)} of extensions before the voxels (at most ${formatBytes(MAX_EXTENSION_BYTES)} accepted)`,
+      'BAD_HEADER',
+      name,
+    );
+  }
+  return { h, dtype, elem, dims, count, need, offset };
+}
+
+/**
+ * A .nii.gz inflated no further than its header says the file goes (vox_offset + voxel bytes, plus one
+ * byte to tell that there is more): a bomb behind a small header stops after a few bytes too many.
+ */
+function gunzipNifti(bytes: Uint8Array, name: string, opts?: ReadOptions): Uint8Array {
+  const head = gunzipPrefix(bytes, name, NIFTI2_HEADER_SIZE);
+  const { offset, need, dims, dtype } = niftiLayout(head, name, opts);
+  const end = offset + need;
+  return gunzipBounded(bytes, name, end + 1, () => {
+    return new InputError(
+      `dims ${dims.join('x')} of ${dtype} (${need} bytes after offset ${offset}) do not match the file size: the data goes on past byte ${end} (stopped inflating there)`,
+      'SIZE_MISMATCH',
+      name,
+    );
+  });
+}
+
+/** Decode a .nii or .nii.gz file held in memory (gzip is detected from the bytes, not the name). */
+export function decodeNifti(bytes: Uint8Array, name: string, opts?: ReadOptions): Volume {
+  const owned = isGzip(bytes);
+  if (owned) bytes = gunzipNifti(bytes, name, opts);
+  const { h, dtype, elem, dims, count, need, offset } = niftiLayout(bytes, name, opts);
   const have = bytes.length - offset;
   if (have < need) {
     throw new InputError(
@@ -165,7 +213,10 @@ export function decodeNifti(bytes: Uint8Array, name: string, opts?: ReadOptions)
   const typed = new Ctor(raw.buffer as ArrayBuffer, raw.byteOffset, count) as VoxelArray;
   const data = applyScaling(typed, h.sclSlope, h.sclInter);
   const affine = headerAffine(h);
-  return { data, dims, spacing: spacingOf(affine, h), affine, dtype };
+  const vol: Volume = { data, dims, spacing: spacingOf(affine, h), affine, dtype };
+  const scaled = !isIdentityScaling(h.sclSlope, h.sclInter);
+  assertFinite(vol, name, scaled ? `scl_slope ${h.sclSlope} / scl_inter ${h.sclInter}` : undefined);
+  return vol;
 }
 
 /** Column norms of the affine; pixdim when it agrees (so a 3 mm file reports exactly 3, not 3.0000001). */
@@ -178,7 +229,7 @@ function spacingOf(affine: Affine, h: NiftiHeader): Vec3 {
 }
 
 export async function readNifti(path: string, opts?: ReadOptions): Promise<Volume> {
-  return decodeNifti(await readInputFile(path), path, opts);
+  return decodeNifti(await readInputFile(path, opts), path, opts);
 }
 
 export interface EncodeOptions {

@@ -54,7 +54,7 @@ const RANGES: Record<DType, [number, number]> = {
   uint16: [0, 65535],
   int32: [-2147483648, 2147483647],
   uint32: [0, 4294967295],
-  float32: [-3.5e38, 3.5e38],
+  float32: [-3.4e38, 3.4e38], // the float32 extremes (3.5e38 would be stored as infinity)
   float64: [-1e300, 1e300],
 };
 
@@ -313,22 +313,35 @@ describe('NIfTI bad input', () => {
     expectInputError(() => decodeNifti(mk([3, 4, 4, 4], 4, 8), 'bitpix.nii'), 'BAD_HEADER', /bitpix 8/);
   });
 
-  it('refuses a gzip bomb beyond the cap, naming the cap (option and environment variable)', () => {
-    const bomb = gzipSync(new Uint8Array(8 * 1024 * 1024));
-    expect(bomb.length).toBeLessThan(64 * 1024);
-    expectInputError(
-      () => decodeNifti(bomb, 'bomb.nii.gz', { maxDecompressedBytes: 1024 * 1024 }),
-      'TOO_LARGE',
-      /bomb\.nii\.gz: decompresses to more than the cap of 1 MiB/,
+  it('reads a gzip header first: zeros, dims beyond the cap (option and environment variable) and data past the header', () => {
+    // 8 MiB of zeros: not a NIfTI, found from the first bytes without inflating the rest
+    const zeros = gzipSync(new Uint8Array(8 * 1024 * 1024));
+    expect(zeros.length).toBeLessThan(64 * 1024);
+    expectInputError(() => decodeNifti(zeros, 'zeros.nii.gz'), 'BAD_MAGIC', /zeros/);
+    // a header whose dims need 2 MiB of int16, against caps of 1 MiB (option) and 1.5 MiB (environment)
+    const big = gzipSync(
+      buildNifti({ dim: [3, 1024, 1024, 1], datatype: 4, bitpix: 16, data: new Uint8Array(0) }),
     );
-    process.env.RAUNET_MAX_DECOMPRESSED_BYTES = String(2 * 1024 * 1024);
+    expectInputError(
+      () => decodeNifti(big, 'big.nii.gz', { maxDecompressedBytes: 1024 * 1024 }),
+      'TOO_LARGE',
+      /big\.nii\.gz: absurd dims 1024x1024x1: 2 MiB .* cap of 1 MiB/,
+    );
+    process.env.RAUNET_MAX_DECOMPRESSED_BYTES = String(1.5 * 1024 * 1024);
     try {
-      expectInputError(() => decodeNifti(bomb, 'bomb2.nii.gz'), 'TOO_LARGE', /2 MiB/);
+      expectInputError(() => decodeNifti(big, 'big2.nii.gz'), 'TOO_LARGE', /1\.5 MiB/);
     } finally {
       delete process.env.RAUNET_MAX_DECOMPRESSED_BYTES;
     }
-    // under the cap the same stream inflates (then fails as a NIfTI, which it is not)
-    expectInputError(() => decodeNifti(bomb, 'zeros.nii.gz'), 'BAD_MAGIC', /zeros/);
+    // a valid 4x4x4 header followed by 8 MiB: inflation stops one byte past what the header describes
+    const bomb = gzipSync(
+      buildNifti({ dim: [3, 4, 4, 4], datatype: 2, bitpix: 8, data: new Uint8Array(8 * 1024 * 1024) }),
+    );
+    expectInputError(
+      () => decodeNifti(bomb, 'bomb.nii.gz'),
+      'SIZE_MISMATCH',
+      /bomb\.nii\.gz: .*stopped inflating/,
+    );
   });
 });
 
