@@ -13,6 +13,7 @@ export type InputErrorCode =
   | 'TOO_LARGE'
   | 'BAD_SERIES'
   | 'BAD_ARGUMENT'
+  | 'BAD_VALUES'
   | 'NOT_CT';
 
 export class InputError extends Error {

@@ -8,11 +8,18 @@ import { basename } from 'node:path';
 import { InputError } from '../errors.ts';
 import { isZip, type ReadOptions, unzipCapped } from './decompress.ts';
 import { decodeDicomSeries, hasDicmPreamble, readDicomSeries } from './dicom.ts';
-import { readInputFile } from './files.ts';
+import { inputPathError, readInputFile } from './files.ts';
+import { assertFinite } from './finite.ts';
 import { decodeNifti } from './nifti.ts';
 import type { Volume } from './volume.ts';
 
 export type { ReadOptions } from './decompress.ts';
+
+/** A DICOM series whose geometry or rescaled values are not finite is refused (NIfTI: in decodeNifti). */
+function finiteDicom(vol: Volume, name: string): Volume {
+  assertFinite(vol, name, 'RescaleSlope/RescaleIntercept');
+  return vol;
+}
 
 /** Decode `.nii`, `.nii.gz`, a `.zip` of one DICOM series, or one DICOM file (recognised by content). */
 export async function decodeVolumeBytes(
@@ -21,14 +28,18 @@ export async function decodeVolumeBytes(
   opts?: ReadOptions,
 ): Promise<Volume> {
   if (isZip(bytes)) {
-    const entries = unzipCapped(bytes, name, opts).filter((e) => {
-      const base = basename(e.name);
-      return !e.name.startsWith('__MACOSX/') && !base.startsWith('.');
+    // Entries that are not DICOM (macOS resource forks, hidden files, no DICM preamble) are skipped
+    // before they are inflated, so a bomb entry among them costs nothing.
+    const entries = unzipCapped(bytes, name, opts, {
+      keep: (entry, head) =>
+        !entry.startsWith('__MACOSX/') && !basename(entry).startsWith('.') && hasDicmPreamble(head),
     });
-    return decodeDicomSeries(entries, name, opts);
+    return finiteDicom(await decodeDicomSeries(entries, name, opts), name);
   }
-  if (hasDicmPreamble(bytes)) return decodeDicomSeries([{ name: basename(name), bytes }], name, opts);
-  return decodeNifti(bytes, name, opts);
+  if (hasDicmPreamble(bytes)) {
+    return finiteDicom(await decodeDicomSeries([{ name: basename(name), bytes }], name, opts), name);
+  }
+  return decodeNifti(bytes, name, opts); // checks its own values
 }
 
 /** Read a volume from a file (NIfTI, zip of DICOM, one DICOM file) or a folder (a DICOM series). */
@@ -39,8 +50,8 @@ export async function readVolume(path: string, opts?: ReadOptions): Promise<Volu
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT')
       throw new InputError('no such file or folder', 'NOT_FOUND', path);
-    throw e;
+    throw inputPathError(e, path);
   }
-  if (isDir) return readDicomSeries(path, opts);
-  return decodeVolumeBytes(path, await readInputFile(path), opts);
+  if (isDir) return finiteDicom(await readDicomSeries(path, opts), path);
+  return decodeVolumeBytes(path, await readInputFile(path, opts), opts);
 }
