@@ -201,7 +201,13 @@ export async function prepareOutputFolder(dir: string): Promise<OutputFolder> {
     if (dirname(p) === p) break;
   }
   try {
-    await mkdir(abs, { recursive: true });
+    // One level at a time from the first missing folder down, never `recursive`: Node's recursive mkdir
+    // can spin on places that refuse folders without a clear error (/proc).
+    if (created) {
+      const missing: string[] = [];
+      for (let p = abs; p !== dirname(created); p = dirname(p)) missing.unshift(p);
+      for (const p of missing) await mkdir(p);
+    }
     await access(abs, constants.W_OK);
   } catch (e) {
     throw new InputError(
