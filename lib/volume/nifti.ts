@@ -215,7 +215,8 @@ export function decodeNifti(bytes: Uint8Array, name: string, opts?: ReadOptions)
   const affine = headerAffine(h);
   const vol: Volume = { data, dims, spacing: spacingOf(affine, h), affine, dtype };
   const scaled = !isIdentityScaling(h.sclSlope, h.sclInter);
-  assertFinite(vol, name, scaled ? `scl_slope ${h.sclSlope} / scl_inter ${h.sclInter}` : undefined);
+  const f = (v: number) => +v.toPrecision(6);
+  assertFinite(vol, name, scaled ? `scl_slope ${f(h.sclSlope)} / scl_inter ${f(h.sclInter)}` : undefined);
   return vol;
 }
 
