@@ -169,3 +169,49 @@ describe('trainStage (tiny end-to-end run)', () => {
     await expect(trainStage({ ...base, data, out, epochs: 1, folds: 3, fold: 3 })).rejects.toThrow(/--fold/);
   });
 });
+
+describe('trainStage with the paper recipe', () => {
+  it('makes an epoch one pass over the samples, records the recipe and refuses to resume with another', async () => {
+    // Each tiny case has 6 slices with liver (z 3..8) and 6 without: 6 + round(6 / 3) = 8 stage-1
+    // samples. 3 cases, one held out for validation -> 16 training samples; batches of 3 -> 5 steps
+    // (one sample left over).
+    const out = join(root, 'paper');
+    const lines: string[] = [];
+    const steps: string[] = [];
+    const opts = {
+      data,
+      out,
+      stage: 'localize' as const,
+      recipe: 'paper' as const,
+      batchSize: 3,
+      microBatch: 2,
+      width: 0.02,
+      patch: [32, 32],
+      seed: 3,
+      epochs: 1,
+      bnBatches: 1,
+      outputPrior: false,
+      log: (l: string) => lines.push(l),
+      onStep: (_f: number, _e: number, step: number, total: number) => steps.push(`${step}/${total}`),
+    };
+    await trainStage(opts);
+    expect(steps).toEqual(['1/5', '2/5', '3/5', '4/5', '5/5']);
+    expect(lines).toContain(
+      'localize fold 0: recipe paper: 16 training samples per epoch = 5 steps of 3 (micro-batches of 2) x 1 epochs = 5 steps',
+    );
+    expect(
+      lines.some((l) => /estimate [\d.]+ s per step \(steps 2-4 measured\) x 5 steps x 1 epochs/.test(l)),
+    ).toBe(true);
+    const dir = join(out, 'localize', 'fold-0');
+    expect(readLines(join(dir, 'metrics.jsonl'))[0]).toMatchObject({ steps: 5 });
+    const { manifest, model } = await loadModel(dir);
+    model.dispose();
+    expect(manifest.trainedOn?.recipe).toBe('paper');
+    expect(manifest.threshold).toBe(0.5); // the authors' stage-1 threshold
+    const state = JSON.parse(readFileSync(join(dir, 'train-state.json'), 'utf8')) as TrainState;
+    expect(state.recipe).toBe('paper');
+    await expect(trainStage({ ...opts, epochs: 2, resume: true, recipe: 'fast' })).rejects.toThrow(
+      /recipe paper/,
+    );
+  });
+});
