@@ -9,6 +9,7 @@ import { loadModel } from '../../lib/model/storage.ts';
 import { type MetricsLine, type TrainState, trainStage } from '../../lib/training/train-stage.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
+import { runCli } from '../cli.ts';
 
 /**
  * Tiny cases written as NIfTI: 32x32x12 voxels, a 12x10x6 "liver" block at 60 HU in a -50 HU body, one
@@ -213,5 +214,50 @@ describe('trainStage with the paper recipe', () => {
     await expect(trainStage({ ...opts, epochs: 2, resume: true, recipe: 'fast' })).rejects.toThrow(
       /recipe paper/,
     );
+    // the CLI's --recipe reaches trainStage (were it dropped, the paper default would resume and find
+    // the fold done: exit code 0)
+    const cli = await runCli(
+      [
+        'train',
+        '--data',
+        data,
+        '--out',
+        out,
+        '--stage',
+        'localize',
+        '--width',
+        '0.02',
+        '--patch',
+        '32x32',
+      ].concat(['--seed', '3', '--epochs', '1', '--resume', '--quiet', '--recipe', 'fast']),
+    );
+    expect(cli.err).toMatch(/cannot resume: .*recipe paper/);
+    expect(cli.code).toBe(2);
+  });
+});
+
+describe('raunet train --recipe', () => {
+  it('reaches the trainer: the paper recipe’s batch of 90 slices is more than the tiny set holds', async () => {
+    const args = [
+      'train',
+      '--data',
+      data,
+      '--stage',
+      'localize',
+      '--width',
+      '0.02',
+      '--patch',
+      '32x32',
+      '--quiet',
+    ];
+    const paper = await runCli([...args, '--out', join(root, 'cli-paper')]);
+    expect(paper.code).toBe(2);
+    expect(paper.err).toMatch(/fold 0 has 16 training samples, fewer than one batch of 90/);
+    const bad = await runCli([...args, '--out', join(root, 'cli-bad'), '--recipe', 'slow']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--recipe must be one of paper, fast, got "slow"/);
+    const micro = await runCli([...args, '--out', join(root, 'cli-micro'), '--micro-batch', '0']);
+    expect(micro.code).toBe(2);
+    expect(micro.err).toMatch(/--micro-batch must be an integer >= 1/);
   });
 });
