@@ -156,23 +156,12 @@ function drawSlices(c: PreparedCase, opts: SamplerOptions, rng: Rng): Draw[] {
     origin: [0, 0, z] as Vec3,
     kind,
     cut: () => {
-      const img = c.image.subarray(z * plane, (z + 1) * plane);
-      const x = resample3D(
-        img,
-        [nx, ny, 1],
-        [sx, sy, 1],
-        'linear',
-        new Float32Array(sx * sy),
-      ) as Float32Array;
+      const resize = (src: Float32Array | Uint8Array, mode: 'linear' | 'nearest') =>
+        resample3D(src, [nx, ny, 1], [sx, sy, 1], mode, new Float32Array(sx * sy)) as Float32Array;
       const mask = new Uint8Array(plane);
       for (let i = 0; i < plane; i++) mask[i] = c.labels[z * plane + i] >= 1 ? 1 : 0;
-      const y = resample3D(
-        mask,
-        [nx, ny, 1],
-        [sx, sy, 1],
-        'nearest',
-        new Float32Array(sx * sy),
-      ) as Float32Array;
+      const x = resize(c.image.subarray(z * plane, (z + 1) * plane), 'linear');
+      const y = resize(mask, 'nearest');
       return { x, y };
     },
   }));

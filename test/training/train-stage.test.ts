@@ -171,6 +171,19 @@ describe('trainStage (tiny end-to-end run)', () => {
   });
 });
 
+/** `raunet train` on the tiny cases: localize, tiny width, 32x32 slices. */
+const tinyLocalize = () => [
+  'train',
+  '--data',
+  data,
+  '--stage',
+  'localize',
+  '--width',
+  '0.02',
+  '--patch',
+  '32x32',
+];
+
 describe('trainStage with the paper recipe', () => {
   it('makes an epoch one pass over the samples, records the recipe and refuses to resume with another', async () => {
     // Each tiny case has 6 slices with liver (z 3..8) and 6 without: 6 + round(6 / 3) = 8 stage-1
@@ -217,39 +230,26 @@ describe('trainStage with the paper recipe', () => {
     // the CLI's --recipe reaches trainStage (were it dropped, the paper default would resume and find
     // the fold done: exit code 0)
     const cli = await runCli(
-      [
-        'train',
-        '--data',
-        data,
-        '--out',
-        out,
-        '--stage',
-        'localize',
-        '--width',
-        '0.02',
-        '--patch',
-        '32x32',
-      ].concat(['--seed', '3', '--epochs', '1', '--resume', '--quiet', '--recipe', 'fast']),
+      [...tinyLocalize(), '--out', out].concat([
+        '--seed',
+        '3',
+        '--epochs',
+        '1',
+        '--resume',
+        '--quiet',
+        '--recipe',
+        'fast',
+      ]),
     );
     expect(cli.err).toMatch(/cannot resume: .*recipe paper/);
     expect(cli.code).toBe(2);
-  });
+    // about 15 s of CPU; the default 120 s limit is too close on a loaded machine
+  }, 300_000);
 });
 
 describe('raunet train --recipe', () => {
   it('reaches the trainer: the paper recipe’s batch of 90 slices is more than the tiny set holds', async () => {
-    const args = [
-      'train',
-      '--data',
-      data,
-      '--stage',
-      'localize',
-      '--width',
-      '0.02',
-      '--patch',
-      '32x32',
-      '--quiet',
-    ];
+    const args = [...tinyLocalize(), '--quiet'];
     const paper = await runCli([...args, '--out', join(root, 'cli-paper')]);
     expect(paper.code).toBe(2);
     expect(paper.err).toMatch(/fold 0 has 16 training samples, fewer than one batch of 90/);
