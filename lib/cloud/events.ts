@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
+import { RECIPE_NAMES } from '../training/recipe.ts';
 
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name');
 const s3Uri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.*$/, 'not an s3:// URI');
@@ -113,11 +114,16 @@ export type MarkFailedInput = z.infer<typeof markFailedInput>;
 /** Training: a manual StartExecution input or the schedule's. */
 /**
  * Optional training schedule of every fold job (the `raunet train` options of the same names); omitted
- * values take `trainStage`'s defaults (the paper's input sizes, 100 steps per epoch).
+ * values take `trainStage`'s defaults (the paper's input sizes and the `paper` recipe: an epoch is one
+ * pass over the samples).
  */
 export const trainingSchedule = z.object({
+  /** Schedule and sampling preset (`raunet train --recipe`, lib/training/recipe.ts). */
+  recipe: z.enum(RECIPE_NAMES).optional(),
   stepsPerEpoch: z.number().int().min(1).max(10_000).optional(),
-  batchSize: z.number().int().min(1).max(64).optional(),
+  batchSize: z.number().int().min(1).max(128).optional(),
+  /** Gradient accumulation (`raunet train --micro-batch`). */
+  microBatch: z.number().int().min(1).max(128).optional(),
   perCase: z.number().int().min(1).max(1_000).optional(),
   /** Network input x-y(-z) in voxels, each a multiple of 32. */
   patch: z.array(z.number().int().min(32).max(1_024).multipleOf(32)).min(2).max(3).optional(),

@@ -10,6 +10,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
+import { RECIPE_NAMES } from '../training/recipe.ts';
 import { ARCHS, type ArchName } from './archs.ts';
 import './layers.ts'; // registers the custom layer classes before any model is deserialised
 
@@ -40,8 +41,12 @@ export const ModelManifestSchema = z.object({
       epochs: z.number().int().nonnegative().optional(),
       /** Trained with random mirroring along every spatial axis (what `segment --tta` assumes). */
       mirror: z.boolean().optional(),
+      /** The training recipe (`raunet train --recipe`, lib/training/recipe.ts). */
+      recipe: z.enum(RECIPE_NAMES).optional(),
     })
     .optional(),
+  /** Probability threshold to segment with (the training recipe's; absent: 0.5). */
+  threshold: z.number().min(0).max(1).optional(),
   metrics: z.record(z.string(), z.number()).optional(),
   /** ISO 8601 time stamp. */
   createdAt: z.string().min(1),

@@ -49,6 +49,14 @@ export interface ManifestInfo {
   note?: string;
   /** `mirror`: trained with random mirroring (what test-time mirroring assumes). */
   trainedOn?: { mirror?: boolean };
+  /** Probability threshold its training recipe meant it for (absent: 0.5). */
+  threshold?: number;
+}
+
+/** The threshold every model of a stage records, or undefined (0.5) when one lacks it or they differ. */
+export function manifestThreshold(models: readonly LoadedModel[]): number | undefined {
+  const t = new Set(models.map((m) => m.manifest.threshold));
+  return t.size === 1 ? [...t][0] : undefined;
 }
 
 export interface LoadedModel {
@@ -166,7 +174,12 @@ export async function segmentCt(
 ): Promise<SegmentationResult> {
   for (const s of STAGES) if (!models[s]?.length) throw new RangeError(`no ${s} model loaded`);
   const engines = (s: StageName) => models[s].map((m) => m.engine);
-  const th = opts.thresholds ?? {};
+  // explicit thresholds first, then the ones the models' training recipe recorded, then 0.5
+  const th: Partial<Record<StageName, number>> = {};
+  for (const s of STAGES) {
+    const t = opts.thresholds?.[s] ?? manifestThreshold(models[s]);
+    if (t !== undefined) th[s] = t;
+  }
   const bs = opts.batchSizes ?? {};
   const slice = (opts.patches?.localize ?? manifestPatch(models.localize, 'localize')) as [number, number];
   const liverPatch = (opts.patches?.liver ?? manifestPatch(models.liver, 'liver')) as Vec3;
@@ -247,7 +260,10 @@ export async function segmentCt(
       liver: models.liver.map(modelInfo),
       tumor: models.tumor.map(modelInfo),
     },
-    options: reportOptions(opts, { localize: slice, liver: liverPatch, tumor: tumorPatch }),
+    options: reportOptions(
+      { ...opts, thresholds: th },
+      { localize: slice, liver: liverPatch, tumor: tumorPatch },
+    ),
   });
   return { labels: labelVolume, report, probabilities: opts.saveProbabilities ? probabilities : undefined };
 }

@@ -210,6 +210,8 @@ export async function trainDemoModels(
       data,
       stage,
       out: opts.out,
+      // the demo keeps its own short schedule on top of the earlier defaults
+      recipe: 'fast',
       folds: c.folds,
       epochs: Math.max(1, Math.round(c.epochs * (opts.epochScale ?? 1))),
       stepsPerEpoch: c.stepsPerEpoch,

@@ -45,10 +45,26 @@ export interface SamplerOptions {
   perCase?: number;
   /** `localize`: slices without liver per slice with liver (default 1/3). */
   negativeRatio?: number;
+  /**
+   * `localize`: the share of the slices without liver that is drawn (the paper recipe's 1/3, rounded);
+   * when set it replaces `negativeRatio`.
+   */
+  negativeShare?: number;
+  /**
+   * `liver`: how many windows a case gives. `perCase` (default): `perCase` random windows. `authors`
+   * (the paper recipe, when `perCase` is not set): floor(depth / 10) * 4 random windows plus one window
+   * every 25 slices from slice 0 (the last one ending at the box's end), depth = the box's z size.
+   */
+  liverWindows?: 'perCase' | 'authors';
   /** `tumor`: fraction of patches centred on tumor voxels (default 0.5; 0 when a case has no tumor). */
   tumorFraction?: number;
-  /** `tumor`: maximum jitter of tumor-centred patches, as a fraction of the patch size per axis (0.25). */
+  /**
+   * `tumor`: maximum jitter of tumor-centred patches per axis, as a fraction of the patch size (0.25):
+   * the centre moves by up to floor(jitter * size / 2) voxels (1: up to half the patch).
+   */
   jitter?: number;
+  /** `tumor`: a case with fewer tumor voxels than this gives no patches at all (default 0: never skipped). */
+  minTumorVoxels?: number;
   /** Voxels added to the liver box on every side (default 10, the paper's value). */
   margin?: number;
   /** Training batches only: flip each sample along each spatial axis with probability 1/2. */
@@ -66,6 +82,18 @@ export interface Sample {
   kind: 'liver' | 'background' | 'tumor';
 }
 
+/**
+ * A drawn sample before its arrays are cut: where and what, and `cut()` to make them. Drawing consumes
+ * the generator; cutting does not, so a pool of draws holds positions, not patches.
+ */
+export interface Draw {
+  origin: Vec3;
+  kind: Sample['kind'];
+  cut(): { x: Float32Array; y: Float32Array };
+}
+
+const materialize = (d: Draw): Sample => ({ ...d.cut(), origin: d.origin, kind: d.kind });
+
 export const DEFAULT_PER_CASE = { liver: 8, tumor: 16 } as const;
 
 function checkPatch(opts: SamplerOptions): void {
@@ -79,13 +107,23 @@ function checkPatch(opts: SamplerOptions): void {
 
 /** Draw the samples of one case. Deterministic for a given generator state. */
 export function sampleCase(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[] {
-  checkPatch(opts);
-  if (opts.stage === 'localize') return sampleSlices(c, opts, rng);
-  if (opts.stage === 'liver') return sampleLiverWindows(c, opts, rng);
-  return sampleTumorPatches(c, opts, rng);
+  return drawCase(c, opts, rng).map(materialize);
 }
 
-function sampleSlices(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[] {
+/** The samples of one case as positions (`sampleCase` without cutting them yet). */
+export function drawCase(c: PreparedCase, opts: SamplerOptions, rng: Rng): Draw[] {
+  checkPatch(opts);
+  if (opts.stage === 'localize') return drawSlices(c, opts, rng);
+  if (opts.stage === 'liver') return drawLiverWindows(c, opts, rng);
+  return drawTumorPatches(c, opts, rng);
+}
+
+/** How many samples `sampleCase` gives for this case (the count does not depend on the generator). */
+export function countSamples(c: PreparedCase, opts: SamplerOptions): number {
+  return drawCase(c, opts, createRng(0)).length;
+}
+
+function drawSlices(c: PreparedCase, opts: SamplerOptions, rng: Rng): Draw[] {
   const [nx, ny, nz] = c.dims;
   const [sx, sy] = opts.patch;
   const plane = nx * ny;
@@ -101,7 +139,10 @@ function sampleSlices(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[]
     }
     (liver ? withLiver : without).push(z);
   }
-  const nNeg = Math.min(without.length, Math.round(withLiver.length * (opts.negativeRatio ?? 1 / 3)));
+  const nNeg =
+    opts.negativeShare !== undefined
+      ? Math.round(without.length * opts.negativeShare)
+      : Math.min(without.length, Math.round(withLiver.length * (opts.negativeRatio ?? 1 / 3)));
   let chosen = [
     ...withLiver.map((z) => ({ z, kind: 'liver' as const })),
     ...shuffleInPlace(without, rng)
@@ -111,20 +152,19 @@ function sampleSlices(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[]
   if (opts.perCase !== undefined && chosen.length > opts.perCase) {
     chosen = shuffleInPlace(chosen, rng).slice(0, opts.perCase);
   }
-  const mask = new Uint8Array(plane);
-  return chosen.map(({ z, kind }) => {
-    const img = c.image.subarray(z * plane, (z + 1) * plane);
-    const x = resample3D(img, [nx, ny, 1], [sx, sy, 1], 'linear', new Float32Array(sx * sy)) as Float32Array;
-    for (let i = 0; i < plane; i++) mask[i] = c.labels[z * plane + i] >= 1 ? 1 : 0;
-    const y = resample3D(
-      mask,
-      [nx, ny, 1],
-      [sx, sy, 1],
-      'nearest',
-      new Float32Array(sx * sy),
-    ) as Float32Array;
-    return { x, y, origin: [0, 0, z], kind };
-  });
+  return chosen.map(({ z, kind }) => ({
+    origin: [0, 0, z] as Vec3,
+    kind,
+    cut: () => {
+      const resize = (src: Float32Array | Uint8Array, mode: 'linear' | 'nearest') =>
+        resample3D(src, [nx, ny, 1], [sx, sy, 1], mode, new Float32Array(sx * sy)) as Float32Array;
+      const mask = new Uint8Array(plane);
+      for (let i = 0; i < plane; i++) mask[i] = c.labels[z * plane + i] >= 1 ? 1 : 0;
+      const x = resize(c.image.subarray(z * plane, (z + 1) * plane), 'linear');
+      const y = resize(mask, 'nearest');
+      return { x, y };
+    },
+  }));
 }
 
 /** The liver box grown by the margin (clamped), or null when the case has no liver. */
@@ -162,36 +202,48 @@ function cut(src: Float32Array, dims: Vec3, start: Vec3, size: Vec3): Float32Arr
   return out;
 }
 
-function sampleLiverWindows(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[] {
+/** The window starts (z) the authors' sampler takes from a box of `depth` slices, besides the random ones. */
+export function strideWindowStarts(depth: number, windowZ: number, stride = 25): number[] {
+  const starts: number[] = [];
+  // windows from slice 0 every `stride` slices while one still starts inside the box; one that would
+  // end after the box's end is moved back to end there (at 0 when the box is shorter than a window)
+  for (let z = 0; z - stride < depth - windowZ; z += stride)
+    starts.push(Math.max(0, Math.min(z, depth - windowZ)));
+  return starts;
+}
+
+function drawLiverWindows(c: PreparedCase, opts: SamplerOptions, rng: Rng): Draw[] {
   const margin = opts.margin ?? 10;
   const box = marginBox(c, margin);
   if (!box) return [];
   const patch = opts.patch as Vec3;
-  const r = region(c, `liver:${margin}:${patch[0]}x${patch[1]}`, () => {
-    const bd = boxSize(box);
-    const rd: Vec3 = [patch[0], patch[1], bd[2]];
-    const n = rd[0] * rd[1] * rd[2];
-    const crop = cropArray(c.image, c.dims, box) as Float32Array;
-    const lab = cropArray(c.labels, c.dims, box) as Uint8Array;
-    const image = resample3D(crop, bd, rd, 'linear', new Float32Array(n)) as Float32Array;
-    const labels = resample3D(lab, bd, rd, 'nearest', new Uint8Array(n)) as Uint8Array;
-    return { image, target: binary(labels, (v) => v >= 1), dims: rd, box };
-  });
-  const count = opts.perCase ?? DEFAULT_PER_CASE.liver;
-  const maxStart = Math.max(0, r.dims[2] - patch[2]);
-  return Array.from({ length: count }, () => {
-    const z = rng.int(0, maxStart);
+  const bd = boxSize(box);
+  const rd: Vec3 = [patch[0], patch[1], bd[2]];
+  const r = () =>
+    region(c, `liver:${margin}:${patch[0]}x${patch[1]}`, () => {
+      const n = rd[0] * rd[1] * rd[2];
+      const crop = cropArray(c.image, c.dims, box) as Float32Array;
+      const lab = cropArray(c.labels, c.dims, box) as Uint8Array;
+      const image = resample3D(crop, bd, rd, 'linear', new Float32Array(n)) as Float32Array;
+      const labels = resample3D(lab, bd, rd, 'nearest', new Uint8Array(n)) as Uint8Array;
+      return { image, target: binary(labels, (v) => v >= 1), dims: rd, box };
+    });
+  const authors = opts.liverWindows === 'authors' && opts.perCase === undefined;
+  const count = authors ? Math.floor(bd[2] / 10) * 4 : (opts.perCase ?? DEFAULT_PER_CASE.liver);
+  const maxStart = Math.max(0, bd[2] - patch[2]);
+  const starts = Array.from({ length: count }, () => rng.int(0, maxStart));
+  if (authors) starts.push(...strideWindowStarts(bd[2], patch[2]));
+  return starts.map((z) => {
     const start: Vec3 = [0, 0, z];
     return {
-      x: cut(r.image, r.dims, start, patch),
-      y: cut(r.target, r.dims, start, patch),
-      origin: [box.start[0], box.start[1], box.start[2] + z],
+      origin: [box.start[0], box.start[1], box.start[2] + z] as Vec3,
       kind: 'liver' as const,
+      cut: () => ({ x: cut(r().image, rd, start, patch), y: cut(r().target, rd, start, patch) }),
     };
   });
 }
 
-function sampleTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sample[] {
+function drawTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Draw[] {
   const margin = opts.margin ?? 10;
   const box = marginBox(c, margin);
   if (!box) return [];
@@ -212,12 +264,13 @@ function sampleTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sa
   }
   const lab = cropArray(c.labels, c.dims, box) as Uint8Array;
   for (let i = 0; i < lab.length; i++) if (lab[i] === 1) liver.push(i);
+  if (tumor.length < (opts.minTumorVoxels ?? 0)) return [];
   const count = opts.perCase ?? DEFAULT_PER_CASE.tumor;
   const nTumor =
     tumor.length === 0 ? 0 : liver.length === 0 ? count : Math.round(count * (opts.tumorFraction ?? 0.5));
   const jitter = opts.jitter ?? 0.25;
   const [bx, by] = r.dims;
-  const samples: Sample[] = [];
+  const samples: Draw[] = [];
   for (let s = 0; s < count; s++) {
     const onTumor = s < nTumor;
     const pool = onTumor ? tumor : liver;
@@ -231,10 +284,9 @@ function sampleTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Sa
       return Math.min(hi, Math.max(0, cen - Math.floor(patch[a] / 2)));
     }) as Vec3;
     samples.push({
-      x: cut(r.image, r.dims, start, patch),
-      y: cut(r.target, r.dims, start, patch),
       origin: [box.start[0] + start[0], box.start[1] + start[1], box.start[2] + start[2]],
       kind: onTumor ? 'tumor' : 'liver',
+      cut: () => ({ x: cut(r.image, r.dims, start, patch), y: cut(r.target, r.dims, start, patch) }),
     });
   }
   return samples;
@@ -276,35 +328,46 @@ export interface CaseSource {
 }
 
 /**
- * Endless training batches: the cases are visited in a fresh shuffled order each round, their samples
- * pooled over about `poolCases` cases and drawn from the pool at random, so one batch mixes cases.
+ * Training batches: the cases are visited in a fresh shuffled order each round, their samples pooled
+ * over about `poolCases` cases and drawn from the pool at random, so one batch mixes cases. Endless, or
+ * `passes` rounds (one round = every case's samples once, `countSamples` of them; what is left over
+ * after the last full batch is dropped, as Keras does with `steps_per_epoch = samples // batch`). The
+ * pool holds positions; a sample's arrays are cut when its batch is made.
  */
 export async function* trainingBatches(
   source: CaseSource,
   ids: readonly string[],
-  opts: SamplerOptions & { batchSize: number; seed: number; poolCases?: number },
+  opts: SamplerOptions & { batchSize: number; seed: number; poolCases?: number; passes?: number },
 ): AsyncGenerator<Batch> {
   if (ids.length === 0) throw new RangeError('no training cases');
   const rng = createRng(deriveSeed(opts.seed, 'train'));
-  const pool: Sample[] = [];
+  const pool: { draw: Draw; axes: number[] }[] = [];
   const poolCases = opts.poolCases ?? 3;
+  const make = (items: { draw: Draw; axes: number[] }[]) =>
+    stackBatch(
+      items.map(({ draw, axes }) => mirrorSample(materialize(draw), opts.patch, axes)),
+      opts.patch,
+    );
   let emptyRounds = 0;
-  for (;;) {
+  for (let round = 0; opts.passes === undefined || round < opts.passes; round++) {
     let drawn = 0;
     const order = shuffleInPlace([...ids], rng);
     for (let i = 0; i < order.length; i++) {
-      let got = sampleCase(await source.get(order[i]), opts, rng);
-      if (opts.mirror)
-        got = got.map((g) => mirrorSample(g, opts.patch, randomMirrorAxes(opts.patch.length, rng)));
+      const got = drawCase(await source.get(order[i]), opts, rng).map((draw) => ({
+        draw,
+        axes: opts.mirror ? randomMirrorAxes(opts.patch.length, rng) : [],
+      }));
       drawn += got.length;
       pool.push(...got);
       const last = i === order.length - 1;
       if ((i + 1) % poolCases !== 0 && !last) continue;
       shuffleInPlace(pool, rng);
-      while (pool.length >= opts.batchSize) yield stackBatch(pool.splice(0, opts.batchSize), opts.patch);
+      while (pool.length >= opts.batchSize) yield make(pool.splice(0, opts.batchSize));
     }
-    if (drawn === 0 && ++emptyRounds > 1) {
-      throw new RangeError(`no ${opts.stage} samples: the training cases have no liver`);
+    if (drawn === 0 && (++emptyRounds > 1 || opts.passes !== undefined)) {
+      throw new RangeError(
+        `no ${opts.stage} samples: the training cases have no liver${opts.minTumorVoxels ? ' or too little tumor' : ''}`,
+      );
     }
   }
 }

@@ -23,14 +23,18 @@ import { CaseStore } from './dataset.ts';
 import { kFoldSplit } from './kfold.ts';
 import { foregroundFraction, initialiseOutputBias } from './output-prior.ts';
 import { deriveSeed } from './random.ts';
-import { type TrainStage, trainingBatches, validationBatches } from './samplers.ts';
+import { DEFAULT_RECIPE, RECIPES, type RecipeName } from './recipe.ts';
+import { countSamples, type TrainStage, trainingBatches, validationBatches } from './samplers.ts';
 import { type Batch, type EpochLog, trainModel } from './trainer.ts';
 
-/** Stage defaults: architecture, batch size and samples per case (the patch comes from the arch). */
-export const STAGE_DEFAULTS: Record<TrainStage, { arch: ArchName; batchSize: number; folds: number }> = {
-  localize: { arch: 'raunet1', batchSize: 8, folds: 1 },
-  liver: { arch: 'raunet2', batchSize: 1, folds: 5 },
-  tumor: { arch: 'raunet2', batchSize: 2, folds: 5 },
+/**
+ * Stage defaults: architecture and folds (the patch comes from the arch; batch size, epochs, schedule and
+ * sampling from the recipe, `recipe.ts`).
+ */
+export const STAGE_DEFAULTS: Record<TrainStage, { arch: ArchName; folds: number }> = {
+  localize: { arch: 'raunet1', folds: 1 },
+  liver: { arch: 'raunet2', folds: 5 },
+  tumor: { arch: 'raunet2', folds: 5 },
 };
 
 export interface TrainStageOptions {
@@ -43,10 +47,18 @@ export interface TrainStageOptions {
   folds?: number;
   /** Train only this fold (default: all folds one after the other). */
   fold?: number;
-  /** Total epochs per fold (default 50, the paper's). */
+  /**
+   * The schedule and sampling preset (default `paper`, `recipe.ts`); the options below override its
+   * values.
+   */
+  recipe?: RecipeName;
+  /** Total epochs per fold (default: the recipe's, 50). */
   epochs?: number;
+  /** Training steps per epoch over endless batches (default: the recipe's; paper: one pass over the samples). */
   stepsPerEpoch?: number;
   batchSize?: number;
+  /** Gradient accumulation: micro-batches of at most this many samples per Adam step (default: the batch). */
+  microBatch?: number;
   /** Width multiplier of the network (1 = the paper's widths). */
   width?: number;
   /** Network input size x-y(-z): 2 numbers for localize, 3 otherwise (default: the arch's input shape). */
@@ -115,6 +127,8 @@ export interface TrainState {
   validation: string[];
   /** Trained with random mirroring (absent in states written before the option existed: false). */
   mirror?: boolean;
+  /** The recipe (absent in states written before recipes existed: `fast`, the defaults of then). */
+  recipe?: RecipeName;
 }
 
 export interface FoldResult {
@@ -196,11 +210,16 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
   const folds = opts.folds ?? defaults.folds;
   const seed = opts.seed ?? 1;
   const width = opts.width ?? 1;
-  const epochs = opts.epochs ?? 50;
-  const stepsPerEpoch = opts.stepsPerEpoch ?? 100;
-  const batchSize = opts.batchSize ?? defaults.batchSize;
+  const recipe = opts.recipe ?? DEFAULT_RECIPE;
+  const plan = RECIPES[recipe]?.stages[stage];
+  if (!plan) throw new InputError(`unknown recipe ${recipe}`, 'BAD_ARGUMENT');
+  const epochs = opts.epochs ?? plan.epochs;
+  // a number: that many steps over endless batches; null: an epoch is one pass over the samples
+  const fixedSteps = opts.stepsPerEpoch ?? plan.stepsPerEpoch;
+  const batchSize = opts.batchSize ?? plan.batchSize;
+  const microBatch = opts.microBatch ?? batchSize;
   const mirror = opts.mirror ?? false;
-  for (const [name, v] of Object.entries({ epochs, stepsPerEpoch, batchSize })) {
+  for (const [name, v] of Object.entries({ epochs, stepsPerEpoch: fixedSteps ?? 1, batchSize, microBatch })) {
     if (!Number.isInteger(v) || v < 1) throw new InputError(`${name} must be a positive integer, got ${v}`);
   }
   if (!(width > 0)) throw new InputError(`width must be positive, got ${width}`);
@@ -213,6 +232,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
   }
   const todo = opts.fold === undefined ? splits : [splits[opts.fold]];
   const results: FoldResult[] = [];
+  const samplesOf = new Map<string, number>();
   for (const split of todo) {
     if (split.overlap) log(`warning: only one case; fold ${split.fold} validates on its training case`);
     const dir = join(opts.out, stage, `fold-${split.fold}`);
@@ -232,11 +252,13 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         state.folds === folds &&
         state.width === width &&
         state.inputShape.join() === inputShape.join() &&
-        (state.mirror ?? false) === mirror;
+        (state.mirror ?? false) === mirror &&
+        (state.recipe ?? 'fast') === recipe;
       if (!same) {
         throw new InputError(
           `cannot resume: the saved run used seed ${state.seed}, ${state.folds} folds, width ${state.width}, ` +
-            `input ${state.inputShape.join('x')}, ${state.mirror ? 'with' : 'without'} --mirror`,
+            `input ${state.inputShape.join('x')}, ${state.mirror ? 'with' : 'without'} --mirror, ` +
+            `recipe ${state.recipe ?? 'fast'}`,
           'BAD_ARGUMENT',
           statePath,
         );
@@ -271,6 +293,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         train: split.train,
         validation: split.validation,
         mirror,
+        recipe,
       };
       writeStateSync(statePath, state);
       model = build();
@@ -283,7 +306,14 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       model.dispose();
       continue;
     }
-    const sampler = { stage, patch, batchSize, perCase: opts.perCase, mirror };
+    const sampler = {
+      ...plan.sampler,
+      stage,
+      patch,
+      batchSize,
+      perCase: opts.perCase ?? plan.sampler.perCase,
+      mirror,
+    };
     const validation: Batch[] = await validationBatches(store, split.validation, {
       ...sampler,
       perCase: opts.valPerCase ?? opts.perCase,
@@ -299,6 +329,43 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       `${stage} fold ${split.fold}/${folds}: ${split.train.length} training, ${split.validation.length} validation cases, ` +
         `${validation.reduce((s, b) => s + b.shape[0], 0)} validation samples, input ${inputShape.join('x')}, width ${width}`,
     );
+    let stepsPerEpoch: number;
+    if (fixedSteps === null) {
+      if (split.train.some((id) => !samplesOf.has(id)))
+        log(`${stage} fold ${split.fold}: counting the samples of ${split.train.length} training cases`);
+      let samples = 0;
+      for (const id of split.train) {
+        if (!samplesOf.has(id)) samplesOf.set(id, countSamples(await store.get(id), sampler));
+        samples += samplesOf.get(id)!;
+      }
+      stepsPerEpoch = Math.floor(samples / batchSize);
+      if (stepsPerEpoch === 0) {
+        throw new InputError(
+          `fold ${split.fold} has ${samples} training samples, fewer than one batch of ${batchSize}`,
+          'BAD_ARGUMENT',
+          opts.data,
+        );
+      }
+      log(
+        `${stage} fold ${split.fold}: recipe ${recipe}: ${samples} training samples per epoch = ${stepsPerEpoch} steps ` +
+          `of ${batchSize}${microBatch < batchSize ? ` (micro-batches of ${microBatch})` : ''} x ${remaining} epochs = ` +
+          `${stepsPerEpoch * remaining} steps`,
+      );
+    } else {
+      stepsPerEpoch = fixedSteps;
+      log(
+        `${stage} fold ${split.fold}: recipe ${recipe}: ${stepsPerEpoch} steps of ${batchSize}` +
+          `${microBatch < batchSize ? ` (micro-batches of ${microBatch})` : ''} per epoch x ${remaining} epochs`,
+      );
+    }
+    const estimate = stepEstimate((perStep) => {
+      const hours = (perStep * stepsPerEpoch * remaining) / 3600;
+      log(
+        `${stage} fold ${split.fold}: estimate ${perStep.toFixed(2)} s per step (steps 2-4 measured) x ` +
+          `${stepsPerEpoch} steps x ${remaining} epochs = ${hours < 1 ? `${(hours * 60).toFixed(1)} min` : `${hours.toFixed(1)} h`} ` +
+          'of training steps (validation comes on top)',
+      );
+    });
     if (fresh && opts.outputPrior !== false) {
       const priorBatches: Batch[] = [];
       const source = trainingBatches(store, split.train, { ...sampler, seed: deriveSeed(foldSeed, 'prior') });
@@ -328,7 +395,9 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         validationCaseIds: split.validation,
         seed,
         mirror,
+        recipe,
       },
+      threshold: plan.threshold,
       metrics: { valDice: dice, epoch },
       createdAt: new Date().toISOString(),
       ...(opts.note ? { note: opts.note } : {}),
@@ -377,11 +446,13 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         const batches = trainingBatches(store, split.train, {
           ...sampler,
           seed: deriveSeed(foldSeed, epoch - 1),
+          ...(fixedSteps === null ? { passes: 1 } : {}),
         });
         const report = (step: number) => {
+          estimate(step);
           if (step <= stepsPerEpoch) opts.onStep?.(split.fold, epoch, step, stepsPerEpoch);
         };
-        return opts.onStep ? countSteps(batches, report) : batches;
+        return countSteps(batches, report);
       },
       validation: () => validation,
       // precise batch-norm statistics from other training samples before every validation
@@ -390,8 +461,9 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       bnBatches: opts.bnBatches,
       epochs: remaining,
       stepsPerEpoch,
+      microBatch,
       initialLr: state.lr,
-      plateauPatience: opts.plateauPatience ?? 20,
+      plateauPatience: opts.plateauPatience ?? plan.plateauPatience,
       checkpoint,
       onEpoch,
       signal: opts.signal,
@@ -407,6 +479,23 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
     }
   }
   return results;
+}
+
+/**
+ * Times training steps from the numbers `countSteps` reports: when step 5 of the first epoch is asked
+ * for, steps 2-4 are done (step 1 includes warm-up) and `done` gets their mean in seconds, once.
+ */
+function stepEstimate(done: (secondsPerStep: number) => void): (step: number) => void {
+  let t2 = 0;
+  let finished = false;
+  return (step) => {
+    if (finished) return;
+    if (step === 2) t2 = performance.now();
+    else if (step === 5 && t2 > 0) {
+      finished = true;
+      done((performance.now() - t2) / 3000);
+    } else if (step === 1 && t2 > 0) finished = true; // a new epoch before step 5: too short to time
+  };
 }
 
 /** Pass batches through, reporting the 1-based number of each one handed out. */

@@ -7,7 +7,8 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
-import { diceCounts, diceLoss } from '../model/loss.ts';
+import { BatchNormND } from '../model/layers.ts';
+import { DICE_SMOOTH, diceCounts, diceLoss } from '../model/loss.ts';
 import { nextTurn } from '../next-turn.ts';
 import { recomputeBatchNormStatistics } from './batchnorm-statistics.ts';
 
@@ -50,6 +51,11 @@ export interface TrainOptions {
   epochs: number;
   /** Training steps per epoch (default: until the `train` iterable ends). */
   stepsPerEpoch?: number;
+  /**
+   * Gradient accumulation: a batch of more samples than this is run as micro-batches of at most this
+   * many (`accumulateGradients`), then one Adam step (default: the whole batch at once).
+   */
+  microBatch?: number;
   initialLr?: number;
   /** Epochs without a validation-loss improvement (by more than 1e-4) before the LR is cut x0.1. */
   plateauPatience?: number;
@@ -78,6 +84,10 @@ export async function trainModel(model: tf.LayersModel, opts: TrainOptions): Pro
     throw new InputError(`epochs must be a positive integer, got ${opts.epochs}`);
   }
   const stepsPerEpoch = opts.stepsPerEpoch ?? Number.POSITIVE_INFINITY;
+  const microBatch = opts.microBatch ?? Number.POSITIVE_INFINITY;
+  if (!(microBatch >= 1 && (Number.isInteger(microBatch) || microBatch === Number.POSITIVE_INFINITY))) {
+    throw new InputError(`microBatch must be a positive integer, got ${opts.microBatch}`);
+  }
   let lr = opts.initialLr ?? 1e-3;
   const patience = opts.plateauPatience ?? 20;
   const optimizer = tf.train.adam(lr, ADAM.beta1, ADAM.beta2);
@@ -97,7 +107,10 @@ export async function trainModel(model: tf.LayersModel, opts: TrainOptions): Pro
       let steps = 0;
       for await (const batch of opts.train()) {
         if (steps >= stepsPerEpoch || aborted()) break;
-        lossSum += await trainStep(model, batch);
+        lossSum +=
+          batch.shape[0]! > microBatch
+            ? await accumulatedStep(model, optimizer, batch, microBatch)
+            : await trainStep(model, batch);
         steps++;
         await nextTurn();
       }
@@ -169,6 +182,107 @@ export async function trainStep(model: tf.LayersModel, batch: Batch): Promise<nu
   } finally {
     tf.dispose([x, y]);
   }
+}
+
+/** Run `fn` with every BatchNormND layer's moving statistics held (momentum 1), restoring them after. */
+function withMovingStatisticsHeld<T>(model: tf.LayersModel, fn: () => Promise<T>): Promise<T> {
+  const layers = model.layers.filter((l): l is BatchNormND => l instanceof BatchNormND);
+  const momenta = layers.map((l) => l.momentum);
+  for (const l of layers) l.momentum = 1;
+  return fn().finally(() => {
+    layers.forEach((l, i) => {
+      l.momentum = momenta[i]!;
+    });
+  });
+}
+
+/** Samples [from, to) of a batch as a batch of its own. */
+function sliceBatch(batch: Batch, from: number, to: number): Batch {
+  const per = batch.x.length / batch.shape[0]!;
+  const perY = batch.y.length / batch.shape[0]!;
+  return {
+    x: batch.x.subarray(from * per, to * per),
+    y: batch.y.subarray(from * perY, to * perY),
+    shape: [to - from, ...batch.shape.slice(1)],
+  };
+}
+
+/**
+ * The gradient of the batch's Dice loss (`diceLoss`: pooled over every voxel of the batch, not a mean
+ * of per-sample losses) computed over micro-batches of at most `microBatch` samples and summed.
+ *
+ * The loss L = 1 - N / D with N = 2 sum(y p) + 1 and D = sum(y) + sum(p) + 1 couples all samples through
+ * its two sums, so the gradient is not a sum of micro-batch Dice gradients. It is the sum over
+ * micro-batches of the gradients of sum(p * c), c = N / D^2 - 2 y / D, with N and D the whole batch's
+ * (dL/dp = c): a first forward pass over the micro-batches (moving statistics held) gives N and D, a
+ * second one with gradients the sum. Exact for networks whose samples do not interact; a network with
+ * batch normalisation in training mode normalises each micro-batch with its own statistics (and
+ * updates its moving averages once per micro-batch), so there it approximates the big batch, as
+ * accumulation does in every framework. Returns the batch's loss before the update and the gradients
+ * by variable name (the caller disposes them).
+ */
+export async function accumulateGradients(
+  model: tf.LayersModel,
+  batch: Batch,
+  microBatch: number,
+): Promise<{ loss: number; grads: tf.NamedTensorMap }> {
+  const n = batch.shape[0]!;
+  const parts: Batch[] = [];
+  for (let i = 0; i < n; i += microBatch) parts.push(sliceBatch(batch, i, Math.min(n, i + microBatch)));
+  let inter = 0;
+  let total = 0;
+  await withMovingStatisticsHeld(model, async () => {
+    for (const part of parts) {
+      const [x, y] = batchTensors(part);
+      const sums = tf.tidy(() => {
+        const p = model.apply(x, { training: true }) as tf.Tensor;
+        return tf.stack([tf.sum(tf.mul(y, p)), tf.add(tf.sum(y), tf.sum(p))]);
+      });
+      tf.dispose([x, y]);
+      const [i, t] = await sums.data();
+      sums.dispose();
+      inter += i!;
+      total += t!;
+      await nextTurn();
+    }
+  });
+  const N = 2 * inter + DICE_SMOOTH;
+  const D = total + DICE_SMOOTH;
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  let grads: tf.NamedTensorMap = {};
+  for (const part of parts) {
+    const [x, y] = batchTensors(part);
+    const step = tf.variableGrads(() => {
+      const p = model.apply(x, { training: true }) as tf.Tensor;
+      const c = tf.sub(N / (D * D), tf.mul(y, 2 / D));
+      return tf.sum(tf.mul(p, c)) as tf.Scalar;
+    }, vars);
+    tf.dispose([x, y, step.value]);
+    const next: tf.NamedTensorMap = {};
+    for (const [name, g] of Object.entries(step.grads)) {
+      next[name] = grads[name] ? tf.add(grads[name]!, g) : g;
+      if (grads[name]) tf.dispose([grads[name]!, g]);
+    }
+    grads = next;
+    await nextTurn();
+  }
+  return { loss: 1 - N / D, grads };
+}
+
+/** One Adam step on the gradient accumulated over micro-batches; returns the batch's Dice loss. */
+export async function accumulatedStep(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  batch: Batch,
+  microBatch: number,
+): Promise<number> {
+  const { loss, grads } = await accumulateGradients(model, batch, microBatch);
+  try {
+    optimizer.applyGradients(grads);
+  } finally {
+    tf.dispose(Object.values(grads));
+  }
+  return loss;
 }
 
 /** Mean Dice loss over the batches and the Dice of all their voxels pooled (inference mode). */

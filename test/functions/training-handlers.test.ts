@@ -76,15 +76,18 @@ describe('plan', () => {
     ]);
   });
 
-  it('passes the request schedule (mirroring included) to every fold job', async () => {
+  it('passes the request schedule (mirroring and recipe included) to every fold job', async () => {
     s3.on(ListObjectsV2Command).resolves({ Contents: datasetKeys(4).map((Key) => ({ Key })) });
     s3.on(PutObjectCommand).resolves({});
-    const schedule = { stepsPerEpoch: 5, patch: [64, 64, 32], mirror: true };
+    const schedule = { stepsPerEpoch: 5, patch: [64, 64, 32], mirror: true, recipe: 'fast', microBatch: 1 };
     const out = await plan({ request: { stage: 'liver', folds: 2, schedule } }, context);
     expect(out.items.map((i) => i.args.schedule)).toEqual([schedule, schedule]);
     await expect(plan({ request: { stage: 'liver', schedule: { mirror: 'yes' } } }, context)).rejects.toThrow(
       /mirror/,
     );
+    await expect(
+      plan({ request: { stage: 'liver', schedule: { recipe: 'slow' } } }, context),
+    ).rejects.toThrow(/recipe/);
   });
 
   it('fails clearly on an empty dataset, a too-large sweep and a bad request', async () => {

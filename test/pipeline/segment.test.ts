@@ -46,6 +46,19 @@ describe('segmentCt', () => {
     });
   }
 
+  it('segments with the threshold the models’ manifests record unless one is given', async () => {
+    const { ct } = scene(obliqueAffine(30));
+    const models = sceneModels();
+    for (const m of models.liver) m.manifest.threshold = 0.6; // the paper recipe's liver threshold
+    const recorded = await segmentCt(ct, models, { name: 'scene' });
+    expect(recorded.report.options).toMatchObject({ thresholds: { localize: 0.5, liver: 0.6, tumor: 0.5 } });
+    const given = await segmentCt(ct, models, { name: 'scene', thresholds: { liver: 0.7 } });
+    expect(given.report.options).toMatchObject({ thresholds: { liver: 0.7 } });
+    models.liver[1]!.manifest.threshold = 0.55; // members that disagree: the default
+    const mixed = await segmentCt(ct, models, { name: 'scene' });
+    expect(mixed.report.options).toMatchObject({ thresholds: { liver: 0.5 } });
+  });
+
   it('reports hand-computed volumes, centroids, burden and statistics', async () => {
     const affine = obliqueAffine(30);
     const { ct } = scene(affine);

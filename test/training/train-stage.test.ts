@@ -9,6 +9,7 @@ import { loadModel } from '../../lib/model/storage.ts';
 import { type MetricsLine, type TrainState, trainStage } from '../../lib/training/train-stage.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
+import { runCli } from '../cli.ts';
 
 /**
  * Tiny cases written as NIfTI: 32x32x12 voxels, a 12x10x6 "liver" block at 60 HU in a -50 HU body, one
@@ -167,5 +168,96 @@ describe('trainStage (tiny end-to-end run)', () => {
     );
     await expect(trainStage({ ...base, data, out, epochs: 1, folds: 5 })).rejects.toThrow(/at least 5 cases/);
     await expect(trainStage({ ...base, data, out, epochs: 1, folds: 3, fold: 3 })).rejects.toThrow(/--fold/);
+  });
+});
+
+/** `raunet train` on the tiny cases: localize, tiny width, 32x32 slices. */
+const tinyLocalize = () => [
+  'train',
+  '--data',
+  data,
+  '--stage',
+  'localize',
+  '--width',
+  '0.02',
+  '--patch',
+  '32x32',
+];
+
+describe('trainStage with the paper recipe', () => {
+  it('makes an epoch one pass over the samples, records the recipe and refuses to resume with another', async () => {
+    // Each tiny case has 6 slices with liver (z 3..8) and 6 without: 6 + round(6 / 3) = 8 stage-1
+    // samples. 3 cases, one held out for validation -> 16 training samples; batches of 3 -> 5 steps
+    // (one sample left over).
+    const out = join(root, 'paper');
+    const lines: string[] = [];
+    const steps: string[] = [];
+    const opts = {
+      data,
+      out,
+      stage: 'localize' as const,
+      recipe: 'paper' as const,
+      batchSize: 3,
+      microBatch: 2,
+      width: 0.02,
+      patch: [32, 32],
+      seed: 3,
+      epochs: 1,
+      bnBatches: 1,
+      outputPrior: false,
+      log: (l: string) => lines.push(l),
+      onStep: (_f: number, _e: number, step: number, total: number) => steps.push(`${step}/${total}`),
+    };
+    await trainStage(opts);
+    expect(steps).toEqual(['1/5', '2/5', '3/5', '4/5', '5/5']);
+    expect(lines).toContain(
+      'localize fold 0: recipe paper: 16 training samples per epoch = 5 steps of 3 (micro-batches of 2) x 1 epochs = 5 steps',
+    );
+    expect(
+      lines.some((l) => /estimate [\d.]+ s per step \(steps 2-4 measured\) x 5 steps x 1 epochs/.test(l)),
+    ).toBe(true);
+    const dir = join(out, 'localize', 'fold-0');
+    expect(readLines(join(dir, 'metrics.jsonl'))[0]).toMatchObject({ steps: 5 });
+    const { manifest, model } = await loadModel(dir);
+    model.dispose();
+    expect(manifest.trainedOn?.recipe).toBe('paper');
+    expect(manifest.threshold).toBe(0.5); // the authors' stage-1 threshold
+    const state = JSON.parse(readFileSync(join(dir, 'train-state.json'), 'utf8')) as TrainState;
+    expect(state.recipe).toBe('paper');
+    await expect(trainStage({ ...opts, epochs: 2, resume: true, recipe: 'fast' })).rejects.toThrow(
+      /recipe paper/,
+    );
+    // the CLI's --recipe reaches trainStage (were it dropped, the paper default would resume and find
+    // the fold done: exit code 0)
+    const cli = await runCli(
+      [...tinyLocalize(), '--out', out].concat([
+        '--seed',
+        '3',
+        '--epochs',
+        '1',
+        '--resume',
+        '--quiet',
+        '--recipe',
+        'fast',
+      ]),
+    );
+    expect(cli.err).toMatch(/cannot resume: .*recipe paper/);
+    expect(cli.code).toBe(2);
+    // about 15 s of CPU; the default 120 s limit is too close on a loaded machine
+  }, 300_000);
+});
+
+describe('raunet train --recipe', () => {
+  it('reaches the trainer: the paper recipe’s batch of 90 slices is more than the tiny set holds', async () => {
+    const args = [...tinyLocalize(), '--quiet'];
+    const paper = await runCli([...args, '--out', join(root, 'cli-paper')]);
+    expect(paper.code).toBe(2);
+    expect(paper.err).toMatch(/fold 0 has 16 training samples, fewer than one batch of 90/);
+    const bad = await runCli([...args, '--out', join(root, 'cli-bad'), '--recipe', 'slow']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--recipe must be one of paper, fast, got "slow"/);
+    const micro = await runCli([...args, '--out', join(root, 'cli-micro'), '--micro-batch', '0']);
+    expect(micro.code).toBe(2);
+    expect(micro.err).toMatch(/--micro-batch must be an integer >= 1/);
   });
 });

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { initBackend } from '../../model/backend.ts';
 import { STAGES } from '../../model/storage.ts';
+import { DEFAULT_RECIPE, parseRecipeName } from '../../training/recipe.ts';
 import type { TrainStage } from '../../training/samplers.ts';
 import { trainStage } from '../../training/train-stage.ts';
 import { createProgress } from '../progress.ts';
@@ -47,9 +48,11 @@ interface TrainFlags {
   out: string;
   folds?: string;
   fold?: string;
-  epochs: string;
-  stepsPerEpoch: string;
+  recipe: string;
+  epochs?: string;
+  stepsPerEpoch?: string;
   batchSize?: string;
+  microBatch?: string;
   width: string;
   patch?: string;
   perCase?: string;
@@ -69,9 +72,15 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'models folder; the stage goes to <out>/<stage>/fold-<k>/')
     .option('--folds <n>', 'number of cross-validation folds (default 1 for localize, 5 otherwise)')
     .option('--fold <k>', 'train only fold k (default: every fold in turn)')
-    .option('--epochs <n>', 'epochs per fold', '50')
-    .option('--steps-per-epoch <n>', 'training batches per epoch', '100')
-    .option('--batch-size <n>', 'samples per batch (default 8 localize, 1 liver, 2 tumor)')
+    .option(
+      '--recipe <name>',
+      "schedule and sampling preset: paper (the authors' recipe, an epoch = one pass) or fast (100 steps per epoch)",
+      DEFAULT_RECIPE,
+    )
+    .option('--epochs <n>', "epochs per fold (default: the recipe's, 50)")
+    .option('--steps-per-epoch <n>', 'training batches per epoch (default: paper one pass, fast 100)')
+    .option('--batch-size <n>', 'samples per batch (default paper 90 / 2 / 6, fast 8 / 1 / 2)')
+    .option('--micro-batch <n>', 'gradient accumulation: at most n samples per forward/backward pass')
     .option('--width <w>', 'width multiplier of the network (1 = the paper)', '1')
     .option(
       '--patch <size>',
@@ -89,6 +98,7 @@ export function register(program: Command): void {
       }
       const width = Number(flags.width);
       if (!(width > 0 && width <= 4)) throw new InputError(`--width must be in (0, 4], got "${flags.width}"`);
+      const recipe = parseRecipeName(flags.recipe);
       const progress = createProgress({ quiet: flags.quiet });
       await initBackend(flags.backend);
       const { signal, release } = abortOnSigint(() =>
@@ -101,9 +111,15 @@ export function register(program: Command): void {
           out: flags.out,
           folds: flags.folds === undefined ? undefined : parseCount('--folds', flags.folds),
           fold: flags.fold === undefined ? undefined : parseCount('--fold', flags.fold, 0),
-          epochs: parseCount('--epochs', flags.epochs),
-          stepsPerEpoch: parseCount('--steps-per-epoch', flags.stepsPerEpoch),
+          recipe,
+          epochs: flags.epochs === undefined ? undefined : parseCount('--epochs', flags.epochs),
+          stepsPerEpoch:
+            flags.stepsPerEpoch === undefined
+              ? undefined
+              : parseCount('--steps-per-epoch', flags.stepsPerEpoch),
           batchSize: flags.batchSize === undefined ? undefined : parseCount('--batch-size', flags.batchSize),
+          microBatch:
+            flags.microBatch === undefined ? undefined : parseCount('--micro-batch', flags.microBatch),
           width,
           patch: flags.patch === undefined ? undefined : parseSize(flags.patch),
           perCase: flags.perCase === undefined ? undefined : parseCount('--per-case', flags.perCase),
