@@ -381,13 +381,27 @@ export async function validationBatches(
   ids: readonly string[],
   opts: SamplerOptions & { batchSize: number; seed: number },
 ): Promise<Batch[]> {
-  const samples: Sample[] = [];
-  for (const id of ids) {
-    samples.push(...sampleCase(await source.get(id), opts, createRng(deriveSeed(opts.seed, `val:${id}`))));
-  }
   const batches: Batch[] = [];
-  for (let i = 0; i < samples.length; i += opts.batchSize) {
-    batches.push(stackBatch(samples.slice(i, i + opts.batchSize), opts.patch));
-  }
+  for await (const b of validationStream(source, ids, opts)) batches.push(b);
   return batches;
+}
+
+/**
+ * The batches of `validationBatches`, made one at a time: each case's samples are drawn again from its
+ * own seed (so they are the same every time) and cut when their batch is made, so a large validation
+ * set (the paper recipe's 350 tumor patches per case) never sits in memory at once.
+ */
+export async function* validationStream(
+  source: CaseSource,
+  ids: readonly string[],
+  opts: SamplerOptions & { batchSize: number; seed: number },
+): AsyncGenerator<Batch> {
+  const pending: Draw[] = [];
+  for (const id of ids) {
+    pending.push(...drawCase(await source.get(id), opts, createRng(deriveSeed(opts.seed, `val:${id}`))));
+    while (pending.length >= opts.batchSize) {
+      yield stackBatch(pending.splice(0, opts.batchSize).map(materialize), opts.patch);
+    }
+  }
+  if (pending.length > 0) yield stackBatch(pending.map(materialize), opts.patch);
 }

@@ -24,7 +24,7 @@ import { kFoldSplit } from './kfold.ts';
 import { foregroundFraction, initialiseOutputBias } from './output-prior.ts';
 import { deriveSeed } from './random.ts';
 import { DEFAULT_RECIPE, RECIPES, type RecipeName } from './recipe.ts';
-import { countSamples, type TrainStage, trainingBatches, validationBatches } from './samplers.ts';
+import { countSamples, type TrainStage, trainingBatches, validationStream } from './samplers.ts';
 import { type Batch, type EpochLog, trainModel } from './trainer.ts';
 
 /**
@@ -314,12 +314,11 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       perCase: opts.perCase ?? plan.sampler.perCase,
       mirror,
     };
-    const validation: Batch[] = await validationBatches(store, split.validation, {
-      ...sampler,
-      perCase: opts.valPerCase ?? opts.perCase,
-      seed: foldSeed,
-    });
-    if (validation.length === 0)
+    // the validation set: the same samples every epoch, cut batch by batch (`validationStream`)
+    const valSampler = { ...sampler, perCase: opts.valPerCase ?? sampler.perCase, seed: foldSeed };
+    let valSamples = 0;
+    for (const id of split.validation) valSamples += countSamples(await store.get(id), valSampler);
+    if (valSamples === 0)
       throw new InputError(
         `the validation cases of fold ${split.fold} have no liver`,
         'BAD_ARGUMENT',
@@ -327,7 +326,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       );
     log(
       `${stage} fold ${split.fold}/${folds}: ${split.train.length} training, ${split.validation.length} validation cases, ` +
-        `${validation.reduce((s, b) => s + b.shape[0], 0)} validation samples, input ${inputShape.join('x')}, width ${width}`,
+        `${valSamples} validation samples, input ${inputShape.join('x')}, width ${width}`,
     );
     let stepsPerEpoch: number;
     if (fixedSteps === null) {
@@ -454,7 +453,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         };
         return countSteps(batches, report);
       },
-      validation: () => validation,
+      validation: () => validationStream(store, split.validation, valSampler),
       // precise batch-norm statistics from other training samples before every validation
       bnStatistics: () =>
         trainingBatches(store, split.train, { ...sampler, seed: deriveSeed(foldSeed, `bn-${epochCounter}`) }),

@@ -34,6 +34,13 @@ export async function decodeVolumeBytes(
       keep: (entry, head) =>
         !entry.startsWith('__MACOSX/') && !basename(entry).startsWith('.') && hasDicmPreamble(head),
     });
+    if (entries.length === 0) {
+      throw new InputError(
+        'no DICOM files in the archive (no entry has the DICM preamble)',
+        'BAD_SERIES',
+        name,
+      );
+    }
     return finiteDicom(await decodeDicomSeries(entries, name, opts), name);
   }
   if (hasDicmPreamble(bytes)) {

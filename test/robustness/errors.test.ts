@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeFailure } from '../../lib/errors.ts';
+import { outputError } from '../../lib/output/safe-output.ts';
 import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
 import { runCli } from '../cli.ts';
@@ -72,6 +74,21 @@ describe('one line, exit 2', () => {
     });
     writeFileSync(join(dir, 'affine.nii'), bad);
     await refused(['info', join(dir, 'affine.nii')], /affine\.nii: the voxel-to-world affine holds NaN/);
+  });
+});
+
+describe('failures that are not bad input', () => {
+  it('a full disk while writing is one line naming the file, exit 1 (not 2)', () => {
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const e = outputError(enospc, '/out/a_seg.nii.gz');
+    expect(describeFailure(e)).toEqual({
+      line: '/out/a_seg.nii.gz: cannot write: no space left on device',
+      exitCode: 1,
+    });
+    const loop = Object.assign(new Error("ELOOP: too many symbolic links encountered, stat 'x'"), {
+      code: 'ELOOP',
+    });
+    expect(describeFailure(loop).exitCode).toBe(2);
   });
 });
 

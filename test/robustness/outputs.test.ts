@@ -221,7 +221,7 @@ describe('segment', () => {
 
   it('SIGINT in the middle of a case: exit 130, nothing of the run left (child process)', async () => {
     const d = fresh();
-    const { ct } = generatePhantom({ seed: 4, dims: [128, 128, 96], spacing: [2.5, 2.5, 2.5] });
+    const { ct } = generatePhantom({ seed: 4, dims: [64, 64, 48] });
     await writeNifti(join(d, 'p.nii.gz'), ct);
     const before = snapshot(d);
     const r = await runRaunet(['segment', join(d, 'p.nii.gz'), '--out', join(d, 'out')], {

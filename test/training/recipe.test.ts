@@ -9,6 +9,7 @@ import {
   sampleCase,
   strideWindowStarts,
   trainingBatches,
+  validationStream,
 } from '../../lib/training/samplers.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
 
@@ -181,6 +182,18 @@ describe('an epoch is one pass over the samples', () => {
       if (++endless > 30) break;
     }
     expect(endless).toBe(31);
+  });
+
+  it('streams the same validation samples every time, all of them (40 + 40 slices in batches of 6)', async () => {
+    const opts = { ...paper('localize', [8, 8]), batchSize: 6, seed: 4 };
+    const collect = async () => {
+      const out: number[] = [];
+      for await (const b of validationStream(source, ['a', 'c'], opts)) out.push(...Array.from(b.x));
+      return out;
+    };
+    const first = await collect();
+    expect(first).toHaveLength(80 * 64);
+    expect(await collect()).toEqual(first);
   });
 
   it('draws every tumor-stage sample of the pass once (the skipped volume gives none)', async () => {
