@@ -15,6 +15,7 @@ import { STAGES, type Stage } from '../model/storage.ts';
 import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts';
 import { reindexAffine } from '../preprocess/grid.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
+import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientation.ts';
 import { createVolume, type Vec3, type Volume, withData } from '../volume/volume.ts';
 import {
   buildReport,
@@ -159,8 +160,13 @@ function regionVolume(ct: Volume, data: Float32Array, box: Box3): Volume<Float32
   );
 }
 
+/**
+ * The three stages on `input`. They run on its canonical RAS+ reorientation (permuted and flipped axes, no
+ * resampling; `volume/orientation.ts`), as the models were trained; the label map, the boxes and the
+ * report are on the input's own grid. Probability maps keep the canonical grid (their affine places them).
+ */
 export async function segmentCt(
-  ct: Volume,
+  input: Volume,
   models: LoadedModels,
   opts: SegmentOptions = {},
 ): Promise<SegmentationResult> {
@@ -176,6 +182,7 @@ export async function segmentCt(
   const probabilities: SegmentationResult['probabilities'] = {};
 
   const t0 = performance.now();
+  const { volume: ct, reorientation } = toCanonical(input);
   let normalized: Volume<Float32Array> | null = windowAndNormalize(ct);
   const t1 = performance.now();
 
@@ -228,7 +235,7 @@ export async function segmentCt(
   }
   const t4 = performance.now();
 
-  const labelVolume = withData(ct, labels, 'uint8');
+  const labelVolume = withData(input, fromCanonicalData(labels, reorientation), 'uint8');
   const timings: StageTimings = {
     preprocessMs: t1 - t0,
     localizeMs: t2 - t1,
@@ -237,9 +244,9 @@ export async function segmentCt(
     totalMs: t4 - t0,
   };
   const first = models.liver[0].engine;
-  const report = buildReport(ct, labelVolume, {
+  const report = buildReport(input, labelVolume, {
     name: opts.name ?? 'ct',
-    localization: box,
+    localization: box && boxToInput(box, reorientation),
     timings,
     engine: { kind: first.kind, backend: first.backend },
     models: {
