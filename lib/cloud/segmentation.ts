@@ -5,13 +5,16 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../errors.ts';
+import { checkInput } from '../pipeline/input-checks.ts';
 import { caseName } from '../pipeline/inputs.ts';
 import {
   buildReport,
+  isDemoModel,
   reportOptions,
   type SegmentationReport,
   type StageTimings,
 } from '../pipeline/report.ts';
+import { noLiverFound } from '../pipeline/stages.ts';
 import type { Box3 } from '../preprocess/crop.ts';
 import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientation.ts';
 import { type Vec3, type Volume, voxelCount, withData } from '../volume/volume.ts';
@@ -142,6 +145,9 @@ export async function ingest(deps: SegmentationDeps, input: SegmentationInput): 
   const bytes = await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES);
   const vol = await deps.codec.decodeScan(file, bytes);
   checkGrid(vol, file);
+  // The CLI's input checks: a refusal fails the job with its reason (the warnings go into the report).
+  const { refusal } = checkInput(vol, { modality: vol.modality });
+  if (refusal) throw new InputError(refusal.message, 'NOT_CT', file);
   const current = await deps.models.current(MODEL_STAGES);
   const missing = MODEL_STAGES.filter((s) => !current[s]);
   if (missing.length > 0) {
@@ -270,6 +276,9 @@ export async function finalizeJob(
     fromCanonicalData(combineLabels(liver.data, tumor.data), reorientation),
     'uint8',
   );
+  // As `raunet segment`: a scan without liver is a failed job (nothing written), however it came about.
+  if (!labels.data.some((v) => v > 0)) throw noLiverFound(file);
+  const stageModels = [...info.localize.models, ...info.liver.models, ...info.tumor.models];
   const at = nowIso(deps);
   const report = buildReport(ct, labels, {
     name: reportName(source.key),
@@ -285,6 +294,8 @@ export async function finalizeJob(
         tumor: info.tumor.patch,
       },
     ),
+    flags: checkInput(ct, { modality: ct.modality }).flags,
+    demoModels: stageModels.some(isDemoModel),
     createdAt: at,
   });
   const summary = summaryOf(report);

@@ -19,7 +19,9 @@ import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientatio
 import { createVolume, type Vec3, type Volume, withData } from '../volume/volume.ts';
 import {
   buildReport,
+  isDemoModel,
   type ModelInfo,
+  type ReportFlag,
   reportOptions,
   type SegmentationReport,
   type StageTimings,
@@ -81,6 +83,8 @@ export interface SegmentOptions {
   onProgress?: (stage: StageName, done: number, total: number) => void;
   /** Called when a stage begins. */
   onStage?: (stage: StageName) => void;
+  /** Flags of the input checks (`checkInput` of `input-checks.ts`, run by the caller) for the report. */
+  inputFlags?: ReportFlag[];
 }
 
 export interface SegmentationResult {
@@ -136,6 +140,11 @@ const PATCH_DEFAULTS: Record<StageName, { dims: 2 | 3; fallback: number[] }> = {
 export function manifestPatch(models: readonly LoadedModel[], stage: StageName): number[] {
   const d = PATCH_DEFAULTS[stage];
   return stagePatch(models, d.dims, stage, d.fallback);
+}
+
+/** True when any stage runs one of the demo models (phantom-trained; their manifests' note says so). */
+export function usesDemoModels(models: LoadedModels): boolean {
+  return STAGES.some((s) => models[s].some((m) => isDemoModel(m.manifest)));
 }
 
 /** What the report says about one loaded model. */
@@ -255,6 +264,8 @@ export async function segmentCt(
       tumor: models.tumor.map(modelInfo),
     },
     options: reportOptions(opts, { localize: slice, liver: liverPatch, tumor: tumorPatch }),
+    flags: opts.inputFlags,
+    demoModels: usesDemoModels(models),
   });
   return { labels: labelVolume, report, probabilities: opts.saveProbabilities ? probabilities : undefined };
 }

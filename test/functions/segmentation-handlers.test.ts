@@ -204,6 +204,21 @@ describe('ingest', () => {
     expect(update.ConditionExpression).toContain('<> :succeeded');
   });
 
+  it('fails a scan that is not CT (a label map) with the input checks of `raunet segment`', async () => {
+    ddb.on(PutCommand).resolves({});
+    const ct = makeCt();
+    const labels = withData(
+      ct,
+      Uint8Array.from(ct.data, (v) => (v > 100 ? 1 : 0)),
+      'uint8',
+    );
+    s3.on(GetObjectCommand).resolves(body(encodeNifti(labels, { gzip: true })));
+    const err = await ingest({ jobId: JOB_ID, source: SOURCE }, context).catch((e) => e);
+    expect(err.name).toBe('InputError');
+    expect(err.code).toBe('NOT_CT');
+    expect(err.message).toMatch(/^ct scan\.nii\.gz: looks like a label map, not a CT/);
+  });
+
   it('fails a missing object with NOT_FOUND', async () => {
     ddb.on(PutCommand).resolves({});
     s3.on(GetObjectCommand).rejects(Object.assign(new Error('gone'), { name: 'NoSuchKey' }));
@@ -376,6 +391,7 @@ describe('finalize', () => {
       [
         ...['input', 'liver', 'tumors', 'tumorBurden', 'structures', 'localization', 'timings'],
         ...['engine', 'models', 'options', 'createdAt', 'jobId', 'source', 'summary', 'files'],
+        ...['flags', 'demoModels'],
       ].sort(),
     );
     expect(report.input).toMatchObject({ name: 'ct scan', dims: CT_DIMS, orientation: expect.any(String) });
@@ -404,6 +420,12 @@ describe('finalize', () => {
     expect(report.models.tumor.map((mi: { id: string }) => mi.id)).toEqual(['tumor/fold-0', 'tumor/fold-1']);
     expect(report.options.patches).toEqual({ localize: [64, 64], liver: [64, 64, 32], tumor: [32, 32, 32] });
     expect(report.options.thresholds).toEqual({ localize: 0.5, liver: 0.5, tumor: 0.5 });
+    // 10 slices (< a 32-slice patch) and a 0.64 mL liver: flagged as the CLI flags them.
+    expect(report.flags.map((f: { code: string }) => f.code)).toEqual([
+      'few-slices',
+      'liver-volume-implausible',
+    ]);
+    expect(report.demoModels).toBe(false);
     expect(report.jobId).toBe(JOB_ID);
     expect(report.summary).toEqual(out.summary);
   });

@@ -9,6 +9,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InputError, isInputError } from '../../errors.ts';
+import { checkInput } from '../../pipeline/input-checks.ts';
 import { type CaseInput, expandInputs } from '../../pipeline/inputs.ts';
 import {
   disposeModels,
@@ -19,6 +20,7 @@ import {
 import { renderPreviewPng } from '../../pipeline/preview.ts';
 import {
   type LoadedModels,
+  manifestPatch,
   type SegmentOptions,
   STAGES,
   type StageName,
@@ -141,7 +143,15 @@ async function segmentOne(
     }
   }
   const ct = await readVolume(c.path);
+  // Before stage 1: refuse what the models cannot apply to, warn about what is doubtful.
+  const checks = checkInput(ct, {
+    modality: ct.modality,
+    patchSlices: manifestPatch(models.liver, 'liver')[2],
+  });
+  if (checks.refusal) throw new InputError(checks.refusal.message, 'NOT_CT', c.path);
+  for (const f of checks.flags) progress.log(`warning: ${c.path}: ${f.message}`);
   const opts: SegmentOptions = {
+    inputFlags: checks.flags,
     name: c.name,
     thresholds: o.threshold,
     overlap: o.overlap,
@@ -157,8 +167,11 @@ async function segmentOne(
   };
   const result = await segmentCt(ct, models, opts);
   progress.finish();
-  // As in the cloud: a scan without liver is a failed case with its reason, nothing written.
-  if (!result.report.localization) throw noLiverFound(c.path);
+  // As in the cloud: a scan without liver (stage 1 found none, or stages 2-3 left none) is a failed case
+  // with its reason, nothing written.
+  if (result.report.liver.voxels === 0) throw noLiverFound(c.path);
+  for (const f of result.report.flags.slice(checks.flags.length))
+    progress.log(`warning: ${c.path}: ${f.message}`);
   const written = [paths.seg, paths.report, paths.preview];
   await writeNifti(paths.seg, result.labels);
   for (const [path, vol] of [
