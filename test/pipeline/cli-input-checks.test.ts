@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSegment } from '../../lib/cli/commands/segment.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { withData } from '../../lib/volume/volume.ts';
+import { pointwiseEngine } from './engines.ts';
 import { scene, sceneModels } from './scene.ts';
 
 let dir: string;
@@ -71,5 +72,31 @@ describe('segment: input checks and flags', () => {
       .split('\n')
       .filter((l) => l.startsWith('warning:'));
     expect(warnings).toEqual([`warning: ${file}: ${report.flags[0].message}`]);
+  });
+
+  it('fails a case whose liver comes out empty after stage 1 found a box, as when stage 1 finds none', async () => {
+    const file = join(dir, 'empty.nii.gz');
+    await writeNifti(file, scene().ct);
+    /** The scene's models with one stage answering 0 everywhere. */
+    const blind = (stage: 'localize' | 'liver') => async () => {
+      const m = sceneModels();
+      m[stage] = m[stage].map((x) => ({ ...x, engine: pointwiseEngine(() => 0) }));
+      return m;
+    };
+    const [afterBox] = await runSegment(
+      [file],
+      { models: 'x', out: join(dir, 'out-e1'), quiet: true },
+      { loadModels: blind('liver') },
+    );
+    const [noBox] = await runSegment(
+      [file],
+      { models: 'x', out: join(dir, 'out-e2'), quiet: true },
+      { loadModels: blind('localize') },
+    );
+    for (const o of [afterBox, noBox]) {
+      expect(o.ok).toBe(false);
+      expect(o.reason).toBe(`${file}: no liver found in the scan (is it an abdominal CT?)`);
+    }
+    expect(await readdir(join(dir, 'out-e1'))).toEqual([]);
   });
 });
