@@ -47,6 +47,8 @@ export interface SegmentCliOptions {
   saveProbabilities?: boolean;
   overwrite?: boolean;
   quiet?: boolean;
+  /** Segment every DICOM series of nested study/series folders (else such a folder is refused). */
+  allSeries?: boolean;
 }
 
 export interface SegmentDeps {
@@ -201,7 +203,8 @@ export async function runSegment(
   deps: SegmentDeps = {},
 ): Promise<CaseOutcome[]> {
   const progress = createProgress({ stream: deps.stream, quiet: o.quiet });
-  const { cases, problems } = await expandInputs(inputs);
+  const { cases, problems, skipped } = await expandInputs(inputs, { allSeries: o.allSeries });
+  for (const x of skipped) progress.log(`note: ${x.path}: skipped, ${x.reason}`);
   const outcomes: CaseOutcome[] = problems.map((p) => ({
     name: p.path,
     path: p.path,
@@ -284,6 +287,7 @@ export function register(program: Command): void {
       parseStageValues(s, true),
     )
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
+    .option('--all-series', 'segment every DICOM series found in nested study/series folders', false)
     .option('--overwrite', 'replace existing outputs', false)
     .option('--quiet', 'no progress output', false)
     .action(async (inputs: string[], o: Omit<SegmentCliOptions, 'models'> & { models?: string }) => {
