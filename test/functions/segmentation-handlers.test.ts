@@ -18,10 +18,11 @@ import { jobIdFor } from '../../lib/cloud/identity.ts';
 import { logger } from '../../lib/cloud/logger.ts';
 import { planFor } from '../../lib/cloud/segmentation.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
-import { withData } from '../../lib/volume/volume.ts';
+import { createVolume, withData } from '../../lib/volume/volume.ts';
 import {
   body,
   CT_DIMS,
+  CT_SPACING,
   conditionalCheckFailed,
   context,
   ctBytes,
@@ -448,6 +449,43 @@ describe('finalize', () => {
     s3.on(PutObjectCommand).resolves({});
     ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
     await expect(finalize(INPUT, context)).rejects.toThrow(/is not RUNNING/);
+  });
+
+  it('puts the masks of a scan stored LAS back on its own grid (the stages ran on its RAS+ grid)', async () => {
+    stageOutputs();
+    // The same scan stored with x reversed (LAS): voxel i holds what RAS voxel 39 - i holds.
+    const ras = makeCt();
+    const [nx, ny] = CT_DIMS;
+    const las = new Int16Array(ras.data.length);
+    for (let n = 0; n < las.length; n++) {
+      const i = n % nx;
+      las[n - i + (nx - 1 - i)] = ras.data[n];
+    }
+    const affine = [...ras.affine];
+    affine[0] = -ras.affine[0];
+    affine[3] = ras.affine[3] + (nx - 1) * ras.affine[0];
+    const scan = createVolume(las, CT_DIMS, CT_SPACING, affine);
+    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(encodeNifti(scan, { gzip: true })));
+    s3.on(PutObjectCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    await finalize(INPUT, context);
+    const puts = Object.fromEntries(
+      s3.commandCalls(PutObjectCommand).map((c) => [c.args[0].input.Key, c.args[0].input]),
+    );
+    const labels = decodeNifti(puts[`results/${JOB_ID}/labels.nii.gz`].Body as Uint8Array, 'labels.nii.gz');
+    for (let i = 0; i < 16; i++) expect(labels.affine[i]).toBeCloseTo(affine[i], 5);
+    const at = (i: number, j: number, k: number) => labels.data[i + nx * (j + ny * k)];
+    // RAS liver x 10..19 is LAS x 20..29; the RAS tumor voxel (11, 11, 4) is LAS (28, 11, 4).
+    expect([at(29, 10, 3), at(20, 19, 6), at(28, 11, 4), at(10, 10, 3), at(19, 12, 3)]).toEqual([
+      1, 1, 2, 0, 0,
+    ]);
+    const report = JSON.parse(
+      new TextDecoder().decode(puts[`results/${JOB_ID}/report.json`].Body as Uint8Array),
+    );
+    // Stage 1's box x 8..21 on the RAS grid is x 18..31 on the stored one.
+    expect(report.localization.voxels).toEqual({ start: [18, 8, 1], end: [32, 22, 9] });
+    expect(report.input.orientation).toBe('LAS');
+    expect(report.liver.voxels).toBe(400);
   });
 
   it('fails when a stage output is missing', async () => {
