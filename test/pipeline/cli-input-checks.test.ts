@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSegment } from '../../lib/cli/commands/segment.ts';
+import { DEMO } from '../../lib/training/demo.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { withData } from '../../lib/volume/volume.ts';
 import { pointwiseEngine } from './engines.ts';
@@ -98,5 +99,23 @@ describe('segment: input checks and flags', () => {
       expect(o.reason).toBe(`${file}: no liver found in the scan (is it an abdominal CT?)`);
     }
     expect(await readdir(join(dir, 'out-e1'))).toEqual([]);
+  });
+
+  it('says so on stderr and in the report when demo models segment a scan', async () => {
+    const file = join(dir, 'demo.nii.gz');
+    await writeNifti(file, scene().ct);
+    const demo = async () => {
+      const m = sceneModels();
+      m.liver = m.liver.map((x) => ({ ...x, manifest: { ...x.manifest, note: DEMO.note } }));
+      return m;
+    };
+    const { out: lines, stream } = sink();
+    const out = join(dir, 'out-demo');
+    const [o] = await runSegment([file], { models: 'x', out }, { loadModels: demo, stream });
+    expect(o.ok).toBe(true);
+    const report = JSON.parse(await readFile(join(out, 'demo_report.json'), 'utf8'));
+    expect(report.demoModels).toBe(true);
+    expect(report.flags.at(-1).code).toBe('demo-models');
+    expect(lines.join('')).toContain(`warning: ${file}: DEMO MODEL - not for clinical use`);
   });
 });
