@@ -5,14 +5,18 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../errors.ts';
+import { checkInput } from '../pipeline/input-checks.ts';
 import { caseName } from '../pipeline/inputs.ts';
 import {
   buildReport,
+  isDemoModel,
   reportOptions,
   type SegmentationReport,
   type StageTimings,
 } from '../pipeline/report.ts';
+import { noLiverFound } from '../pipeline/stages.ts';
 import type { Box3 } from '../preprocess/crop.ts';
+import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientation.ts';
 import { type Vec3, type Volume, voxelCount, withData } from '../volume/volume.ts';
 import {
   boxFile,
@@ -141,6 +145,9 @@ export async function ingest(deps: SegmentationDeps, input: SegmentationInput): 
   const bytes = await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES);
   const vol = await deps.codec.decodeScan(file, bytes);
   checkGrid(vol, file);
+  // The CLI's input checks: a refusal fails the job with its reason (the warnings go into the report).
+  const { refusal } = checkInput(vol, { modality: vol.modality });
+  if (refusal) throw new InputError(refusal.message, 'NOT_CT', file);
   const current = await deps.models.current(MODEL_STAGES);
   const missing = MODEL_STAGES.filter((s) => !current[s]);
   if (missing.length > 0) {
@@ -160,7 +167,10 @@ export async function ingest(deps: SegmentationDeps, input: SegmentationInput): 
 
 // --- window --------------------------------------------------------------------------------------------
 
-/** HU window + normalisation of the scan; writes the Float32 volume (NIfTI) to `plan.preprocessed`. */
+/**
+ * HU window + normalisation of the scan on its canonical RAS+ grid (as `segmentCt`: the Batch stages work
+ * there, finalize maps their masks back); writes the Float32 volume (NIfTI) to `plan.preprocessed`.
+ */
 export async function windowScan(
   deps: SegmentationDeps,
   input: PlanStepInput,
@@ -170,7 +180,7 @@ export async function windowScan(
   await deps.jobs.setStep(jobId, 'window', nowIso(deps));
   const file = fileNameOf(source.key);
   const vol = await deps.codec.decodeScan(file, await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES));
-  const normalized = deps.codec.windowAndNormalize(vol);
+  const normalized = deps.codec.windowAndNormalize(toCanonical(vol).volume);
   await putObjectBytes(deps.s3, plan.preprocessed, deps.codec.encodeNifti(normalized));
   // The step's wall time (read, window, write): the report's preprocessMs.
   const ms = Math.round(performance.now() - started);
@@ -245,12 +255,14 @@ export async function finalizeJob(
   const { jobId, source, plan } = input;
   const file = fileNameOf(source.key);
   const ct = await deps.codec.decodeScan(file, await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES));
+  // The stages ran on the canonical grid (see windowScan); their masks go back onto the scan's own grid.
+  const { volume: canonical, reorientation } = toCanonical(ct);
   const liverUri = plan.tumor.liver;
   const tumorUri = `${plan.tumor.out}${STAGE_FILES.tumor}`;
   const liver = deps.codec.decodeNifti(STAGE_FILES.liver, await getUriBytes(deps.s3, liverUri));
   const tumor = deps.codec.decodeNifti(STAGE_FILES.tumor, await getUriBytes(deps.s3, tumorUri));
-  sameDims(ct, liver, 'liver');
-  sameDims(ct, tumor, 'tumor');
+  sameDims(canonical, liver, 'liver');
+  sameDims(canonical, tumor, 'tumor');
   if (voxelCount(ct.dims) !== liver.data.length) throw new Error('liver mask does not fill the grid');
   const info = {
     localize: await readStageInfo(deps.s3, plan.localize.out),
@@ -259,11 +271,18 @@ export async function finalizeJob(
   };
   const { box } = parseEvent(boxFile, await getJson(deps.s3, plan.liver.box), STAGE_FILES.box);
   // The label map keeps the input's grid and affine exactly.
-  const labels = withData(ct, combineLabels(liver.data, tumor.data), 'uint8');
+  const labels = withData(
+    ct,
+    fromCanonicalData(combineLabels(liver.data, tumor.data), reorientation),
+    'uint8',
+  );
+  // As `raunet segment`: a scan without liver is a failed job (nothing written), however it came about.
+  if (!labels.data.some((v) => v > 0)) throw noLiverFound(file);
+  const stageModels = [...info.localize.models, ...info.liver.models, ...info.tumor.models];
   const at = nowIso(deps);
   const report = buildReport(ct, labels, {
     name: reportName(source.key),
-    localization: box as Box3,
+    localization: boxToInput(box as Box3, reorientation),
     timings: stageTimings(input),
     engine: info.liver.engine,
     models: { localize: info.localize.models, liver: info.liver.models, tumor: info.tumor.models },
@@ -275,6 +294,8 @@ export async function finalizeJob(
         tumor: info.tumor.patch,
       },
     ),
+    flags: checkInput(ct, { modality: ct.modality }).flags,
+    demoModels: stageModels.some(isDemoModel),
     createdAt: at,
   });
   const summary = summaryOf(report);

@@ -48,6 +48,12 @@ export const ModelManifestSchema = z.object({
   /** Probability threshold to segment with (the training recipe's; absent: 0.5). */
   threshold: z.number().min(0).max(1).optional(),
   metrics: z.record(z.string(), z.number()).optional(),
+  /**
+   * Voxel orientation of the training samples (`CANONICAL_ORIENTATION` of `volume/orientation.ts`: every
+   * case is reoriented to RAS+ before sampling, every input before inference). Absent in manifests written
+   * before it was recorded: those models (the bundled demo ones included) were trained on RAS+ phantoms.
+   */
+  orientation: z.literal('RAS').optional(),
   /** ISO 8601 time stamp. */
   createdAt: z.string().min(1),
   note: z.string().optional(),

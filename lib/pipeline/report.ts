@@ -6,6 +6,19 @@ import { labelComponents } from '../postprocess/components.ts';
 import { type Box3, boundingBox, boxSize, cropArray } from '../preprocess/crop.ts';
 import { applyAffine, det3, linearPart, orientationCode } from '../volume/affine.ts';
 import type { Affine, Vec3, Volume } from '../volume/volume.ts';
+import { plausibilityFlags } from './plausibility.ts';
+
+/**
+ * A remark on the input or the result, for the report's readers and the preview: codes such as
+ * `intensity-not-ct`, `spacing-doubtful`, `few-slices`, `no-liver-like-tissue` (input checks),
+ * `liver-empty`, `liver-touches-border`, `liver-volume-implausible`, `box-clips-mask` (the result) and
+ * `demo-models`. See docs/segmentation.md, "Input checks and orientation".
+ */
+export interface ReportFlag {
+  code: string;
+  severity: 'info' | 'warning';
+  message: string;
+}
 
 export interface StructureStats {
   voxels: number;
@@ -66,7 +79,24 @@ export interface SegmentationReport {
   engine: { kind: string; backend: string };
   models: Record<'localize' | 'liver' | 'tumor', ModelInfo[]>;
   options: Record<string, unknown>;
+  /** Input checks' doubts, then the result's plausibility flags, then `demo-models`. */
+  flags: ReportFlag[];
+  /** Segmented with the bundled demo models (phantom-trained, not for clinical use). */
+  demoModels: boolean;
   createdAt: string;
+}
+
+export const DEMO_MODELS_FLAG: ReportFlag = {
+  code: 'demo-models',
+  severity: 'warning',
+  message: 'DEMO MODEL - not for clinical use: segmented with the demo models, trained on synthetic phantoms',
+};
+
+/** How the demo models' manifests begin their note (`DEMO.note` of `training/demo.ts`). */
+export const DEMO_MODEL_NOTE_PREFIX = 'Demonstration model';
+
+export function isDemoModel(m: { note?: string }): boolean {
+  return m.note?.startsWith(DEMO_MODEL_NOTE_PREFIX) ?? false;
 }
 
 /** Volume of one voxel in mm^3: |det| of the affine's 3x3 part. */
@@ -167,6 +197,9 @@ export interface ReportContext {
   engine: { kind: string; backend: string };
   models: SegmentationReport['models'];
   options: Record<string, unknown>;
+  /** Flags of the input checks (`checkInput`); the result's own flags are added here. */
+  flags?: ReportFlag[];
+  demoModels?: boolean;
   createdAt?: string;
 }
 
@@ -205,6 +238,18 @@ export function buildReport(ct: Volume, labels: Volume<Uint8Array>, ctx: ReportC
   const liver = unionStats(parenchyma, tumor, mm3);
   const liverBox = boundingBox(labels.data, labels.dims, 0);
   const items = liverBox ? tumorList(labels, mm3, liverBox) : [];
+  const demoModels = ctx.demoModels ?? false;
+  const flags: ReportFlag[] = [
+    ...(ctx.flags ?? []),
+    ...plausibilityFlags({
+      dims: ct.dims,
+      affine: ct.affine,
+      liverVolumeMl: liver.volumeMl,
+      liverBox,
+      localization: ctx.localization,
+    }),
+  ];
+  if (demoModels) flags.push(DEMO_MODELS_FLAG);
   return {
     input: {
       name: ctx.name,
@@ -222,6 +267,8 @@ export function buildReport(ct: Volume, labels: Volume<Uint8Array>, ctx: ReportC
     engine: ctx.engine,
     models: ctx.models,
     options: ctx.options,
+    flags,
+    demoModels,
     createdAt: ctx.createdAt ?? new Date().toISOString(),
   };
 }

@@ -15,10 +15,13 @@ import { STAGES, type Stage } from '../model/storage.ts';
 import { type Box3, boxSize, cropArray, expandBox } from '../preprocess/crop.ts';
 import { reindexAffine } from '../preprocess/grid.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
+import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientation.ts';
 import { createVolume, type Vec3, type Volume, withData } from '../volume/volume.ts';
 import {
   buildReport,
+  isDemoModel,
   type ModelInfo,
+  type ReportFlag,
   reportOptions,
   type SegmentationReport,
   type StageTimings,
@@ -88,6 +91,8 @@ export interface SegmentOptions {
   onProgress?: (stage: StageName, done: number, total: number) => void;
   /** Called when a stage begins. */
   onStage?: (stage: StageName) => void;
+  /** Flags of the input checks (`checkInput` of `input-checks.ts`, run by the caller) for the report. */
+  inputFlags?: ReportFlag[];
 }
 
 export interface SegmentationResult {
@@ -145,6 +150,11 @@ export function manifestPatch(models: readonly LoadedModel[], stage: StageName):
   return stagePatch(models, d.dims, stage, d.fallback);
 }
 
+/** True when any stage runs one of the demo models (phantom-trained; their manifests' note says so). */
+export function usesDemoModels(models: LoadedModels): boolean {
+  return STAGES.some((s) => models[s].some((m) => isDemoModel(m.manifest)));
+}
+
 /** What the report says about one loaded model. */
 export const modelInfo = (m: LoadedModel): ModelInfo => ({
   id: m.id,
@@ -167,8 +177,13 @@ function regionVolume(ct: Volume, data: Float32Array, box: Box3): Volume<Float32
   );
 }
 
+/**
+ * The three stages on `input`. They run on its canonical RAS+ reorientation (permuted and flipped axes, no
+ * resampling; `volume/orientation.ts`), as the models were trained; the label map, the boxes and the
+ * report are on the input's own grid. Probability maps keep the canonical grid (their affine places them).
+ */
 export async function segmentCt(
-  ct: Volume,
+  input: Volume,
   models: LoadedModels,
   opts: SegmentOptions = {},
 ): Promise<SegmentationResult> {
@@ -189,6 +204,7 @@ export async function segmentCt(
   const probabilities: SegmentationResult['probabilities'] = {};
 
   const t0 = performance.now();
+  const { volume: ct, reorientation } = toCanonical(input);
   let normalized: Volume<Float32Array> | null = windowAndNormalize(ct);
   const t1 = performance.now();
 
@@ -241,7 +257,7 @@ export async function segmentCt(
   }
   const t4 = performance.now();
 
-  const labelVolume = withData(ct, labels, 'uint8');
+  const labelVolume = withData(input, fromCanonicalData(labels, reorientation), 'uint8');
   const timings: StageTimings = {
     preprocessMs: t1 - t0,
     localizeMs: t2 - t1,
@@ -250,9 +266,9 @@ export async function segmentCt(
     totalMs: t4 - t0,
   };
   const first = models.liver[0].engine;
-  const report = buildReport(ct, labelVolume, {
+  const report = buildReport(input, labelVolume, {
     name: opts.name ?? 'ct',
-    localization: box,
+    localization: box && boxToInput(box, reorientation),
     timings,
     engine: { kind: first.kind, backend: first.backend },
     models: {
@@ -264,6 +280,8 @@ export async function segmentCt(
       { ...opts, thresholds: th },
       { localize: slice, liver: liverPatch, tumor: tumorPatch },
     ),
+    flags: opts.inputFlags,
+    demoModels: usesDemoModels(models),
   });
   return { labels: labelVolume, report, probabilities: opts.saveProbabilities ? probabilities : undefined };
 }

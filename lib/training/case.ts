@@ -4,6 +4,7 @@
 import { InputError } from '../errors.ts';
 import { type Box3, boundingBox } from '../preprocess/crop.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
+import { toCanonical, toCanonicalData } from '../volume/orientation.ts';
 import { sameGrid, type Vec3, type Volume } from '../volume/volume.ts';
 
 /** Paths of one case on disk. */
@@ -13,7 +14,10 @@ export interface CaseFiles {
   segmentation: string;
 }
 
-/** A case ready for the samplers: the normalised CT and its labels on the same x-fastest grid. */
+/**
+ * A case ready for the samplers: the normalised CT and its labels on the same x-fastest grid, the case's
+ * canonical RAS+ reorientation (`volume/orientation.ts`), which inference uses too.
+ */
 export interface PreparedCase {
   id: string;
   dims: Vec3;
@@ -52,12 +56,14 @@ export function prepareCase(id: string, ct: Volume, seg: Volume, files?: Partial
     }
     labels[i] = v;
   }
+  const { volume: canonical, reorientation } = toCanonical(ct);
+  const canonicalLabels = toCanonicalData(labels, reorientation);
   return {
     id,
-    dims: [...ct.dims],
-    spacing: [...ct.spacing],
-    image: windowAndNormalize(ct).data,
-    labels,
-    liverBox: boundingBox(labels, ct.dims, 0, (v) => v >= 1),
+    dims: [...canonical.dims],
+    spacing: [...canonical.spacing],
+    image: windowAndNormalize(canonical).data,
+    labels: canonicalLabels,
+    liverBox: boundingBox(canonicalLabels, canonical.dims, 0, (v) => v >= 1),
   };
 }

@@ -19,6 +19,7 @@ import { saveOnnx } from '../inference/save-onnx.ts';
 import { ARCHS, type ArchName, buildRAUNet } from '../model/archs.ts';
 import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/storage.ts';
 import { LIVER_PATCH, LOCALIZE_SLICE, TUMOR_PATCH } from '../pipeline/stages.ts';
+import { CANONICAL_ORIENTATION } from '../volume/orientation.ts';
 import { CaseStore } from './dataset.ts';
 import { kFoldSplit } from './kfold.ts';
 import { foregroundFraction, initialiseOutputBias } from './output-prior.ts';
@@ -398,6 +399,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       },
       threshold: plan.threshold,
       metrics: { valDice: dice, epoch },
+      orientation: CANONICAL_ORIENTATION,
       createdAt: new Date().toISOString(),
       ...(opts.note ? { note: opts.note } : {}),
     });

@@ -42,6 +42,7 @@ const SUPPORTED_TS = [
 
 const TAG = {
   transferSyntax: 'x00020010',
+  modality: 'x00080060',
   seriesUid: 'x0020000e',
   position: 'x00200032',
   orientation: 'x00200037',
@@ -481,7 +482,9 @@ export async function decodeDicomSeries(
       for (let i = 0; i < nx; i++) data[dst + i] = raw[src + i] * slope + intercept;
     }
   }
+  const modality = ref.ds.string(TAG.modality)?.trim();
   return {
+    ...(modality ? { modality } : {}),
     data,
     dims: [nx, ny, nz],
     // rounded to 1e-9 mm: slice positions in decimal text leave float noise (0.9999999999999929)

@@ -32,6 +32,8 @@ export interface Volume<T extends VoxelArray = VoxelArray> {
   spacing: Vec3;
   affine: Affine;
   dtype: DType;
+  /** DICOM Modality (0008,0060) of a DICOM series ('CT', 'MR', ...); absent for NIfTI. */
+  modality?: string;
 }
 
 export const DTYPE_ARRAYS = {

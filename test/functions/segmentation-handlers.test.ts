@@ -18,10 +18,11 @@ import { jobIdFor } from '../../lib/cloud/identity.ts';
 import { logger } from '../../lib/cloud/logger.ts';
 import { planFor } from '../../lib/cloud/segmentation.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
-import { withData } from '../../lib/volume/volume.ts';
+import { createVolume, withData } from '../../lib/volume/volume.ts';
 import {
   body,
   CT_DIMS,
+  CT_SPACING,
   conditionalCheckFailed,
   context,
   ctBytes,
@@ -204,6 +205,21 @@ describe('ingest', () => {
     expect(update.ConditionExpression).toContain('<> :succeeded');
   });
 
+  it('fails a scan that is not CT (a label map) with the input checks of `raunet segment`', async () => {
+    ddb.on(PutCommand).resolves({});
+    const ct = makeCt();
+    const labels = withData(
+      ct,
+      Uint8Array.from(ct.data, (v) => (v > 100 ? 1 : 0)),
+      'uint8',
+    );
+    s3.on(GetObjectCommand).resolves(body(encodeNifti(labels, { gzip: true })));
+    const err = await ingest({ jobId: JOB_ID, source: SOURCE }, context).catch((e) => e);
+    expect(err.name).toBe('InputError');
+    expect(err.code).toBe('NOT_CT');
+    expect(err.message).toMatch(/^ct scan\.nii\.gz: looks like a label map, not a CT/);
+  });
+
   it('fails a missing object with NOT_FOUND', async () => {
     ddb.on(PutCommand).resolves({});
     s3.on(GetObjectCommand).rejects(Object.assign(new Error('gone'), { name: 'NoSuchKey' }));
@@ -376,6 +392,7 @@ describe('finalize', () => {
       [
         ...['input', 'liver', 'tumors', 'tumorBurden', 'structures', 'localization', 'timings'],
         ...['engine', 'models', 'options', 'createdAt', 'jobId', 'source', 'summary', 'files'],
+        ...['flags', 'demoModels'],
       ].sort(),
     );
     expect(report.input).toMatchObject({ name: 'ct scan', dims: CT_DIMS, orientation: expect.any(String) });
@@ -404,6 +421,12 @@ describe('finalize', () => {
     expect(report.models.tumor.map((mi: { id: string }) => mi.id)).toEqual(['tumor/fold-0', 'tumor/fold-1']);
     expect(report.options.patches).toEqual({ localize: [64, 64], liver: [64, 64, 32], tumor: [32, 32, 32] });
     expect(report.options.thresholds).toEqual({ localize: 0.5, liver: 0.5, tumor: 0.5 });
+    // 10 slices (< a 32-slice patch) and a 0.64 mL liver: flagged as the CLI flags them.
+    expect(report.flags.map((f: { code: string }) => f.code)).toEqual([
+      'few-slices',
+      'liver-volume-implausible',
+    ]);
+    expect(report.demoModels).toBe(false);
     expect(report.jobId).toBe(JOB_ID);
     expect(report.summary).toEqual(out.summary);
   });
@@ -426,6 +449,43 @@ describe('finalize', () => {
     s3.on(PutObjectCommand).resolves({});
     ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
     await expect(finalize(INPUT, context)).rejects.toThrow(/is not RUNNING/);
+  });
+
+  it('puts the masks of a scan stored LAS back on its own grid (the stages ran on its RAS+ grid)', async () => {
+    stageOutputs();
+    // The same scan stored with x reversed (LAS): voxel i holds what RAS voxel 39 - i holds.
+    const ras = makeCt();
+    const [nx, ny] = CT_DIMS;
+    const las = new Int16Array(ras.data.length);
+    for (let n = 0; n < las.length; n++) {
+      const i = n % nx;
+      las[n - i + (nx - 1 - i)] = ras.data[n];
+    }
+    const affine = [...ras.affine];
+    affine[0] = -ras.affine[0];
+    affine[3] = ras.affine[3] + (nx - 1) * ras.affine[0];
+    const scan = createVolume(las, CT_DIMS, CT_SPACING, affine);
+    s3.on(GetObjectCommand, { Key: SOURCE.key }).resolves(body(encodeNifti(scan, { gzip: true })));
+    s3.on(PutObjectCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    await finalize(INPUT, context);
+    const puts = Object.fromEntries(
+      s3.commandCalls(PutObjectCommand).map((c) => [c.args[0].input.Key, c.args[0].input]),
+    );
+    const labels = decodeNifti(puts[`results/${JOB_ID}/labels.nii.gz`].Body as Uint8Array, 'labels.nii.gz');
+    for (let i = 0; i < 16; i++) expect(labels.affine[i]).toBeCloseTo(affine[i], 5);
+    const at = (i: number, j: number, k: number) => labels.data[i + nx * (j + ny * k)];
+    // RAS liver x 10..19 is LAS x 20..29; the RAS tumor voxel (11, 11, 4) is LAS (28, 11, 4).
+    expect([at(29, 10, 3), at(20, 19, 6), at(28, 11, 4), at(10, 10, 3), at(19, 12, 3)]).toEqual([
+      1, 1, 2, 0, 0,
+    ]);
+    const report = JSON.parse(
+      new TextDecoder().decode(puts[`results/${JOB_ID}/report.json`].Body as Uint8Array),
+    );
+    // Stage 1's box x 8..21 on the RAS grid is x 18..31 on the stored one.
+    expect(report.localization.voxels).toEqual({ start: [18, 8, 1], end: [32, 22, 9] });
+    expect(report.input.orientation).toBe('LAS');
+    expect(report.liver.voxels).toBe(400);
   });
 
   it('fails when a stage output is missing', async () => {

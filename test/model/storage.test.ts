@@ -7,7 +7,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/errors.ts';
 import { buildRAUNet } from '../../lib/model/archs.ts';
-import { loadManifest, loadModel, type ModelManifest, saveModel } from '../../lib/model/storage.ts';
+import {
+  loadManifest,
+  loadModel,
+  type ModelManifest,
+  parseManifest,
+  saveModel,
+} from '../../lib/model/storage.ts';
+import { CANONICAL_ORIENTATION } from '../../lib/volume/orientation.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -158,5 +165,21 @@ describe('model storage', () => {
     // an invalid manifest is refused before anything is written
     await expect(saveModel(model, join(dir, 'never'), { ...manifest, width: -1 })).rejects.toThrow(/width/);
     await expect(readFile(join(dir, 'never', 'model.json'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('manifest orientation', () => {
+  const base = { arch: 'raunet1', width: 0.125, inputShape: [64, 64, 1], createdAt: '2026-01-01T00:00:00Z' };
+  it('records RAS (the canonical orientation), reads manifests without it, refuses another', async () => {
+    expect(parseManifest({ ...base, orientation: CANONICAL_ORIENTATION }).orientation).toBe('RAS');
+    expect(parseManifest(base).orientation).toBeUndefined();
+    expect(() => parseManifest({ ...base, orientation: 'LPS' }, 'm.json')).toThrow(
+      /m\.json: invalid model manifest: orientation/,
+    );
+    // The bundled demo models' manifests (written before the field) still load.
+    const demo = JSON.parse(
+      await readFile(join(import.meta.dirname, '../../models/demo/liver/fold-0/manifest.json'), 'utf8'),
+    );
+    expect(parseManifest(demo).stage).toBe('liver');
   });
 });

@@ -33,4 +33,31 @@ describe('prepareCase', () => {
     const seg = createVolume(Uint8Array.from([0, 0, 0, 5, 0, 0, 0, 0]), [2, 2, 2], [1, 1, 2]);
     expect(() => prepareCase('3', ct, seg, files)).toThrow(/segmentation-3\.nii: label 5/);
   });
+
+  it('brings the case to RAS+ first: the same case stored PSL (permuted, flipped) gives the same samples', () => {
+    // Stored with voxel axis i along -y (posterior, 1 mm), j along +z (superior, 2 mm), k along -x (left, 1 mm).
+    // Voxel (i, j, k) of the stored case is RAS voxel (x, y, z) = (1 - k, 1 - i, j) of the case above.
+    const ras = Array.from(ct.data);
+    const stored = new Int16Array(8);
+    const seg = Uint8Array.from([0, 0, 1, 2, 0, 0, 0, 1]);
+    const storedSeg = new Uint8Array(8);
+    for (let k = 0; k < 2; k++)
+      for (let j = 0; j < 2; j++)
+        for (let i = 0; i < 2; i++) {
+          const r = 1 - k + 2 * (1 - i + 2 * j);
+          stored[i + 2 * (j + 2 * k)] = ras[r];
+          storedSeg[i + 2 * (j + 2 * k)] = seg[r];
+        }
+    const affine = [0, 0, -1, 1, -1, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 1];
+    const c = prepareCase(
+      '3',
+      createVolume(stored, [2, 2, 2], [1, 2, 1], affine),
+      createVolume(storedSeg, [2, 2, 2], [1, 2, 1], affine),
+    );
+    expect(c.dims).toEqual([2, 2, 2]);
+    expect(c.spacing).toEqual([1, 1, 2]);
+    expect(Array.from(c.image)).toEqual([0, 0, 0.5, 1, 1, 1 / 3, 1 / 3, 1 / 3].map((v) => Math.fround(v)));
+    expect(Array.from(c.labels)).toEqual([0, 0, 1, 2, 0, 0, 0, 1]);
+    expect(c.liverBox).toEqual({ start: [0, 1, 0], end: [2, 2, 2] });
+  });
 });

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { CommandFailed, describeFailure } from '../../errors.ts';
+import { CommandFailed, describeFailure, InputError } from '../../errors.ts';
 import {
   checkOutputTargets,
   lockCase,
@@ -15,6 +15,7 @@ import {
   prepareOutputFolder,
   releaseOutputFolder,
 } from '../../output/safe-output.ts';
+import { checkInput } from '../../pipeline/input-checks.ts';
 import { type CaseInput, expandInputs } from '../../pipeline/inputs.ts';
 import {
   disposeModels,
@@ -25,6 +26,7 @@ import {
 import { renderPreviewPng } from '../../pipeline/preview.ts';
 import {
   type LoadedModels,
+  manifestPatch,
   type SegmentOptions,
   STAGES,
   type StageName,
@@ -51,6 +53,8 @@ export interface SegmentCliOptions {
   saveProbabilities?: boolean;
   overwrite?: boolean;
   quiet?: boolean;
+  /** Segment every DICOM series of nested study/series folders (else such a folder is refused). */
+  allSeries?: boolean;
 }
 
 export interface SegmentDeps {
@@ -151,7 +155,15 @@ async function segmentLocked(
   const targets = Object.values(paths).filter((p): p is string => Boolean(p));
   await checkOutputTargets(targets, { overwrite: o.overwrite, inputs });
   const ct = await readVolume(c.path);
+  // Before stage 1: refuse what the models cannot apply to, warn about what is doubtful.
+  const checks = checkInput(ct, {
+    modality: ct.modality,
+    patchSlices: manifestPatch(models.liver, 'liver')[2],
+  });
+  if (checks.refusal) throw new InputError(checks.refusal.message, 'NOT_CT', c.path);
+  for (const f of checks.flags) progress.log(`warning: ${c.path}: ${f.message}`);
   const opts: SegmentOptions = {
+    inputFlags: checks.flags,
     name: c.name,
     thresholds: o.threshold,
     overlap: o.overlap,
@@ -167,8 +179,11 @@ async function segmentLocked(
   };
   const result = await segmentCt(ct, models, opts);
   progress.finish();
-  // As in the cloud: a scan without liver is a failed case with its reason, nothing written.
-  if (!result.report.localization) throw noLiverFound(c.path);
+  // As in the cloud: a scan without liver (stage 1 found none, or stages 2-3 left none) is a failed case
+  // with its reason, nothing written.
+  if (result.report.liver.voxels === 0) throw noLiverFound(c.path);
+  for (const f of result.report.flags.slice(checks.flags.length))
+    progress.log(`warning: ${c.path}: ${f.message}`);
   const report = { ...result.report, input: { ...result.report.input, path: c.path, kind: c.kind } };
   const files: Array<[string, Uint8Array | string]> = [
     [paths.seg, encodeNifti(result.labels, { gzip: true })],
@@ -205,7 +220,8 @@ export async function runSegment(
     if (o.quiet) (deps.stream ?? process.stderr).write(`${path}: FAILED: ${reason}\n`);
     else progress.log(`${path}: FAILED: ${reason}`);
   };
-  const { cases, problems } = await expandInputs(inputs);
+  const { cases, problems, skipped } = await expandInputs(inputs, { allSeries: o.allSeries });
+  for (const x of skipped) progress.log(`note: ${x.path}: skipped, ${x.reason}`);
   const outcomes: CaseOutcome[] = problems.map((p) => ({
     name: p.path,
     path: p.path,
@@ -306,6 +322,7 @@ export function register(program: Command): void {
       parseStageValues(s, true),
     )
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
+    .option('--all-series', 'segment every DICOM series found in nested study/series folders', false)
     .option('--overwrite', 'replace existing outputs', false)
     .option('--quiet', 'no progress output', false)
     .action(async (inputs: string[], o: Omit<SegmentCliOptions, 'models'> & { models?: string }) => {
