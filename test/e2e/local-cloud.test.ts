@@ -115,7 +115,9 @@ describe('local cloud from the synthesized template', () => {
         .map((f) => f.replace(/^.*\//, ''))
         .sort(),
     ).toEqual([
+      'check-folds.ts',
       'finalize.ts',
+      'fold-failed.ts',
       'ingest.ts',
       'mark-failed.ts',
       'plan.ts',
