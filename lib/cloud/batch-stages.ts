@@ -295,6 +295,9 @@ function requireTraining(ctx: BatchContext): TrainingLibrary {
 async function uploadDir(s3: S3Client, dir: string, uri: string): Promise<void> {
   const { readdir, readFile } = await import('node:fs/promises');
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  // manifest.json last: its presence marks a complete model (as saveModel writes it), so a job lost
+  // mid-upload never leaves what looks like a trained fold.
+  entries.sort((a, b) => Number(a.name === 'manifest.json') - Number(b.name === 'manifest.json'));
   for (const e of entries) {
     if (!e.isFile()) continue;
     const full = path.join(e.parentPath, e.name);

@@ -201,6 +201,34 @@ describe('train-fold with checkpoints', () => {
     expect((await readCheckpointPointer(s3, CKPT))?.epoch).toBe(4);
   });
 
+  it('uploads the trained fold with manifest.json last (its presence marks a complete model)', async () => {
+    const lib = library({});
+    const training: TrainingLibrary = {
+      ...lib,
+      async trainFold(a, m, outDir, data, options) {
+        await lib.trainFold(a, m, outDir, data, options);
+        await writeFile(path.join(outDir, a.stage, `fold-${a.fold}`, 'manifest.json'), '{}');
+        await writeFile(path.join(outDir, a.stage, `fold-${a.fold}`, 'model.json'), '{}');
+      },
+    };
+    const argv = ['train-fold', '--args', JSON.stringify(args(0))];
+    expect(
+      await runBatchStage(argv, {
+        s3,
+        codec: libraryCodec,
+        loadEngines: vi.fn(),
+        requireGpu: false,
+        training,
+      }),
+    ).toBe(EXIT.ok);
+    const outKeys = s3mock
+      .commandCalls(PutObjectCommand)
+      .map((c) => String(c.args[0].input.Key))
+      .filter((k) => k.startsWith(`runs/${RUN}/v0/liver/fold-1/`));
+    expect(outKeys).toHaveLength(5);
+    expect(outKeys.at(-1)).toBe(`runs/${RUN}/v0/liver/fold-1/manifest.json`);
+  });
+
   it('takes no checkpoint with everyEpochs 0 and still resumes from one that exists', async () => {
     const seen: { resume?: boolean } = {};
     const argv = ['train-fold', '--args', JSON.stringify(args(0))];
