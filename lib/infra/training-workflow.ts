@@ -157,8 +157,11 @@ export class TrainingWorkflow extends Construct {
         fold: sfn.JsonPath.numberAt('$.item.args.fold'),
         error: sfn.JsonPath.objectAt('$.error'),
       },
-      '$',
+      '$.outcome',
     );
+    // The iteration's output is the outcome alone (a ResultPath of '$' would do in AWS; this also runs
+    // in the local interpreter, which keeps the input there).
+    foldFailedStep.next(new sfn.Pass(this, 'FoldFailedOutcome', { inputPath: '$.outcome' }));
     trainFold.addCatch(foldFailedStep, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     const folds = new sfn.Map(this, 'Folds', {
       itemsPath: '$.plan.items',

@@ -63,8 +63,9 @@ describe('training workflow resilience (synthesized)', () => {
       'fold.$': '$.item.args.fold',
       'error.$': '$.error',
     });
-    expect(states.FoldFailed.ResultPath).toBe('$');
-    expect(states.FoldFailed.End).toBe(true);
+    expect(states.FoldFailed.ResultPath).toBe('$.outcome');
+    expect(states.FoldFailed.Next).toBe('FoldFailedOutcome');
+    expect(states.FoldFailedOutcome).toMatchObject({ Type: 'Pass', InputPath: '$.outcome', End: true });
     expect(map.ResultPath).toBe('$.foldResults');
     expect(d.States.CheckFolds.Parameters).toMatchObject({
       'minFolds.$': '$.plan.minFolds',
