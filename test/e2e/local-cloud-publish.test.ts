@@ -12,9 +12,9 @@ import { main } from '../../lib/cli/main.ts';
 import { DynamoModelRegistry } from '../../lib/cloud/model-registry.ts';
 import { publishModels } from '../../lib/cloud/publish.ts';
 import { LocalCloud } from '../../lib/localcloud/cloud.ts';
-import { TABLE_TYPES } from '../../lib/localcloud/emulators.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { encodeNifti } from '../../lib/volume/nifti.ts';
+import { tableNameOf } from './helpers.ts';
 
 const DEMO = 'models/demo';
 let cloud: LocalCloud;
@@ -22,15 +22,6 @@ let models: string;
 let modelsTable: string;
 let jobsTable: string;
 const started = Date.now();
-
-function tableName(hint: string): string {
-  for (const t of TABLE_TYPES) {
-    try {
-      return cloud.nameOf(t, hint);
-    } catch {}
-  }
-  throw new Error(`no table ${hint}`);
-}
 
 async function scan(table: string): Promise<Record<string, unknown>[]> {
   const out = await DynamoDBDocumentClient.from(cloud.ddb).send(new ScanCommand({ TableName: table }));
@@ -66,8 +57,8 @@ async function publish(...args: string[]): Promise<{ code: number; out: string; 
 beforeAll(async () => {
   cloud = await LocalCloud.start();
   models = cloud.nameOf('AWS::S3::Bucket', 'models');
-  modelsTable = tableName('models');
-  jobsTable = tableName('jobs');
+  modelsTable = tableNameOf(cloud, 'models');
+  jobsTable = tableNameOf(cloud, 'jobs');
 }, 300_000);
 
 afterAll(async () => {

@@ -4,16 +4,14 @@
  * resumes from its S3 checkpoint; a failed fold does not discard the others, and the run is promoted or
  * FAILED by the minFolds rule, with every fold's outcome recorded. RAUNET_E2E_TRAINING=0 skips it.
  */
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpointPointer } from '../../lib/cloud/fold-checkpoint.ts';
 import { LocalCloud } from '../../lib/localcloud/cloud.ts';
-import { TABLE_TYPES } from '../../lib/localcloud/emulators.ts';
 import { seedModels } from '../../lib/localcloud/models.ts';
-import { generatePhantom } from '../../lib/phantom/phantom.ts';
-import { encodeNifti } from '../../lib/volume/nifti.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
+import { putPhantomDataset, tableNameOf } from './helpers.ts';
 
 const TRAINING = process.env.RAUNET_E2E_TRAINING !== '0';
 const TINY: Vec3 = [48, 48, 32];
@@ -42,29 +40,9 @@ beforeAll(async () => {
   if (!TRAINING) return;
   cloud = await LocalCloud.start();
   models = cloud.nameOf('AWS::S3::Bucket', 'models');
-  modelsTable = TABLE_TYPES.map((t) => {
-    try {
-      return cloud.nameOf(t, 'models');
-    } catch {
-      return undefined;
-    }
-  }).find((n) => n !== undefined)!;
+  modelsTable = tableNameOf(cloud, 'models');
   await seedModels({ bucket: models, table: modelsTable });
-  for (let k = 0; k < 3; k++) {
-    const { ct, seg } = generatePhantom({ seed: 200 + k, dims: TINY, tumors: 1 });
-    for (const [name, vol] of [
-      ['volume', ct],
-      ['segmentation', seg],
-    ] as const) {
-      await cloud.s3.send(
-        new PutObjectCommand({
-          Bucket: models,
-          Key: `datasets/tiny3/${name}-${k}.nii.gz`,
-          Body: encodeNifti(vol, { gzip: true }),
-        }),
-      );
-    }
-  }
+  await putPhantomDataset(cloud, models, 'tiny3', { cases: 3, seed0: 200, dims: TINY });
 }, 300_000);
 
 afterAll(async () => {
