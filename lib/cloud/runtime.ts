@@ -64,7 +64,7 @@ export function trainingDeps(env: NodeJS.ProcessEnv = process.env): TrainingDeps
       folds: Number.isInteger(folds) ? folds : 5,
       checkpointEveryEpochs: intOr(env.DEFAULT_CHECKPOINT_EVERY, 0),
       // Unset: every fold of a run must succeed.
-      minFolds: env.DEFAULT_MIN_FOLDS ? intOr(env.DEFAULT_MIN_FOLDS, null) : null,
+      minFolds: intOr(env.DEFAULT_MIN_FOLDS, null) || null,
     },
   };
 }
