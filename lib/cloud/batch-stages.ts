@@ -25,6 +25,7 @@ import {
   segmentTumorArgs,
   trainFoldArgs,
 } from './events.ts';
+import { checkpointDue, restoreFoldCheckpoint, saveFoldCheckpoint } from './fold-checkpoint.ts';
 import { assertGpu, GpuUnavailableError } from './gpu-check.ts';
 import { parseS3Uri, STAGE_FILES } from './layout.ts';
 import { logger, safeError } from './logger.ts';
@@ -50,12 +51,16 @@ export type EngineLoader = (modelsRoot: string, stage: StageName) => Promise<Loa
 export interface TrainingLibrary {
   /** Starts the fastest tfjs backend present (tfjs-node-gpu first) and resolves to its name. */
   startBackend(): Promise<string>;
-  /** Trains `args.fold` of the dataset in `dataDir` (LiTS layout), writing `<outDir>/<stage>/fold-<k>/`. */
+  /**
+   * Trains `args.fold` of the dataset in `dataDir` (LiTS layout), writing `<outDir>/<stage>/fold-<k>/`;
+   * with `resume`, continues from what that folder holds (a restored checkpoint).
+   */
   trainFold(
     args: StageArgs<'train-fold'>,
     manifest: unknown,
     outDir: string,
     dataDir?: string,
+    options?: FoldTrainingOptions,
   ): Promise<void>;
   /** Scores each candidate ensemble (local folders with `<stage>/fold-*`); returns the metrics JSON to store. */
   evaluateEnsemble(
@@ -63,6 +68,13 @@ export interface TrainingLibrary {
     manifest: unknown,
     candidateDirs: string[],
   ): Promise<unknown>;
+}
+
+export interface FoldTrainingOptions {
+  /** Continue from the fold folder's saved state (`trainStage`'s resume). */
+  resume: boolean;
+  /** Awaited after every epoch, once the fold folder is consistent on disk. */
+  afterEpoch?: (epoch: number, foldDir: string) => Promise<void>;
 }
 
 export interface BatchContext {
@@ -234,8 +246,28 @@ const RUNNERS: {
       }
     }
     const out = path.join(dir, 'out');
-    await lib.trainFold(args, manifest, out, data);
-    await uploadDir(ctx.s3, path.join(out, args.stage, `fold-${args.fold}`), args.out);
+    const foldDir = path.join(out, args.stage, `fold-${args.fold}`);
+    const ckpt = args.checkpoint;
+    // A checkpoint of this run's fold exists when an earlier attempt was lost (Batch retried the job on
+    // a new host): continue after its epoch.
+    const restored = ckpt ? await restoreFoldCheckpoint(ctx.s3, ckpt.uri, foldDir) : null;
+    logger.info('fold training', {
+      runId: args.runId,
+      fold: args.fold,
+      attempt: process.env.AWS_BATCH_JOB_ATTEMPT,
+      resumedAfterEpoch: restored?.epoch ?? null,
+    });
+    await lib.trainFold(args, manifest, out, data, {
+      resume: restored !== null,
+      afterEpoch:
+        ckpt && ckpt.everyEpochs > 0
+          ? async (epoch, at) => {
+              if (checkpointDue(epoch, ckpt.everyEpochs))
+                await saveFoldCheckpoint(ctx.s3, ckpt.uri, at, epoch);
+            }
+          : undefined,
+    });
+    await uploadDir(ctx.s3, foldDir, args.out);
   },
   async 'evaluate-ensemble'(ctx, args, dir) {
     const lib = requireTraining(ctx);
@@ -244,8 +276,10 @@ const RUNNERS: {
     for (const c of args.candidates) {
       // Only the folds' training states are needed to score an ensemble.
       const local = path.join(dir, 'candidates', c.variant);
+      // Only the folds that succeeded (when the workflow says which): a failed fold's files never count.
+      const keep = c.folds ? new Set(c.folds.map((f) => `/fold-${f}/train-state.json`)) : undefined;
       await downloadPrefix(ctx.s3, `${c.models}${args.stage}/`, path.join(local, args.stage), (k) =>
-        k.endsWith('/train-state.json'),
+        keep ? [...keep].some((suffix) => k.endsWith(suffix)) : k.endsWith('/train-state.json'),
       );
       dirs.push(local);
     }
@@ -261,6 +295,9 @@ function requireTraining(ctx: BatchContext): TrainingLibrary {
 async function uploadDir(s3: S3Client, dir: string, uri: string): Promise<void> {
   const { readdir, readFile } = await import('node:fs/promises');
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  // manifest.json last: its presence marks a complete model (as saveModel writes it), so a job lost
+  // mid-upload never leaves what looks like a trained fold.
+  entries.sort((a, b) => Number(a.name === 'manifest.json') - Number(b.name === 'manifest.json'));
   for (const e of entries) {
     if (!e.isFile()) continue;
     const full = path.join(e.parentPath, e.name);

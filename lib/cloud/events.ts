@@ -148,6 +148,10 @@ export const trainingRequest = z.object({
     })
     .optional(),
   schedule: trainingSchedule.optional(),
+  /** Upload a checkpoint of every fold every N epochs (0: never); default `training.checkpointEveryEpochs`. */
+  checkpointEveryEpochs: z.number().int().min(0).max(10_000).optional(),
+  /** Folds of a variant that must succeed for its ensemble to be promoted; default `training.minFolds`. */
+  minFolds: z.number().int().min(1).max(10).optional(),
   trigger: z.enum(['manual', 'schedule']).optional(),
 });
 export type TrainingRequest = z.infer<typeof trainingRequest>;
@@ -166,17 +170,44 @@ export const trainFoldArgs = z.object({
   hyper: hyperParameters,
   schedule: trainingSchedule.optional(),
   out: s3Uri,
+  /** The fold's S3 checkpoints (see fold-checkpoint.ts): restored when present, taken every N epochs. */
+  checkpoint: z.object({ uri: s3Uri, everyEpochs: z.number().int().min(0).max(10_000) }).optional(),
 });
 export const evaluateEnsembleArgs = z.object({
   runId: runIdSchema,
   stage: trainableStage,
   manifest: s3Uri,
   /** One models root per sweep variant (each holding `<stage>/fold-<k>/`). */
-  candidates: z.array(z.object({ variant: z.string(), models: s3Uri })).min(1),
+  candidates: z
+    .array(
+      z.object({
+        variant: z.string(),
+        models: s3Uri,
+        /** The folds that succeeded (absent: every fold found under `models`). */
+        folds: z.array(z.number().int().nonnegative()).optional(),
+      }),
+    )
+    .min(1),
   out: s3Uri,
 });
 
-export const registerInput = z.object({ runId: runIdSchema, stage: trainableStage, metrics: s3Uri });
+/** How one fold job of a training run ended (the fold Map's iteration result, see fold-outcomes.ts). */
+export const foldOutcome = z.object({
+  variant: z.string().regex(/^v\d+$/),
+  fold: z.number().int().nonnegative(),
+  status: z.enum(['SUCCEEDED', 'FAILED']),
+  reason: z.string().max(2_000).optional(),
+  batchJobId: z.string().optional(),
+});
+export type FoldOutcome = z.infer<typeof foldOutcome>;
+
+export const registerInput = z.object({
+  runId: runIdSchema,
+  stage: trainableStage,
+  metrics: s3Uri,
+  /** Every fold's outcome, recorded with the run. */
+  folds: z.array(foldOutcome).max(40).optional(),
+});
 export type RegisterInput = z.infer<typeof registerInput>;
 
 /** What evaluate-ensemble writes to `metrics`: the chosen variant and its validation Dice. */

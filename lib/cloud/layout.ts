@@ -11,6 +11,11 @@ export const RESULTS_PREFIX = 'results/';
 export const RUNS_PREFIX = 'runs/';
 export const DATASETS_PREFIX = 'datasets/';
 
+/** Where a fold job of a training run keeps its S3 checkpoints (see fold-checkpoint.ts). */
+export function checkpointPrefix(runId: string, variant: string, stage: string, fold: number): string {
+  return `${RUNS_PREFIX}${runId}/checkpoints/${variant}/${stage}/fold-${fold}/`;
+}
+
 export function hasInputSuffix(key: string): boolean {
   const lower = key.toLowerCase();
   return INPUT_SUFFIXES.some((s) => lower.endsWith(s));

@@ -7,6 +7,7 @@
  * the worse one.
  */
 import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { FoldOutcome } from './events.ts';
 import { writeIfCondition } from './job-store.ts';
 import { CURRENT_RUN_ID } from './table-schema.ts';
 
@@ -19,6 +20,8 @@ export interface ModelRun {
   variant: string;
   createdAt: string;
   hyper?: Record<string, number>;
+  /** How each fold job of the run ended (the ensemble is made of the succeeded folds of `variant`). */
+  folds?: FoldOutcome[];
 }
 
 /** A training run that failed: its own item (stage, runId), no valDice (so not in the `byDice` index). */
@@ -32,6 +35,8 @@ export interface FailedRun {
   /** The training execution's name. */
   execution: string;
   failedAt: string;
+  /** The fold outcomes, when the run got past its fold jobs. */
+  folds?: FoldOutcome[];
   batchJob?: {
     jobId: string;
     jobName?: string;

@@ -13,7 +13,7 @@
  */
 import { type BatchClient, DescribeJobsCommand, type JobDetail } from '@aws-sdk/client-batch';
 import { z } from 'zod';
-import { runIdSchema, trainableStage } from './events.ts';
+import { foldOutcome, runIdSchema, trainableStage } from './events.ts';
 import { batchJobIdOf, batchJobReason, clip, failureReason } from './failure.ts';
 import { runIdForExecution } from './identity.ts';
 import { logger, safeError } from './logger.ts';
@@ -34,6 +34,8 @@ export const runFailedInput = z.object({
     /** Present once Plan has run. */
     plan: z.object({ runId: runIdSchema, stage: trainableStage }).optional(),
     error: z.object({ Error: z.string(), Cause: z.string().optional() }),
+    /** Present once the fold Map has run: every fold's outcome. */
+    foldResults: z.array(foldOutcome).optional(),
   }),
 });
 export type RunFailedInput = z.infer<typeof runFailedInput>;
@@ -77,6 +79,25 @@ export async function describeFailedJob(batch: BatchClient, jobId: string): Prom
   };
 }
 
+/**
+ * The reason of a caught Step Functions error; for a Batch job's failure, its final record from
+ * DescribeJobs (or what the Cause says when Batch no longer knows the job or the call fails).
+ */
+export async function explainFailure(
+  batch: BatchClient,
+  error: { Error: string; Cause?: string },
+): Promise<{ reason: string; batchJob?: NonNullable<FailedRun['batchJob']> }> {
+  const reason = failureReason(error);
+  const jobId = batchJobIdOf(error);
+  if (!jobId) return { reason };
+  const described = await describeFailedJob(batch, jobId);
+  if (described.found) return { reason: clip(described.reason), batchJob: described.job };
+  return {
+    reason: described.why === 'missing' ? clip(`${reason} (Batch no longer knows job ${jobId})`) : reason,
+    batchJob: { jobId },
+  };
+}
+
 export async function recordRunFailure(
   deps: RunFailureDeps,
   input: RunFailedInput,
@@ -85,19 +106,8 @@ export async function recordRunFailure(
   const runId = state.plan?.runId ?? runIdForExecution(execution.startTime, execution.name);
   const requested = trainableStage.safeParse(state.stage);
   const stage = state.plan?.stage ?? (requested.success ? requested.data : UNKNOWN_STAGE);
-  let reason = failureReason(state.error);
-  let batchJob: FailedRun['batchJob'];
-  const jobId = batchJobIdOf(state.error);
-  if (jobId) {
-    const described = await describeFailedJob(deps.batch, jobId);
-    if (described.found) {
-      batchJob = described.job;
-      reason = clip(described.reason);
-    } else {
-      batchJob = { jobId };
-      if (described.why === 'missing') reason = clip(`${reason} (Batch no longer knows job ${jobId})`);
-    }
-  }
+  const { reason, batchJob } = await explainFailure(deps.batch, state.error);
+  const jobId = batchJob?.jobId;
   const run: FailedRun = {
     stage,
     runId,
@@ -107,6 +117,7 @@ export async function recordRunFailure(
     execution: execution.name,
     failedAt: (deps.now?.() ?? new Date()).toISOString(),
     ...(batchJob ? { batchJob } : {}),
+    ...(state.foldResults ? { folds: state.foldResults } : {}),
   };
   const recorded = await deps.registry.recordFailedRun(run);
   logger.warn('training run failed', {

@@ -48,14 +48,29 @@ export function starterDeps(env: NodeJS.ProcessEnv = process.env): StarterDeps {
   return { sfn: sfnClient(), stateMachineArn: requireEnv('STATE_MACHINE_ARN', env) };
 }
 
+function intOr<T>(raw: string | undefined, fallback: T): number | T {
+  const n = Number(raw);
+  return raw !== undefined && raw !== '' && Number.isInteger(n) && n >= 0 ? n : fallback;
+}
+
 export function trainingDeps(env: NodeJS.ProcessEnv = process.env): TrainingDeps {
   const folds = Number(env.DEFAULT_FOLDS ?? '5');
   return {
     s3: s3Client(),
     registry: new DynamoModelRegistry(docClient(), requireEnv('MODELS_TABLE', env)),
     modelsBucket: requireEnv('MODELS_BUCKET', env),
-    defaults: { dataset: env.DEFAULT_DATASET ?? 'lits', folds: Number.isInteger(folds) ? folds : 5 },
+    defaults: {
+      dataset: env.DEFAULT_DATASET ?? 'lits',
+      folds: Number.isInteger(folds) ? folds : 5,
+      checkpointEveryEpochs: intOr(env.DEFAULT_CHECKPOINT_EVERY, 0),
+      // Unset: every fold of a run must succeed.
+      minFolds: intOr(env.DEFAULT_MIN_FOLDS, null) || null,
+    },
   };
+}
+
+export function batchDeps(): { batch: BatchClient } {
+  return { batch: batchClient() };
 }
 
 export function runFailureDeps(env: NodeJS.ProcessEnv = process.env): RunFailureDeps {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { InputError } from '../errors.ts';
 import { initBackend } from '../model/backend.ts';
 import { trainStage } from '../training/train-stage.ts';
-import type { StageArgs, TrainingLibrary } from './batch-stages.ts';
+import type { FoldTrainingOptions, StageArgs, TrainingLibrary } from './batch-stages.ts';
 import type { EnsembleMetrics } from './events.ts';
 
 interface Manifest {
@@ -37,7 +37,13 @@ async function foldDice(dir: string, stage: string): Promise<number[]> {
 export const trainingLibrary: TrainingLibrary = {
   startBackend: () => initBackend(),
 
-  async trainFold(args: StageArgs<'train-fold'>, manifest: unknown, outDir: string, dataDir?: string) {
+  async trainFold(
+    args: StageArgs<'train-fold'>,
+    manifest: unknown,
+    outDir: string,
+    dataDir?: string,
+    options?: FoldTrainingOptions,
+  ) {
     if (!dataDir) throw new Error('train-fold needs the dataset folder');
     const m = manifest as Manifest;
     await trainStage({
@@ -52,6 +58,8 @@ export const trainingLibrary: TrainingLibrary = {
       ...args.schedule,
       seed: m.seed ?? 1,
       note: `run ${args.runId} variant ${args.variant}`,
+      resume: options?.resume ?? false,
+      afterEpoch: options?.afterEpoch ? (_fold, epoch, dir) => options.afterEpoch!(epoch, dir) : undefined,
       log: (line) => process.stderr.write(`${line}\n`),
     });
   },

@@ -14,7 +14,7 @@ import {
   type TrainingRequest,
 } from './events.ts';
 import { newRunId } from './identity.ts';
-import { DATASETS_PREFIX, RUNS_PREFIX, s3Uri } from './layout.ts';
+import { checkpointPrefix, DATASETS_PREFIX, RUNS_PREFIX, s3Uri } from './layout.ts';
 import { logger } from './logger.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import { getJson, listKeys, putJson } from './object-store.ts';
@@ -27,7 +27,14 @@ export interface TrainingDeps {
   s3: S3Client;
   registry: ModelRegistry;
   modelsBucket: string;
-  defaults: { dataset: string; folds: number };
+  defaults: {
+    dataset: string;
+    folds: number;
+    /** Fold checkpoints every N epochs (0: none). */
+    checkpointEveryEpochs?: number;
+    /** Folds of a variant that must succeed (null/absent: all of them). */
+    minFolds?: number | null;
+  };
   now?: () => Date;
   random?: () => number;
 }
@@ -87,6 +94,14 @@ export async function planTraining(deps: TrainingDeps, req: TrainingRequest) {
     folds,
     seed,
   );
+  const minFolds = req.minFolds ?? deps.defaults.minFolds ?? splits.length;
+  if (minFolds > splits.length) {
+    throw new InputError(
+      `minFolds ${minFolds} is more than the run's ${splits.length} folds`,
+      'BAD_ARGUMENT',
+    );
+  }
+  const checkpointEvery = req.checkpointEveryEpochs ?? deps.defaults.checkpointEveryEpochs ?? 0;
   const variants = sweepVariants(req.sweep);
   if (variants.length * splits.length > MAX_FOLD_JOBS) {
     throw new InputError(
@@ -119,6 +134,10 @@ export async function planTraining(deps: TrainingDeps, req: TrainingRequest) {
         hyper,
         ...(req.schedule ? { schedule: req.schedule } : {}),
         out: `${root}v${v}/${req.stage}/fold-${s.fold}/`,
+        checkpoint: {
+          uri: s3Uri(deps.modelsBucket, checkpointPrefix(runId, `v${v}`, req.stage, s.fold)),
+          everyEpochs: checkpointEvery,
+        },
       },
     })),
   );
@@ -136,7 +155,7 @@ export async function planTraining(deps: TrainingDeps, req: TrainingRequest) {
     folds: splits.length,
     variants: variants.length,
   });
-  return { runId, stage: req.stage, items, evaluate, metrics };
+  return { runId, stage: req.stage, minFolds, items, evaluate, metrics };
 }
 
 export async function registerEnsemble(
@@ -163,6 +182,7 @@ export async function registerEnsemble(
     variant: metrics.variant,
     createdAt: at,
     ...(metrics.hyper ? { hyper: metrics.hyper } : {}),
+    ...(input.folds ? { folds: input.folds } : {}),
   };
   await deps.registry.putRun(run);
   const promoted = await deps.registry.promoteIfBetter(run, at);

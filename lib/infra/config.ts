@@ -88,6 +88,15 @@ export const configSchema = z
       folds: z.number().int().min(2).max(10),
       /** Upper bound on fold jobs running at once (Map MaxConcurrency). */
       maxConcurrency: z.number().int().min(1).max(40),
+      /**
+       * Queue of the training jobs: 'spot' = the main queue (Spot first when `batch.capacity` is 'spot',
+       * else on-demand too), 'on-demand' = the queue that never uses Spot.
+       */
+      queue: z.enum(['spot', 'on-demand']),
+      /** Fold jobs upload a checkpoint every N epochs (0: never), which a retried job resumes from. */
+      checkpointEveryEpochs: z.number().int().min(0).max(10_000),
+      /** Folds of a variant that must succeed for its ensemble to be promoted; null: all of them. */
+      minFolds: z.number().int().min(1).max(10).nullable(),
     }),
     retention: z.object({
       /** What `cdk destroy` does to buckets and tables. */
@@ -109,6 +118,14 @@ export const configSchema = z
     alarmEmail: z.email(),
   })
   .superRefine((c, ctx) => {
+    if (c.training.minFolds !== null && c.training.minFolds > c.training.folds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'minFolds'],
+        message: `must not exceed training.folds (${c.training.folds})`,
+      });
+    }
+
     if (c.vpc.mode === 'import' && !c.account) {
       ctx.addIssue({
         code: 'custom',
@@ -140,6 +157,9 @@ const COMMON = {
     dataset: 'lits',
     folds: 5,
     maxConcurrency: 2,
+    queue: 'spot',
+    checkpointEveryEpochs: 5,
+    minFolds: null,
   },
   retention: {
     removalPolicy: 'destroy',

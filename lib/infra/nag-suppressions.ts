@@ -45,7 +45,7 @@ export function applyNagSuppressions(stack: RaunetStack): void {
   ];
   for (const f of fns) {
     ack(f.fn, 'AwsSolutions-L1', REASONS.nodeRuntime);
-    const describes = f === training.functions.runFailed;
+    const describes = f === training.functions.runFailed || f === training.functions.foldFailed;
     ack(
       f.role,
       'AwsSolutions-IAM5[Resource::*]',
@@ -64,6 +64,7 @@ export function applyNagSuppressions(stack: RaunetStack): void {
   ack(f.finalize.role, `AwsSolutions-IAM5[Resource::${results}/results/*]`, REASONS.objects);
   ack(training.functions.plan.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
   ack(training.functions.register.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
+  ack(training.functions.checkFolds.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
   for (const pattern of [`${input}/work/*`, `${models}/runs/*`, `${models}/datasets/*`]) {
     ack(compute.jobRole, `AwsSolutions-IAM5[Resource::${pattern}]`, REASONS.objects);
   }

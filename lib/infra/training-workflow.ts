@@ -2,12 +2,16 @@
  * The training workflow: EventBridge Scheduler (per configured stage) or a manual StartExecution ->
  *
  *   Plan (dataset manifest, K-fold split, sweep variants; writes the manifest to S3)
- *   -> Map over (variant, fold) items, MaxConcurrency from config -> Batch train-fold
- *   -> Batch evaluate-ensemble (picks the best variant, writes its metrics to S3)
+ *   -> Map over (variant, fold) items, MaxConcurrency from config -> Batch train-fold (Spot or on-demand
+ *      queue by config; a retried job resumes from the fold's S3 checkpoint), each iteration ending in
+ *      the fold's outcome (a failed job is caught and described, the other folds carry on)
+ *   -> CheckFolds (outcomes to runs/<runId>/folds.json; fails the run unless some variant has minFolds
+ *      succeeded folds)
+ *   -> Batch evaluate-ensemble over the succeeded folds (picks the best variant, writes its metrics)
  *   -> Register (models table; promotes the ensemble to CURRENT only when its validation Dice beats the
  *      current one, with a conditional write)
  *
- * Every step (the fold Map included: one failed fold job fails it) catches into RunFailed: the run is
+ * Every step (the fold Map included, for failures outside a fold job) catches into RunFailed: the run is
  * recorded FAILED with its reason in the models table (the failed Batch job described with DescribeJobs),
  * with a conditional write that never overwrites a stored item, then the execution fails.
  *
@@ -38,7 +42,10 @@ export interface TrainingWorkflowProps {
 
 export class TrainingWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
-  readonly functions: Record<'plan' | 'register' | 'runFailed', PipelineFunction>;
+  readonly functions: Record<
+    'plan' | 'register' | 'runFailed' | 'foldFailed' | 'checkFolds',
+    PipelineFunction
+  >;
   readonly schedules: scheduler.Schedule[] = [];
 
   constructor(scope: Construct, id: string, props: TrainingWorkflowProps) {
@@ -49,6 +56,9 @@ export class TrainingWorkflow extends Construct {
       MODELS_TABLE: tables.models.tableName,
       DEFAULT_DATASET: config.training.dataset,
       DEFAULT_FOLDS: String(config.training.folds),
+      DEFAULT_CHECKPOINT_EVERY: String(config.training.checkpointEveryEpochs),
+      // Empty: every fold of a run must succeed.
+      DEFAULT_MIN_FOLDS: config.training.minFolds === null ? '' : String(config.training.minFolds),
     };
     const plan = new PipelineFunction(this, 'plan', {
       config,
@@ -71,6 +81,22 @@ export class TrainingWorkflow extends Construct {
       description: 'Record a failed training run with its reason in the models table',
       environment: { MODELS_TABLE: tables.models.tableName },
     });
+    const foldFailed = new PipelineFunction(this, 'fold-failed', {
+      config,
+      handler: 'fold-failed',
+      description: 'Describe a failed fold job: its reason, so the other folds carry on',
+    });
+    const checkFolds = new PipelineFunction(this, 'check-folds', {
+      config,
+      handler: 'check-folds',
+      description: 'Record the fold outcomes of a training run and apply its minFolds rule',
+      environment,
+    });
+    // DescribeJobs supports no resource-level permissions: Resource must be "*" (it only reads).
+    foldFailed.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
+    );
+    allowObjects(checkFolds.role, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
     // A failed run is recorded in the models table (conditional PutItem of the run's own item).
     allowTable(runFailed.role, tables.models, ['dynamodb:PutItem']);
     // DescribeJobs supports no resource-level permissions: Resource must be "*" (it only reads).
@@ -85,8 +111,11 @@ export class TrainingWorkflow extends Construct {
     allowObjects(compute.jobRole, storage.modelsBucket, READ_OBJECT, `${DATASETS_PREFIX}*`);
     allowObjects(compute.jobRole, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
     allowList(compute.jobRole, storage.modelsBucket, DATASETS_PREFIX);
+    // A retried fold job reads its checkpoints back from `runs/<runId>/checkpoints/`: the job role reads
+    // `runs/*` already (the inference stages' models, segmentation-workflow.ts).
 
-    const q = compute.queue;
+    // Spot first (cheaper; a lost fold resumes from its checkpoint) or on-demand only, by config.
+    const q = config.training.queue === 'on-demand' ? compute.onDemandQueue : compute.queue;
     const defs = compute.jobDefinitions;
     const fail = new sfn.Fail(this, 'TrainingFailed', {
       error: 'TrainingFailed',
@@ -109,21 +138,58 @@ export class TrainingWorkflow extends Construct {
     ).next(fail);
 
     const planStep = lambdaStep(this, 'Plan', plan.fn, { request: sfn.JsonPath.objectAt('$') }, '$.plan');
+    // Each iteration ends in the fold's outcome (variant, fold, status, reason): a failed fold job is
+    // caught there, so one lost fold never discards the others; CheckFolds applies the minFolds rule.
     const trainFold = batchStep(this, 'TrainFold', q, defs['train-fold'], '$.item.args', '$.batch');
+    const foldSucceeded = new sfn.Pass(this, 'FoldSucceeded', {
+      parameters: {
+        variant: sfn.JsonPath.stringAt('$.item.args.variant'),
+        fold: sfn.JsonPath.numberAt('$.item.args.fold'),
+        status: 'SUCCEEDED',
+      },
+    });
+    const foldFailedStep = lambdaStep(
+      this,
+      'FoldFailed',
+      foldFailed.fn,
+      {
+        variant: sfn.JsonPath.stringAt('$.item.args.variant'),
+        fold: sfn.JsonPath.numberAt('$.item.args.fold'),
+        error: sfn.JsonPath.objectAt('$.error'),
+      },
+      '$.outcome',
+    );
+    // The iteration's output is the outcome alone (a ResultPath of '$' would do in AWS; this also runs
+    // in the local interpreter, which keeps the input there).
+    foldFailedStep.next(new sfn.Pass(this, 'FoldFailedOutcome', { inputPath: '$.outcome' }));
+    trainFold.addCatch(foldFailedStep, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     const folds = new sfn.Map(this, 'Folds', {
       itemsPath: '$.plan.items',
       maxConcurrency: config.training.maxConcurrency,
       itemSelector: { item: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
-      // Each fold writes its model to S3; keep nothing of the iterations in the state.
-      resultPath: sfn.JsonPath.DISCARD,
+      // The models are in S3; the state keeps each fold's outcome only.
+      resultPath: '$.foldResults',
     });
-    folds.itemProcessor(trainFold);
+    folds.itemProcessor(trainFold.next(foldSucceeded));
+    const checkFoldsStep = lambdaStep(
+      this,
+      'CheckFolds',
+      checkFolds.fn,
+      {
+        runId: sfn.JsonPath.stringAt('$.plan.runId'),
+        stage: sfn.JsonPath.stringAt('$.plan.stage'),
+        minFolds: sfn.JsonPath.numberAt('$.plan.minFolds'),
+        evaluate: sfn.JsonPath.objectAt('$.plan.evaluate'),
+        outcomes: sfn.JsonPath.objectAt('$.foldResults'),
+      },
+      '$.checked',
+    );
     const evaluate = batchStep(
       this,
       'EvaluateEnsemble',
       q,
       defs['evaluate-ensemble'],
-      '$.plan.evaluate',
+      '$.checked.evaluate',
       '$.batch',
     );
     const registerStep = lambdaStep(
@@ -134,14 +200,16 @@ export class TrainingWorkflow extends Construct {
         runId: sfn.JsonPath.stringAt('$.plan.runId'),
         stage: sfn.JsonPath.stringAt('$.plan.stage'),
         metrics: sfn.JsonPath.stringAt('$.plan.metrics'),
+        folds: sfn.JsonPath.objectAt('$.foldResults'),
       },
       '$.registered',
     );
-    for (const step of [planStep, folds, evaluate, registerStep]) {
+    for (const step of [planStep, folds, checkFoldsStep, evaluate, registerStep]) {
       step.addCatch(runFailedStep, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     }
     const definition = planStep
       .next(folds)
+      .next(checkFoldsStep)
       .next(evaluate)
       .next(registerStep)
       .next(new sfn.Succeed(this, 'Trained'));
@@ -165,6 +233,6 @@ export class TrainingWorkflow extends Construct {
         );
       }
     }
-    this.functions = { plan, register, runFailed };
+    this.functions = { plan, register, runFailed, foldFailed, checkFolds };
   }
 }

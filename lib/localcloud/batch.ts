@@ -50,8 +50,18 @@ export interface BatchJob {
   StoppedAt: number;
 }
 
-/** An infrastructure fault injected before an attempt runs (the container never starts). */
-export type HostFault = { statusReason: string };
+/**
+ * A fault injected into one attempt. Without `killWhen` the attempt ends before its container starts,
+ * with `statusReason` (and `exitCode`, to stand for an application's exit); with `killWhen` the container
+ * starts and is killed (its whole process group) once `killWhen` resolves true, as when Spot reclaims the
+ * host mid-run. `match` picks the job by its `args` parameter (default: the next attempt of the stage).
+ */
+export type HostFault = {
+  statusReason: string;
+  exitCode?: number;
+  killWhen?: () => Promise<boolean>;
+  match?: (args: unknown) => boolean;
+};
 
 export interface LocalBatchOptions {
   names: LocalNames;
@@ -167,16 +177,19 @@ export class LocalBatch {
     for (let n = 1; n <= maxAttempts; n++) {
       const started = Date.now();
       const logStream = `${command[0]}/default/${jobId}-${n}`;
-      const fault = this.opts.faults?.get(command[0])?.shift();
+      const fault = this.takeFault(command[0], params.args);
       if (this.stopped) {
         last = { statusReason: STOPPED_REASON };
-      } else if (fault) {
-        last = { statusReason: fault.statusReason };
+      } else if (fault && !fault.killWhen) {
+        last = { statusReason: fault.statusReason, exitCode: fault.exitCode };
       } else {
-        const code = await this.runContainer(command, env);
+        const killed = { yes: false };
+        const code = await this.runContainer(command, env, fault?.killWhen, killed);
         last = this.stopped
           ? { exitCode: code, statusReason: STOPPED_REASON }
-          : { exitCode: code, statusReason: 'Essential container in task exited' };
+          : killed.yes && fault
+            ? { statusReason: fault.statusReason }
+            : { exitCode: code, statusReason: 'Essential container in task exited' };
       }
       attempts.push({
         Container: { ExitCode: last.exitCode, Reason: last.reason, LogStreamName: logStream },
@@ -211,7 +224,26 @@ export class LocalBatch {
     return job;
   }
 
-  private runContainer(command: string[], env: Record<string, string>): Promise<number> {
+  /** The first injected fault of the stage that matches the job's args (removed from the list). */
+  private takeFault(stage: string | undefined, rawArgs: string | undefined): HostFault | undefined {
+    const list = stage === undefined ? undefined : this.opts.faults?.get(stage);
+    if (!list || list.length === 0) return undefined;
+    let args: unknown;
+    try {
+      args = rawArgs === undefined ? undefined : JSON.parse(rawArgs);
+    } catch {
+      args = undefined;
+    }
+    const i = list.findIndex((f) => !f.match || f.match(args));
+    return i < 0 ? undefined : list.splice(i, 1)[0];
+  }
+
+  private runContainer(
+    command: string[],
+    env: Record<string, string>,
+    killWhen?: () => Promise<boolean>,
+    killed: { yes: boolean } = { yes: false },
+  ): Promise<number> {
     const [program, ...args] = this.opts.container ?? [
       process.execPath,
       '--import',
@@ -250,6 +282,19 @@ export class LocalBatch {
         });
       });
       this.running.set(pid, { command, exited });
+      if (killWhen) {
+        // Poll the condition while the container runs; when it holds, the host "goes away".
+        const poll = async () => {
+          if (!this.running.has(pid)) return;
+          if (await killWhen().catch(() => false)) {
+            killed.yes = true;
+            killGroup(pid);
+            return;
+          }
+          setTimeout(poll, 200);
+        };
+        setTimeout(poll, 200);
+      }
     });
   }
 }

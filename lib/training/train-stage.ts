@@ -89,6 +89,11 @@ export interface TrainStageOptions {
   onEpoch?: (fold: number, epoch: number, epochs: number, line: MetricsLine) => void;
   /** Called when training step `step` (1-based) of an epoch starts (the CLI's progress bar). */
   onStep?: (fold: number, epoch: number, step: number, steps: number) => void;
+  /**
+   * Awaited after every epoch's records (`train-state.json`, `metrics.jsonl`, the best checkpoint) are
+   * on disk: the fold folder is then a consistent state to resume from (the cloud copies it to S3).
+   */
+  afterEpoch?: (fold: number, epoch: number, dir: string) => Promise<void>;
   /** Cases kept prepared in memory (default 8). */
   cacheSize?: number;
 }
@@ -404,8 +409,8 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       ...(opts.note ? { note: opts.note } : {}),
     });
     const offset = state.epochsDone;
-    // The trainer awaits `checkpoint` (called first, on a new best) but not `onEpoch`, so the per-epoch
-    // records are written synchronously there.
+    // The trainer awaits `checkpoint` (called first, on a new best), then `onEpoch`: the per-epoch records
+    // are written there, before `afterEpoch` sees the folder.
     const checkpoint = async (m: tf.LayersModel, entry: EpochLog) => {
       if (!(entry.valDice > state.bestDice)) return; // after a resume, the trainer's first "best" may not be
       const epoch = offset + entry.epoch;
@@ -440,6 +445,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
           `lr ${entry.lr.toExponential(1)} ${entry.seconds.toFixed(1)} s`,
       );
       opts.onEpoch?.(split.fold, epoch, epochs, line);
+      return opts.afterEpoch?.(split.fold, epoch, dir);
     };
     await trainModel(model, {
       train: () => {

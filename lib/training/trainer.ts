@@ -59,7 +59,8 @@ export interface TrainOptions {
   initialLr?: number;
   /** Epochs without a validation-loss improvement (by more than 1e-4) before the LR is cut x0.1. */
   plateauPatience?: number;
-  onEpoch?(log: EpochLog): void;
+  /** Called after every epoch (after `checkpoint`); a returned promise is awaited before the next epoch. */
+  onEpoch?(log: EpochLog): unknown;
   /** Called after an epoch whose validation Dice beats every earlier one (save the model here). */
   checkpoint?(model: tf.LayersModel, log: EpochLog): Promise<void>;
   /** Aborting stops before the next step; `trainModel` then resolves with `stopped: true`. */
@@ -133,7 +134,7 @@ export async function trainModel(model: tf.LayersModel, opts: TrainOptions): Pro
         bestEpoch = epoch;
         if (opts.checkpoint) await opts.checkpoint(model, log);
       }
-      opts.onEpoch?.(log);
+      await opts.onEpoch?.(log);
       // Reduce on plateau (as Keras ReduceLROnPlateau, monitor val_loss, min_delta 1e-4, cooldown 0).
       if (val.loss < bestValLoss - PLATEAU_MIN_DELTA) {
         bestValLoss = val.loss;

@@ -3,17 +3,17 @@
  * state machines on local emulators (s3rver, dynalite, aws-local-stepfunctions), real Lambda handlers
  * in-process, the real Batch entrypoint as child processes. Every assertion reads the emulated S3/DynamoDB.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executionNameFor } from '../../lib/cloud/identity.ts';
 import { LocalCloud } from '../../lib/localcloud/cloud.ts';
-import { TABLE_TYPES } from '../../lib/localcloud/emulators.ts';
 import { seedModels } from '../../lib/localcloud/models.ts';
 import { handlerFiles } from '../../lib/localcloud/template.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
+import { putPhantomDataset, tableNameOf } from './helpers.ts';
 
 const DIMS: Vec3 = [96, 96, 48];
 /**
@@ -47,14 +47,7 @@ let jobsTable: string;
 let modelsTable: string;
 const started = Date.now();
 
-function tableName(hint: string): string {
-  for (const t of TABLE_TYPES) {
-    try {
-      return cloud.nameOf(t, hint);
-    } catch {}
-  }
-  throw new Error(`no table ${hint}`);
-}
+const tableName = (hint: string) => tableNameOf(cloud, hint);
 
 async function keys(bucket: string, prefix = ''): Promise<string[]> {
   const out = await cloud.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
@@ -115,7 +108,9 @@ describe('local cloud from the synthesized template', () => {
         .map((f) => f.replace(/^.*\//, ''))
         .sort(),
     ).toEqual([
+      'check-folds.ts',
       'finalize.ts',
+      'fold-failed.ts',
       'ingest.ts',
       'mark-failed.ts',
       'plan.ts',
@@ -258,21 +253,7 @@ describe('training workflow', () => {
   it.skipIf(!TRAINING)(
     '4. a 2-fold sweep on tiny phantoms -> fold models, an ensemble, runs in the table, promoted',
     async () => {
-      for (let k = 0; k < 4; k++) {
-        const { ct, seg } = generatePhantom({ seed: 100 + k, dims: TINY, tumors: 1 });
-        for (const [name, vol] of [
-          ['volume', ct],
-          ['segmentation', seg],
-        ] as const) {
-          await cloud.s3.send(
-            new PutObjectCommand({
-              Bucket: models,
-              Key: `datasets/tiny/${name}-${k}.nii.gz`,
-              Body: encodeNifti(vol, { gzip: true }),
-            }),
-          );
-        }
-      }
+      await putPhantomDataset(cloud, models, 'tiny', { cases: 4, seed0: 100, dims: TINY });
       const exec = cloud.startExecution(
         cloud.stateMachineArn('training'),
         JSON.stringify({

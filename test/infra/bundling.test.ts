@@ -7,7 +7,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../lib/infra/config.ts';
 import { PipelineFunction } from '../../lib/infra/pipeline-function.ts';
 
-const HANDLERS = ['starter', 'ingest', 'window', 'finalize', 'mark-failed', 'plan', 'register', 'run-failed'];
+const HANDLERS = [
+  'starter',
+  'ingest',
+  'window',
+  'finalize',
+  'mark-failed',
+  'plan',
+  'register',
+  'run-failed',
+  'fold-failed',
+  'check-folds',
+];
 const outdir = mkdtempSync(path.join(tmpdir(), 'raunet-bundle-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 

@@ -220,9 +220,10 @@ describe('dev stack: workflows', () => {
     expect(map.MaxConcurrency).toBe(2);
     expect(map.ItemsPath).toBe('$.plan.items');
     expect(map.ItemProcessor.States.TrainFold.Resource).toContain('batch:submitJob.sync');
-    expect(map.Next).toBe('EvaluateEnsemble');
+    expect(map.Next).toBe('CheckFolds');
+    expect(d.States.CheckFolds.Next).toBe('EvaluateEnsemble');
     expect(d.States.EvaluateEnsemble.Next).toBe('Register');
-    for (const name of ['Plan', 'Folds', 'EvaluateEnsemble', 'Register']) {
+    for (const name of ['Plan', 'Folds', 'CheckFolds', 'EvaluateEnsemble', 'Register']) {
       expect(d.States[name].Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RunFailed' },
       ]);
@@ -305,7 +306,7 @@ describe('dev stack: Lambdas, observability, outputs', () => {
     const fns = resourcesOf(s.json, 'AWS::Lambda::Function').filter(
       ([, f]) => f.Properties.Runtime === 'nodejs22.x',
     );
-    expect(fns).toHaveLength(8); // five segmentation, three training functions
+    expect(fns).toHaveLength(10); // five segmentation, five training functions
     for (const [, f] of fns) {
       expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(f.Properties.Architectures).toEqual(['arm64']);
