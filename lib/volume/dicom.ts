@@ -43,6 +43,12 @@ const SUPPORTED_TS = [
 const TAG = {
   transferSyntax: 'x00020010',
   seriesUid: 'x0020000e',
+  studyUid: 'x0020000d',
+  frameOfReferenceUid: 'x00200052',
+  sopClassUid: 'x00080016',
+  sopInstanceUid: 'x00080018',
+  mediaSopClassUid: 'x00020002',
+  mediaSopInstanceUid: 'x00020003',
   position: 'x00200032',
   orientation: 'x00200037',
   pixelSpacing: 'x00280030',
@@ -380,12 +386,86 @@ function cappedInflater(name: string, label: string, opts?: ReadOptions) {
   };
 }
 
+/**
+ * What a derived object (a DICOM SEG) needs to reference the series it was made from: the identifying
+ * UIDs, the patient/study attributes it must repeat, and per slice, in the volume's k order, the SOP
+ * Instance UID and position. No pixel data.
+ */
+export interface DicomSeriesInfo {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  frameOfReferenceUid: string;
+  /** Patient and study attributes (keyword -> text) copied into derived objects; absent ones omitted. */
+  patientStudy: Record<string, string>;
+  rows: number;
+  columns: number;
+  /** ImageOrientationPatient (LPS row cosine, column cosine). */
+  orientation: number[];
+  /** PixelSpacing as in DICOM: [row spacing (between rows), column spacing (between columns)]. */
+  pixelSpacing: [number, number];
+  sliceThickness?: number;
+  /** Distance between consecutive slices (mm); for one slice, SpacingBetweenSlices or thickness. */
+  sliceStep: number;
+  /** In the volume's k order (ascending along the slice normal). */
+  slices: Array<{ sopClassUid: string; sopInstanceUid: string; position: Vec3; file: string }>;
+}
+
+const PATIENT_STUDY_TAGS: Record<string, string> = {
+  PatientName: 'x00100010',
+  PatientID: 'x00100020',
+  PatientBirthDate: 'x00100030',
+  PatientSex: 'x00100040',
+  StudyDate: 'x00080020',
+  StudyTime: 'x00080030',
+  StudyID: 'x00200010',
+  AccessionNumber: 'x00080050',
+  ReferringPhysicianName: 'x00080090',
+  StudyDescription: 'x00081030',
+};
+
+function seriesInfo(slices: Slice[], sliceStep: number): DicomSeriesInfo {
+  const ds = slices[0].ds;
+  const text = (tag: string) => (ds.string(tag) ?? '').trim();
+  const patientStudy: Record<string, string> = {};
+  for (const [key, tag] of Object.entries(PATIENT_STUDY_TAGS)) {
+    if (ds.elements[tag]) patientStudy[key] = text(tag);
+  }
+  return {
+    studyInstanceUid: text(TAG.studyUid),
+    seriesInstanceUid: text(TAG.seriesUid),
+    frameOfReferenceUid: text(TAG.frameOfReferenceUid),
+    patientStudy,
+    rows: slices[0].rows,
+    columns: slices[0].cols,
+    orientation: [...slices[0].iop],
+    pixelSpacing: [...slices[0].pixelSpacing],
+    sliceThickness: numbers(ds, TAG.sliceThickness)?.[0],
+    sliceStep,
+    // the file meta header repeats both UIDs (some anonymised exports keep only that copy)
+    slices: slices.map((s) => ({
+      sopClassUid: (s.ds.string(TAG.sopClassUid) || s.ds.string(TAG.mediaSopClassUid) || '').trim(),
+      sopInstanceUid: (s.ds.string(TAG.sopInstanceUid) || s.ds.string(TAG.mediaSopInstanceUid) || '').trim(),
+      position: [...s.ipp],
+      file: s.name,
+    })),
+  };
+}
+
 /** Decode an in-memory DICOM series (files of one folder or zip). `label` names the series in errors. */
 export async function decodeDicomSeries(
   files: Array<{ name: string; bytes: Uint8Array }>,
   label: string,
   opts?: ReadOptions,
 ): Promise<Volume> {
+  return (await decodeDicomSeriesWithInfo(files, label, opts)).volume;
+}
+
+/** `decodeDicomSeries` that also returns the series' references (`DicomSeriesInfo`). */
+export async function decodeDicomSeriesWithInfo(
+  files: Array<{ name: string; bytes: Uint8Array }>,
+  label: string,
+  opts?: ReadOptions,
+): Promise<{ volume: Volume; info: DicomSeriesInfo }> {
   const dicom = files.filter((f) => hasDicmPreamble(f.bytes));
   if (dicom.length === 0) {
     throw new InputError(
@@ -481,18 +561,28 @@ export async function decodeDicomSeries(
       for (let i = 0; i < nx; i++) data[dst + i] = raw[src + i] * slope + intercept;
     }
   }
-  return {
+  // rounded to 1e-9 mm: slice positions in decimal text leave float noise (0.9999999999999929)
+  const dz = Math.round(Math.hypot(kStep[0], kStep[1], kStep[2]) * 1e9) / 1e9;
+  const volume: Volume = {
     data,
     dims: [nx, ny, nz],
-    // rounded to 1e-9 mm: slice positions in decimal text leave float noise (0.9999999999999929)
-    spacing: [dx, dy, Math.round(Math.hypot(kStep[0], kStep[1], kStep[2]) * 1e9) / 1e9],
+    spacing: [dx, dy, dz],
     affine,
     dtype: data instanceof Float32Array ? 'float32' : data instanceof Int16Array ? 'int16' : 'int32',
   };
+  return { volume, info: seriesInfo(slices, dz) };
 }
 
 /** Read every file of `dir` (not sub-folders) as one DICOM series. */
 export async function readDicomSeries(dir: string, opts?: ReadOptions): Promise<Volume> {
+  return (await readDicomSeriesWithInfo(dir, opts)).volume;
+}
+
+/** `readDicomSeries` that also returns the series' references (`DicomSeriesInfo`). */
+export async function readDicomSeriesWithInfo(
+  dir: string,
+  opts?: ReadOptions,
+): Promise<{ volume: Volume; info: DicomSeriesInfo }> {
   let names: string[];
   try {
     names = (await readdir(dir)).sort();
@@ -510,5 +600,5 @@ export async function readDicomSeries(dir: string, opts?: ReadOptions): Promise<
     if (!(await stat(p)).isFile()) continue;
     files.push({ name, bytes: await readInputFile(p) });
   }
-  return decodeDicomSeries(files, dir, opts);
+  return decodeDicomSeriesWithInfo(files, dir, opts);
 }

@@ -7,7 +7,12 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InputError } from '../errors.ts';
 import { isZip, type ReadOptions, unzipCapped } from './decompress.ts';
-import { decodeDicomSeries, hasDicmPreamble, readDicomSeries } from './dicom.ts';
+import {
+  type DicomSeriesInfo,
+  decodeDicomSeriesWithInfo,
+  hasDicmPreamble,
+  readDicomSeriesWithInfo,
+} from './dicom.ts';
 import { readInputFile } from './files.ts';
 import { decodeNifti } from './nifti.ts';
 import type { Volume } from './volume.ts';
@@ -20,19 +25,45 @@ export async function decodeVolumeBytes(
   bytes: Uint8Array,
   opts?: ReadOptions,
 ): Promise<Volume> {
+  return (await decodeVolumeBytesWithInfo(name, bytes, opts)).volume;
+}
+
+/** A volume and, when it came from DICOM, the series' references (for writing a DICOM SEG of it). */
+export interface VolumeWithInfo {
+  volume: Volume;
+  dicom?: DicomSeriesInfo;
+}
+
+function asDicom(r: { volume: Volume; info: DicomSeriesInfo }): VolumeWithInfo {
+  return { volume: r.volume, dicom: r.info };
+}
+
+/** `decodeVolumeBytes` that keeps a DICOM series' references. */
+export async function decodeVolumeBytesWithInfo(
+  name: string,
+  bytes: Uint8Array,
+  opts?: ReadOptions,
+): Promise<VolumeWithInfo> {
   if (isZip(bytes)) {
     const entries = unzipCapped(bytes, name, opts).filter((e) => {
       const base = basename(e.name);
       return !e.name.startsWith('__MACOSX/') && !base.startsWith('.');
     });
-    return decodeDicomSeries(entries, name, opts);
+    return asDicom(await decodeDicomSeriesWithInfo(entries, name, opts));
   }
-  if (hasDicmPreamble(bytes)) return decodeDicomSeries([{ name: basename(name), bytes }], name, opts);
-  return decodeNifti(bytes, name, opts);
+  if (hasDicmPreamble(bytes)) {
+    return asDicom(await decodeDicomSeriesWithInfo([{ name: basename(name), bytes }], name, opts));
+  }
+  return { volume: await decodeNifti(bytes, name, opts) };
 }
 
 /** Read a volume from a file (NIfTI, zip of DICOM, one DICOM file) or a folder (a DICOM series). */
 export async function readVolume(path: string, opts?: ReadOptions): Promise<Volume> {
+  return (await readVolumeWithInfo(path, opts)).volume;
+}
+
+/** `readVolume` that keeps a DICOM series' references. */
+export async function readVolumeWithInfo(path: string, opts?: ReadOptions): Promise<VolumeWithInfo> {
   let isDir: boolean;
   try {
     isDir = (await stat(path)).isDirectory();
@@ -41,6 +72,6 @@ export async function readVolume(path: string, opts?: ReadOptions): Promise<Volu
       throw new InputError('no such file or folder', 'NOT_FOUND', path);
     throw e;
   }
-  if (isDir) return readDicomSeries(path, opts);
-  return decodeVolumeBytes(path, await readInputFile(path), opts);
+  if (isDir) return asDicom(await readDicomSeriesWithInfo(path, opts));
+  return decodeVolumeBytesWithInfo(path, await readInputFile(path), opts);
 }
