@@ -27,7 +27,13 @@ import {
 import { noLiverFound } from '../../pipeline/stages.ts';
 import type { BlendMode } from '../../pipeline/windows.ts';
 import { writeFileAtomic, writeNifti } from '../../volume/nifti.ts';
-import { readVolume } from '../../volume/read.ts';
+import { readVolumeWithInfo } from '../../volume/read.ts';
+import {
+  checkInputsForFormat,
+  type OutputFormat,
+  requireDicomSource,
+  writeSegmentationOutputs,
+} from '../interop-outputs.ts';
 import { BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
 
@@ -45,6 +51,8 @@ export interface SegmentCliOptions {
   saveProbabilities?: boolean;
   overwrite?: boolean;
   quiet?: boolean;
+  /** Label map as NIfTI (default), as DICOM SEG (DICOM input only), or both. */
+  format?: OutputFormat;
 }
 
 export interface SegmentDeps {
@@ -103,9 +111,15 @@ function parsePositiveInt(s: string): number {
   return v;
 }
 
-export function outputPaths(out: string, name: string, probabilities: boolean) {
+export function outputPaths(
+  out: string,
+  name: string,
+  probabilities: boolean,
+  format: OutputFormat = 'nifti',
+) {
   return {
-    seg: join(out, `${name}_seg.nii.gz`),
+    seg: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.nii.gz`),
+    dicomSeg: format === 'nifti' ? undefined : join(out, `${name}_seg.dcm`),
     report: join(out, `${name}_report.json`),
     preview: join(out, `${name}_preview.png`),
     probLiver: probabilities ? join(out, `${name}_prob_liver.nii.gz`) : undefined,
@@ -128,7 +142,7 @@ async function segmentOne(
   o: SegmentCliOptions,
   progress: ReturnType<typeof createProgress>,
 ): Promise<string[]> {
-  const paths = outputPaths(o.out, c.name, Boolean(o.saveProbabilities));
+  const paths = outputPaths(o.out, c.name, Boolean(o.saveProbabilities), o.format);
   const targets = Object.values(paths).filter((p): p is string => Boolean(p));
   if (!o.overwrite) {
     const present = [];
@@ -140,7 +154,8 @@ async function segmentOne(
       );
     }
   }
-  const ct = await readVolume(c.path);
+  const { volume: ct, dicom } = await readVolumeWithInfo(c.path);
+  if (paths.dicomSeg) requireDicomSource(c.path, dicom);
   const opts: SegmentOptions = {
     name: c.name,
     thresholds: o.threshold,
@@ -159,8 +174,8 @@ async function segmentOne(
   progress.finish();
   // As in the cloud: a scan without liver is a failed case with its reason, nothing written.
   if (!result.report.localization) throw noLiverFound(c.path);
-  const written = [paths.seg, paths.report, paths.preview];
-  await writeNifti(paths.seg, result.labels);
+  const written = [paths.report, paths.preview];
+  written.push(...(await writeSegmentationOutputs(paths, result.labels, dicom, (w) => progress.log(w))));
   for (const [path, vol] of [
     [paths.probLiver, result.probabilities?.liver],
     [paths.probTumor, result.probabilities?.tumor],
@@ -176,7 +191,7 @@ async function segmentOne(
   const r = result.report;
   progress.log(
     `${c.name}: liver ${r.liver.volumeMl.toFixed(1)} mL, ${r.tumors.count} tumor(s) ${r.tumors.volumeMl.toFixed(1)} mL, ` +
-      `${(r.timings.totalMs / 1000).toFixed(1)} s -> ${paths.seg}`,
+      `${(r.timings.totalMs / 1000).toFixed(1)} s -> ${paths.seg ?? paths.dicomSeg}`,
   );
   return written;
 }
@@ -196,6 +211,7 @@ export async function runSegment(
     reason: p.reason,
   }));
   for (const p of problems) progress.log(`${p.path}: FAILED: ${p.reason}`);
+  checkInputsForFormat(cases, o.format);
   const seen = new Map<string, string>();
   await mkdir(o.out, { recursive: true });
   const models = await (deps.loadModels ?? loadModels)(o.models, {
@@ -271,6 +287,11 @@ export function register(program: Command): void {
       parseStageValues(s, true),
     )
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
+    .addOption(
+      new Option('--format <kind>', 'label map output: NIfTI, DICOM SEG (DICOM input only), or both')
+        .choices(['nifti', 'dicom-seg', 'both'])
+        .default('nifti'),
+    )
     .option('--overwrite', 'replace existing outputs', false)
     .option('--quiet', 'no progress output', false)
     .action(async (inputs: string[], o: Omit<SegmentCliOptions, 'models'> & { models?: string }) => {
