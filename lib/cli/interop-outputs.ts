@@ -1,12 +1,14 @@
 /**
  * Writing a segmentation's label map in the formats `raunet segment --format` offers: NIfTI
- * (`<name>_seg.nii.gz`) and/or a DICOM SEG (`<name>_seg.dcm`) referencing the DICOM series it was made
+ * (`<name>_seg.nii.gz`, with the colour tables `<name>_seg.ctbl` for 3D Slicer and
+ * `<name>_seg.labels.txt` for ITK-SNAP next to it) and/or a DICOM SEG (`<name>_seg.dcm`) referencing the DICOM series it was made
  * from. The encoding lives in `lib/volume/dicom-seg.ts` (bytes in, bytes out); this file only decides
  * and writes.
  */
 import { InputError } from '../errors.ts';
 import type { DicomSeriesInfo } from '../volume/dicom.ts';
 import { dicomSegWarnings, encodeDicomSeg } from '../volume/dicom-seg.ts';
+import { itkSnapLabelDescription, slicerColorTable } from '../volume/label-tables.ts';
 import { writeFileAtomic, writeNifti } from '../volume/nifti.ts';
 import type { Volume } from '../volume/volume.ts';
 
@@ -36,7 +38,7 @@ export function requireDicomSource(path: string, dicom: DicomSeriesInfo | undefi
 
 /** Write the label map to the paths given; returns the paths written. */
 export async function writeSegmentationOutputs(
-  paths: { seg?: string; dicomSeg?: string },
+  paths: { seg?: string; dicomSeg?: string; colorTable?: string; labelTable?: string },
   labels: Volume,
   dicom: DicomSeriesInfo | undefined,
   warn: (line: string) => void = () => {},
@@ -45,6 +47,15 @@ export async function writeSegmentationOutputs(
   if (paths.seg) {
     await writeNifti(paths.seg, labels);
     written.push(paths.seg);
+    const text = new TextEncoder();
+    for (const [path, table] of [
+      [paths.colorTable, slicerColorTable],
+      [paths.labelTable, itkSnapLabelDescription],
+    ] as const) {
+      if (!path) continue;
+      await writeFileAtomic(path, text.encode(table()));
+      written.push(path);
+    }
   }
   if (paths.dicomSeg && dicom) {
     for (const w of dicomSegWarnings(dicom)) warn(`warning: ${paths.dicomSeg}: ${w}`);

@@ -41,6 +41,9 @@ describe('segment --format', () => {
     let liver = 0;
     for (const v of labels.data) if (v >= 1) liver++;
     expect(liver).toBeGreaterThan(1000);
+    // colour tables next to the NIfTI label map
+    expect(await readFile(join(out, 'ct-jpeg2000_seg.ctbl'), 'utf8')).toMatch(/^1 Liver 221 130 101 255$/m);
+    expect(await readFile(join(out, 'ct-jpeg2000_seg.labels.txt'), 'utf8')).toMatch(/^2 .* "Liver tumor"$/m);
     const seg = new Uint8Array(await readFile(join(out, 'ct-jpeg2000_seg.dcm')));
     await expectSegOfSeries(seg, J2K, labels);
     // this export has no Study/Series UIDs: said once, as a warning
@@ -59,6 +62,7 @@ describe('segment --format', () => {
     expect(outcomes[0].ok).toBe(true);
     expect(existsSync(join(out, 'ct-jpeg2000_seg.dcm'))).toBe(true);
     expect(existsSync(join(out, 'ct-jpeg2000_seg.nii.gz'))).toBe(false);
+    expect(existsSync(join(out, 'ct-jpeg2000_seg.ctbl'))).toBe(false);
 
     const nifti = join(SHARED_DATA, 'ct/example_ct.nii.gz');
     let loaded = false;

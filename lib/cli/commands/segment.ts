@@ -120,6 +120,8 @@ export function outputPaths(
   return {
     seg: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.nii.gz`),
     dicomSeg: format === 'nifti' ? undefined : join(out, `${name}_seg.dcm`),
+    colorTable: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.ctbl`),
+    labelTable: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.labels.txt`),
     report: join(out, `${name}_report.json`),
     preview: join(out, `${name}_preview.png`),
     probLiver: probabilities ? join(out, `${name}_prob_liver.nii.gz`) : undefined,
