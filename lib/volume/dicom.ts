@@ -20,7 +20,8 @@ import { InputError } from '../errors.ts';
 import { decompressionCap, type ReadOptions, tooLarge } from './decompress.ts';
 import { decodeRleFrame } from './dicom-rle.ts';
 import { readInputFile } from './files.ts';
-import { decodeJpeg2000 } from './jpeg2000.ts';
+import { decodeJpegBaseline, decodeJpegLossless, decodeJpegLs, jpegPrecision } from './jpeg-codecs.ts';
+import { type DecodedFrame, decodeJpeg2000 } from './jpeg2000.ts';
 import type { Affine, Vec3, Volume, VoxelArray } from './volume.ts';
 
 const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -30,7 +31,21 @@ const TS_J2K_LOSSLESS = '1.2.840.10008.1.2.4.90';
 const TS_J2K = '1.2.840.10008.1.2.4.91';
 const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
 const TS_RLE = '1.2.840.10008.1.2.5';
+const TS_JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
+const TS_JPEG_EXTENDED = '1.2.840.10008.1.2.4.51';
+const TS_JPEG_LOSSLESS = '1.2.840.10008.1.2.4.57';
+const TS_JPEG_LOSSLESS_SV1 = '1.2.840.10008.1.2.4.70';
+const TS_JPEG_LS = '1.2.840.10008.1.2.4.80';
+const TS_JPEG_LS_NEAR = '1.2.840.10008.1.2.4.81';
+/** Lossy ones: read, with a warning. */
+const LOSSY_TS = [TS_JPEG_BASELINE, TS_JPEG_EXTENDED, TS_JPEG_LS_NEAR];
 const SUPPORTED_TS = [
+  TS_JPEG_BASELINE,
+  TS_JPEG_EXTENDED,
+  TS_JPEG_LOSSLESS,
+  TS_JPEG_LOSSLESS_SV1,
+  TS_JPEG_LS,
+  TS_JPEG_LS_NEAR,
   TS_IMPLICIT_LE,
   TS_EXPLICIT_LE,
   TS_EXPLICIT_BE,
@@ -131,7 +146,7 @@ function toSlice(name: string, ds: DataSet, label: string): Slice {
   const ts = ds.string(TAG.transferSyntax) ?? TS_IMPLICIT_LE;
   if (!SUPPORTED_TS.includes(ts)) {
     throw new InputError(
-      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian, deflated, RLE and JPEG 2000 are)`,
+      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian, deflated, RLE, JPEG baseline/extended/lossless, JPEG-LS and JPEG 2000 are)`,
       'UNSUPPORTED',
       label,
     );
@@ -277,6 +292,18 @@ function checkSpacing(slices: Slice[], label: string): void {
   }
 }
 
+type FrameDecoder = (frame: Uint8Array, bytesPerSample: number) => Promise<DecodedFrame> | DecodedFrame;
+const JPEG_DECODERS: Record<string, [string, FrameDecoder]> = {
+  [TS_J2K]: ['JPEG 2000', decodeJpeg2000],
+  [TS_J2K_LOSSLESS]: ['JPEG 2000', decodeJpeg2000],
+  [TS_JPEG_LOSSLESS]: ['JPEG Lossless', decodeJpegLossless],
+  [TS_JPEG_LOSSLESS_SV1]: ['JPEG Lossless', decodeJpegLossless],
+  [TS_JPEG_LS]: ['JPEG-LS', decodeJpegLs],
+  [TS_JPEG_LS_NEAR]: ['JPEG-LS', decodeJpegLs],
+  [TS_JPEG_BASELINE]: ['JPEG', decodeJpegBaseline],
+  [TS_JPEG_EXTENDED]: ['JPEG', decodeJpegBaseline],
+};
+
 /** Raw stored values of one slice, as signed/unsigned integers with unused high bits handled. */
 async function slicePixels(
   s: Slice,
@@ -305,17 +332,25 @@ async function slicePixels(
       if (e instanceof InputError) throw e;
       throw new InputError(`${s.name}: RLE decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
     }
-  } else if (s.ts === TS_J2K || s.ts === TS_J2K_LOSSLESS) {
+  } else if (JPEG_DECODERS[s.ts]) {
     const frame = encapsulated();
+    const [codecName, decode] = JPEG_DECODERS[s.ts];
+    if ((s.ts === TS_JPEG_BASELINE || s.ts === TS_JPEG_EXTENDED) && (jpegPrecision(frame) ?? 8) > 8) {
+      throw new InputError(
+        `${s.name}: ${jpegPrecision(frame)}-bit ${codecName} is not supported (8-bit samples are)`,
+        'UNSUPPORTED',
+        label,
+      );
+    }
     let decoded: Awaited<ReturnType<typeof decodeJpeg2000>>;
     try {
-      decoded = await decodeJpeg2000(frame);
+      decoded = await decode(frame, bytesPerSample);
     } catch (e) {
-      throw new InputError(`${s.name}: JPEG 2000 decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
+      throw new InputError(`${s.name}: ${codecName} decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
     }
     if (decoded.width !== s.cols || decoded.height !== s.rows || decoded.componentCount !== 1) {
       throw new InputError(
-        `${s.name}: JPEG 2000 frame is ${decoded.width}x${decoded.height}x${decoded.componentCount}, the header says ${s.cols}x${s.rows}x1`,
+        `${s.name}: ${codecName} frame is ${decoded.width}x${decoded.height}x${decoded.componentCount}, the header says ${s.cols}x${s.rows}x1`,
         'BAD_HEADER',
         label,
       );
@@ -499,6 +534,12 @@ export async function decodeDicomSeriesWithInfo(
   slices.sort((a, b) => a.position - b.position);
   checkSpacing(slices, label);
 
+  const lossy = [...new Set(slices.map((s) => s.ts).filter((ts) => LOSSY_TS.includes(ts)))];
+  if (lossy.length) {
+    opts?.onWarning?.(
+      `${label}: lossy compression (transfer syntax ${lossy.join(', ')}): intensities differ from the scanner's`,
+    );
+  }
   const ref = slices[0];
   const nx = ref.cols;
   const ny = ref.rows;

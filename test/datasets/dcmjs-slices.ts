@@ -15,13 +15,19 @@ export interface DcmSlice {
   /** Stored values, row by row (int16). */
   pixels: ArrayLike<number>;
   intercept?: number;
+  /** 8 (unsigned) or 16 (signed, the default). */
+  bits?: 8 | 16;
+  /** Encapsulated: the transfer syntax and the compressed frame (pixels then only set the type). */
+  compressed?: { transferSyntax: string; frame: Uint8Array };
 }
 
 export function dcmSlice(s: DcmSlice): Uint8Array {
-  const px = Int16Array.from(s.pixels);
+  const bits = s.bits ?? 16;
+  const px = bits === 8 ? Uint8Array.from(s.pixels) : Int16Array.from(s.pixels);
+  const ts = s.compressed?.transferSyntax ?? '1.2.840.10008.1.2.1';
   const ds = {
-    _meta: { TransferSyntaxUID: { Value: ['1.2.840.10008.1.2.1'] } },
-    _vrMap: { PixelData: 'OW' },
+    _meta: { TransferSyntaxUID: { Value: [ts] } },
+    _vrMap: { PixelData: s.compressed || bits === 8 ? 'OB' : 'OW' },
     SOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
     SOPInstanceUID: s.sopUid,
     StudyInstanceUID: '2.25.1001',
@@ -37,13 +43,13 @@ export function dcmSlice(s: DcmSlice): Uint8Array {
     Columns: s.cols,
     SamplesPerPixel: 1,
     PhotometricInterpretation: 'MONOCHROME2',
-    BitsAllocated: 16,
-    BitsStored: 16,
-    HighBit: 15,
-    PixelRepresentation: 1,
+    BitsAllocated: bits,
+    BitsStored: bits,
+    HighBit: bits - 1,
+    PixelRepresentation: bits === 8 ? 0 : 1,
     RescaleIntercept: s.intercept ?? 0,
     RescaleSlope: 1,
-    PixelData: [px.buffer],
+    PixelData: [s.compressed ? s.compressed.frame.slice().buffer : px.buffer],
   };
   return new Uint8Array(dcmjs.data.datasetToDict(ds).write());
 }

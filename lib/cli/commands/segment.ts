@@ -156,7 +156,9 @@ async function segmentOne(
       );
     }
   }
-  const { volume: ct, dicom } = await readVolumeWithInfo(c.path);
+  const { volume: ct, dicom } = await readVolumeWithInfo(c.path, {
+    onWarning: (m) => progress.log(`warning: ${m}`),
+  });
   if (paths.dicomSeg) requireDicomSource(c.path, dicom);
   const opts: SegmentOptions = {
     name: c.name,
