@@ -4,7 +4,7 @@
  * used on S3 objects).
  */
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { isZip, type ReadOptions, unzipCapped } from './decompress.ts';
 import {
@@ -15,6 +15,7 @@ import {
 } from './dicom.ts';
 import { readInputFile } from './files.ts';
 import { decodeNifti } from './nifti.ts';
+import { decodeMetaImage, decodeNrrd, isMetaImage, isNrrd } from './nrrd-mha.ts';
 import type { Volume } from './volume.ts';
 
 export type { ReadOptions } from './decompress.ts';
@@ -54,6 +55,10 @@ export async function decodeVolumeBytesWithInfo(
   if (hasDicmPreamble(bytes)) {
     return asDicom(await decodeDicomSeriesWithInfo([{ name: basename(name), bytes }], name, opts));
   }
+  // NRRD / MetaImage: a detached header's data file is read beside it
+  const load = (file: string) => readInputFile(join(dirname(name), file));
+  if (isNrrd(bytes)) return { volume: await decodeNrrd(bytes, name, load, opts) };
+  if (isMetaImage(bytes)) return { volume: await decodeMetaImage(bytes, name, load, opts) };
   return { volume: await decodeNifti(bytes, name, opts) };
 }
 
