@@ -20,6 +20,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/segment.ts'),
   () => import('./commands/demo.ts'),
   () => import('./commands/models.ts'),
+  () => import('./commands/dataset.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {

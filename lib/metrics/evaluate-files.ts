@@ -4,12 +4,13 @@
  * Pairs are read one at a time.
  */
 
+import { referenceDataset } from '../datasets/index.ts';
 import { InputError } from '../errors.ts';
 import { readVolume } from '../volume/read.ts';
 import type { Volume } from '../volume/volume.ts';
 import { checkLabelMap, type LabelMapping, mapLabels } from './labels.ts';
 import { aggregateCases, type CaseResult, type Evaluation, evaluateCase } from './lits.ts';
-import { type Pairing, pairPaths } from './pairing.ts';
+import { caseKey, listNiftiFiles, type Pairing, pairPaths } from './pairing.ts';
 
 export interface FileEvaluation {
   evaluation: Evaluation;
@@ -50,7 +51,24 @@ export async function evaluateFiles(
   refPath: string,
   opts: EvaluateFilesOptions = {},
 ): Promise<FileEvaluation> {
-  const pairing = opts.pairing ?? (await pairPaths(predPath, refPath));
+  // a reference folder in a dataset layout (MSD, nnU-Net raw, 3D-IRCADb): its cases by id
+  const dataset = opts.pairing ? undefined : await referenceDataset(refPath);
+  let readRef: (path: string) => Promise<Volume> = (path) => readVolume(path);
+  let pairing: Pairing;
+  if (dataset) {
+    const preds = new Map((await listNiftiFiles(predPath, 'prediction')).files.map((f) => [caseKey(f), f]));
+    const byRef = new Map(dataset.cases.map((c) => [c.segmentation, c]));
+    pairing = {
+      pairs: dataset.cases
+        .filter((c) => preds.has(c.id))
+        .map((c) => ({ id: c.id, pred: preds.get(c.id) as string, ref: c.segmentation })),
+      unpairedPred: [...preds].filter(([k]) => !dataset.cases.some((c) => c.id === k)).map(([, f]) => f),
+      unpairedRef: dataset.cases.filter((c) => !preds.has(c.id)).map((c) => c.segmentation),
+    };
+    readRef = (path) => dataset.readLabels(byRef.get(path) as (typeof dataset.cases)[number]);
+  } else {
+    pairing = opts.pairing ?? (await pairPaths(predPath, refPath));
+  }
   if (pairing.pairs.length === 0) {
     throw new InputError(
       `no prediction file pairs with a reference file by name (${pairing.unpairedPred.length} predictions, ${pairing.unpairedRef.length} references; see docs/metrics.md for the naming rules)`,
@@ -60,7 +78,7 @@ export async function evaluateFiles(
   }
   const cases: CaseResult[] = [];
   for (const [i, p] of pairing.pairs.entries()) {
-    const [pred, ref] = await Promise.all([readVolume(p.pred), readVolume(p.ref)]);
+    const [pred, ref] = await Promise.all([readVolume(p.pred), readRef(p.ref)]);
     checkLabelMap(pred, p.pred, 'prediction');
     const c = evaluateCase(
       pred,

@@ -17,6 +17,8 @@ export const DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 ** 3;
 export interface ReadOptions {
   /** Refuse inputs that decompress to more than this many bytes (default 4 GiB, env RAUNET_MAX_DECOMPRESSED_BYTES). */
   maxDecompressedBytes?: number;
+  /** Told about inputs that read but deserve a caveat (lossy JPEG DICOM), one line each. */
+  onWarning?: (message: string) => void;
 }
 
 /** The cap in effect: the option, else `RAUNET_MAX_DECOMPRESSED_BYTES`, else 4 GiB. */

@@ -20,7 +20,8 @@ import { InputError } from '../errors.ts';
 import { decompressionCap, type ReadOptions, tooLarge } from './decompress.ts';
 import { decodeRleFrame } from './dicom-rle.ts';
 import { readInputFile } from './files.ts';
-import { decodeJpeg2000 } from './jpeg2000.ts';
+import { decodeJpegBaseline, decodeJpegLossless, decodeJpegLs, jpegPrecision } from './jpeg-codecs.ts';
+import { type DecodedFrame, decodeJpeg2000 } from './jpeg2000.ts';
 import type { Affine, Vec3, Volume, VoxelArray } from './volume.ts';
 
 const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -30,7 +31,21 @@ const TS_J2K_LOSSLESS = '1.2.840.10008.1.2.4.90';
 const TS_J2K = '1.2.840.10008.1.2.4.91';
 const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
 const TS_RLE = '1.2.840.10008.1.2.5';
+const TS_JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
+const TS_JPEG_EXTENDED = '1.2.840.10008.1.2.4.51';
+const TS_JPEG_LOSSLESS = '1.2.840.10008.1.2.4.57';
+const TS_JPEG_LOSSLESS_SV1 = '1.2.840.10008.1.2.4.70';
+const TS_JPEG_LS = '1.2.840.10008.1.2.4.80';
+const TS_JPEG_LS_NEAR = '1.2.840.10008.1.2.4.81';
+/** Lossy ones: read, with a warning. */
+const LOSSY_TS = [TS_JPEG_BASELINE, TS_JPEG_EXTENDED, TS_JPEG_LS_NEAR];
 const SUPPORTED_TS = [
+  TS_JPEG_BASELINE,
+  TS_JPEG_EXTENDED,
+  TS_JPEG_LOSSLESS,
+  TS_JPEG_LOSSLESS_SV1,
+  TS_JPEG_LS,
+  TS_JPEG_LS_NEAR,
   TS_IMPLICIT_LE,
   TS_EXPLICIT_LE,
   TS_EXPLICIT_BE,
@@ -44,6 +59,12 @@ const TAG = {
   transferSyntax: 'x00020010',
   modality: 'x00080060',
   seriesUid: 'x0020000e',
+  studyUid: 'x0020000d',
+  frameOfReferenceUid: 'x00200052',
+  sopClassUid: 'x00080016',
+  sopInstanceUid: 'x00080018',
+  mediaSopClassUid: 'x00020002',
+  mediaSopInstanceUid: 'x00020003',
   position: 'x00200032',
   orientation: 'x00200037',
   pixelSpacing: 'x00280030',
@@ -126,7 +147,7 @@ function toSlice(name: string, ds: DataSet, label: string): Slice {
   const ts = ds.string(TAG.transferSyntax) ?? TS_IMPLICIT_LE;
   if (!SUPPORTED_TS.includes(ts)) {
     throw new InputError(
-      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian, deflated, RLE and JPEG 2000 are)`,
+      `${name}: transfer syntax ${ts} is not supported (uncompressed little/big endian, deflated, RLE, JPEG baseline/extended/lossless, JPEG-LS and JPEG 2000 are)`,
       'UNSUPPORTED',
       label,
     );
@@ -272,6 +293,18 @@ function checkSpacing(slices: Slice[], label: string): void {
   }
 }
 
+type FrameDecoder = (frame: Uint8Array, bytesPerSample: number) => Promise<DecodedFrame> | DecodedFrame;
+const JPEG_DECODERS: Record<string, [string, FrameDecoder]> = {
+  [TS_J2K]: ['JPEG 2000', decodeJpeg2000],
+  [TS_J2K_LOSSLESS]: ['JPEG 2000', decodeJpeg2000],
+  [TS_JPEG_LOSSLESS]: ['JPEG Lossless', decodeJpegLossless],
+  [TS_JPEG_LOSSLESS_SV1]: ['JPEG Lossless', decodeJpegLossless],
+  [TS_JPEG_LS]: ['JPEG-LS', decodeJpegLs],
+  [TS_JPEG_LS_NEAR]: ['JPEG-LS', decodeJpegLs],
+  [TS_JPEG_BASELINE]: ['JPEG', decodeJpegBaseline],
+  [TS_JPEG_EXTENDED]: ['JPEG', decodeJpegBaseline],
+};
+
 /** Raw stored values of one slice, as signed/unsigned integers with unused high bits handled. */
 async function slicePixels(
   s: Slice,
@@ -300,17 +333,25 @@ async function slicePixels(
       if (e instanceof InputError) throw e;
       throw new InputError(`${s.name}: RLE decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
     }
-  } else if (s.ts === TS_J2K || s.ts === TS_J2K_LOSSLESS) {
+  } else if (JPEG_DECODERS[s.ts]) {
     const frame = encapsulated();
+    const [codecName, decode] = JPEG_DECODERS[s.ts];
+    if ((s.ts === TS_JPEG_BASELINE || s.ts === TS_JPEG_EXTENDED) && (jpegPrecision(frame) ?? 8) > 8) {
+      throw new InputError(
+        `${s.name}: ${jpegPrecision(frame)}-bit ${codecName} is not supported (8-bit samples are)`,
+        'UNSUPPORTED',
+        label,
+      );
+    }
     let decoded: Awaited<ReturnType<typeof decodeJpeg2000>>;
     try {
-      decoded = await decodeJpeg2000(frame);
+      decoded = await decode(frame, bytesPerSample);
     } catch (e) {
-      throw new InputError(`${s.name}: JPEG 2000 decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
+      throw new InputError(`${s.name}: ${codecName} decoding failed (${errorText(e)})`, 'BAD_HEADER', label);
     }
     if (decoded.width !== s.cols || decoded.height !== s.rows || decoded.componentCount !== 1) {
       throw new InputError(
-        `${s.name}: JPEG 2000 frame is ${decoded.width}x${decoded.height}x${decoded.componentCount}, the header says ${s.cols}x${s.rows}x1`,
+        `${s.name}: ${codecName} frame is ${decoded.width}x${decoded.height}x${decoded.componentCount}, the header says ${s.cols}x${s.rows}x1`,
         'BAD_HEADER',
         label,
       );
@@ -381,12 +422,86 @@ function cappedInflater(name: string, label: string, opts?: ReadOptions) {
   };
 }
 
+/**
+ * What a derived object (a DICOM SEG) needs to reference the series it was made from: the identifying
+ * UIDs, the patient/study attributes it must repeat, and per slice, in the volume's k order, the SOP
+ * Instance UID and position. No pixel data.
+ */
+export interface DicomSeriesInfo {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  frameOfReferenceUid: string;
+  /** Patient and study attributes (keyword -> text) copied into derived objects; absent ones omitted. */
+  patientStudy: Record<string, string>;
+  rows: number;
+  columns: number;
+  /** ImageOrientationPatient (LPS row cosine, column cosine). */
+  orientation: number[];
+  /** PixelSpacing as in DICOM: [row spacing (between rows), column spacing (between columns)]. */
+  pixelSpacing: [number, number];
+  sliceThickness?: number;
+  /** Distance between consecutive slices (mm); for one slice, SpacingBetweenSlices or thickness. */
+  sliceStep: number;
+  /** In the volume's k order (ascending along the slice normal). */
+  slices: Array<{ sopClassUid: string; sopInstanceUid: string; position: Vec3; file: string }>;
+}
+
+const PATIENT_STUDY_TAGS: Record<string, string> = {
+  PatientName: 'x00100010',
+  PatientID: 'x00100020',
+  PatientBirthDate: 'x00100030',
+  PatientSex: 'x00100040',
+  StudyDate: 'x00080020',
+  StudyTime: 'x00080030',
+  StudyID: 'x00200010',
+  AccessionNumber: 'x00080050',
+  ReferringPhysicianName: 'x00080090',
+  StudyDescription: 'x00081030',
+};
+
+function seriesInfo(slices: Slice[], sliceStep: number): DicomSeriesInfo {
+  const ds = slices[0].ds;
+  const text = (tag: string) => (ds.string(tag) ?? '').trim();
+  const patientStudy: Record<string, string> = {};
+  for (const [key, tag] of Object.entries(PATIENT_STUDY_TAGS)) {
+    if (ds.elements[tag]) patientStudy[key] = text(tag);
+  }
+  return {
+    studyInstanceUid: text(TAG.studyUid),
+    seriesInstanceUid: text(TAG.seriesUid),
+    frameOfReferenceUid: text(TAG.frameOfReferenceUid),
+    patientStudy,
+    rows: slices[0].rows,
+    columns: slices[0].cols,
+    orientation: [...slices[0].iop],
+    pixelSpacing: [...slices[0].pixelSpacing],
+    sliceThickness: numbers(ds, TAG.sliceThickness)?.[0],
+    sliceStep,
+    // the file meta header repeats both UIDs (some anonymised exports keep only that copy)
+    slices: slices.map((s) => ({
+      sopClassUid: (s.ds.string(TAG.sopClassUid) || s.ds.string(TAG.mediaSopClassUid) || '').trim(),
+      sopInstanceUid: (s.ds.string(TAG.sopInstanceUid) || s.ds.string(TAG.mediaSopInstanceUid) || '').trim(),
+      position: [...s.ipp],
+      file: s.name,
+    })),
+  };
+}
+
 /** Decode an in-memory DICOM series (files of one folder or zip). `label` names the series in errors. */
 export async function decodeDicomSeries(
   files: Array<{ name: string; bytes: Uint8Array }>,
   label: string,
   opts?: ReadOptions,
 ): Promise<Volume> {
+  return (await decodeDicomSeriesWithInfo(files, label, opts)).volume;
+}
+
+/** `decodeDicomSeries` that also returns the series' references (`DicomSeriesInfo`). */
+export async function decodeDicomSeriesWithInfo(
+  files: Array<{ name: string; bytes: Uint8Array }>,
+  label: string,
+  opts?: ReadOptions,
+): Promise<{ volume: Volume; info: DicomSeriesInfo }> {
   const dicom = files.filter((f) => hasDicmPreamble(f.bytes));
   if (dicom.length === 0) {
     throw new InputError(
@@ -420,6 +535,12 @@ export async function decodeDicomSeries(
   slices.sort((a, b) => a.position - b.position);
   checkSpacing(slices, label);
 
+  const lossy = [...new Set(slices.map((s) => s.ts).filter((ts) => LOSSY_TS.includes(ts)))];
+  if (lossy.length) {
+    opts?.onWarning?.(
+      `${label}: lossy compression (transfer syntax ${lossy.join(', ')}): intensities differ from the scanner's`,
+    );
+  }
   const ref = slices[0];
   const nx = ref.cols;
   const ny = ref.rows;
@@ -483,19 +604,29 @@ export async function decodeDicomSeries(
     }
   }
   const modality = ref.ds.string(TAG.modality)?.trim();
-  return {
+  // rounded to 1e-9 mm: slice positions in decimal text leave float noise (0.9999999999999929)
+  const dz = Math.round(Math.hypot(kStep[0], kStep[1], kStep[2]) * 1e9) / 1e9;
+  const volume: Volume = {
     ...(modality ? { modality } : {}),
     data,
     dims: [nx, ny, nz],
-    // rounded to 1e-9 mm: slice positions in decimal text leave float noise (0.9999999999999929)
-    spacing: [dx, dy, Math.round(Math.hypot(kStep[0], kStep[1], kStep[2]) * 1e9) / 1e9],
+    spacing: [dx, dy, dz],
     affine,
     dtype: data instanceof Float32Array ? 'float32' : data instanceof Int16Array ? 'int16' : 'int32',
   };
+  return { volume, info: seriesInfo(slices, dz) };
 }
 
 /** Read every file of `dir` (not sub-folders) as one DICOM series. */
 export async function readDicomSeries(dir: string, opts?: ReadOptions): Promise<Volume> {
+  return (await readDicomSeriesWithInfo(dir, opts)).volume;
+}
+
+/** `readDicomSeries` that also returns the series' references (`DicomSeriesInfo`). */
+export async function readDicomSeriesWithInfo(
+  dir: string,
+  opts?: ReadOptions,
+): Promise<{ volume: Volume; info: DicomSeriesInfo }> {
   let names: string[];
   try {
     names = (await readdir(dir)).sort();
@@ -519,5 +650,5 @@ export async function readDicomSeries(dir: string, opts?: ReadOptions): Promise<
     if (total > cap) throw tooLarge(dir, cap);
     files.push({ name, bytes: await readInputFile(p, opts) });
   }
-  return decodeDicomSeries(files, dir, opts);
+  return decodeDicomSeriesWithInfo(files, dir, opts);
 }

@@ -4,20 +4,26 @@
  * used on S3 objects).
  */
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { isZip, type ReadOptions, unzipCapped } from './decompress.ts';
-import { decodeDicomSeries, hasDicmPreamble, readDicomSeries } from './dicom.ts';
+import {
+  type DicomSeriesInfo,
+  decodeDicomSeriesWithInfo,
+  hasDicmPreamble,
+  readDicomSeriesWithInfo,
+} from './dicom.ts';
 import { inputPathError, readInputFile } from './files.ts';
 import { assertFinite } from './finite.ts';
 import { decodeNifti } from './nifti.ts';
+import { decodeMetaImage, decodeNrrd, isMetaImage, isNrrd } from './nrrd-mha.ts';
 import type { Volume } from './volume.ts';
 
 export type { ReadOptions } from './decompress.ts';
 
 /** A DICOM series whose geometry or rescaled values are not finite is refused (NIfTI: in decodeNifti). */
-function finiteDicom(vol: Volume, name: string): Volume {
-  assertFinite(vol, name, 'RescaleSlope/RescaleIntercept');
+function finite(vol: Volume, name: string, scaling?: string): Volume {
+  assertFinite(vol, name, scaling);
   return vol;
 }
 
@@ -27,6 +33,25 @@ export async function decodeVolumeBytes(
   bytes: Uint8Array,
   opts?: ReadOptions,
 ): Promise<Volume> {
+  return (await decodeVolumeBytesWithInfo(name, bytes, opts)).volume;
+}
+
+/** A volume and, when it came from DICOM, the series' references (for writing a DICOM SEG of it). */
+export interface VolumeWithInfo {
+  volume: Volume;
+  dicom?: DicomSeriesInfo;
+}
+
+function asDicom(r: { volume: Volume; info: DicomSeriesInfo }, name: string): VolumeWithInfo {
+  return { volume: finite(r.volume, name, 'RescaleSlope/RescaleIntercept'), dicom: r.info };
+}
+
+/** `decodeVolumeBytes` that keeps a DICOM series' references. */
+export async function decodeVolumeBytesWithInfo(
+  name: string,
+  bytes: Uint8Array,
+  opts?: ReadOptions,
+): Promise<VolumeWithInfo> {
   if (isZip(bytes)) {
     // Entries that are not DICOM (macOS resource forks, hidden files, no DICM preamble) are skipped
     // before they are inflated, so a bomb entry among them costs nothing.
@@ -41,16 +66,25 @@ export async function decodeVolumeBytes(
         name,
       );
     }
-    return finiteDicom(await decodeDicomSeries(entries, name, opts), name);
+    return asDicom(await decodeDicomSeriesWithInfo(entries, name, opts), name);
   }
   if (hasDicmPreamble(bytes)) {
-    return finiteDicom(await decodeDicomSeries([{ name: basename(name), bytes }], name, opts), name);
+    return asDicom(await decodeDicomSeriesWithInfo([{ name: basename(name), bytes }], name, opts), name);
   }
-  return decodeNifti(bytes, name, opts); // checks its own values
+  // NRRD / MetaImage: a detached header's data file is read beside it
+  const load = (file: string) => readInputFile(join(dirname(name), file), opts);
+  if (isNrrd(bytes)) return { volume: finite(await decodeNrrd(bytes, name, load, opts), name) };
+  if (isMetaImage(bytes)) return { volume: finite(await decodeMetaImage(bytes, name, load, opts), name) };
+  return { volume: await decodeNifti(bytes, name, opts) }; // checks its own values
 }
 
 /** Read a volume from a file (NIfTI, zip of DICOM, one DICOM file) or a folder (a DICOM series). */
 export async function readVolume(path: string, opts?: ReadOptions): Promise<Volume> {
+  return (await readVolumeWithInfo(path, opts)).volume;
+}
+
+/** `readVolume` that keeps a DICOM series' references. */
+export async function readVolumeWithInfo(path: string, opts?: ReadOptions): Promise<VolumeWithInfo> {
   let isDir: boolean;
   try {
     isDir = (await stat(path)).isDirectory();
@@ -59,6 +93,6 @@ export async function readVolume(path: string, opts?: ReadOptions): Promise<Volu
       throw new InputError('no such file or folder', 'NOT_FOUND', path);
     throw inputPathError(e, path);
   }
-  if (isDir) return finiteDicom(await readDicomSeries(path, opts), path);
-  return decodeVolumeBytes(path, await readInputFile(path, opts), opts);
+  if (isDir) return asDicom(await readDicomSeriesWithInfo(path, opts), path);
+  return decodeVolumeBytesWithInfo(path, await readInputFile(path, opts), opts);
 }

@@ -29,7 +29,10 @@ export function register(program: Command): void {
     .command('evaluate')
     .description('compare predicted label maps with references: Dice, Jaccard, VOE, RVD, ASSD, MSD, HD95')
     .requiredOption('--pred <path>', 'predicted label map (.nii/.nii.gz) or a folder of them')
-    .requiredOption('--ref <path>', 'reference label map or a folder of them (LiTS segmentation-N.nii[.gz])')
+    .requiredOption(
+      '--ref <path>',
+      'reference label map, a folder of them, or a dataset (MSD, nnU-Net raw, 3D-IRCADb)',
+    )
     .option('--json', 'print one JSON object with per-case results and aggregates')
     .option('--csv <file>', 'also write the per-case table as CSV')
     .option('--overwrite', 'replace an existing --csv file (never one of the label maps)')

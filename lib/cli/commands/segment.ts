@@ -35,7 +35,13 @@ import {
 import { noLiverFound } from '../../pipeline/stages.ts';
 import type { BlendMode } from '../../pipeline/windows.ts';
 import { encodeNifti } from '../../volume/nifti.ts';
-import { readVolume } from '../../volume/read.ts';
+import { readVolumeWithInfo } from '../../volume/read.ts';
+import {
+  checkInputsForFormat,
+  type OutputFormat,
+  requireDicomSource,
+  segmentationOutputFiles,
+} from '../interop-outputs.ts';
 import { BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
 
@@ -55,6 +61,8 @@ export interface SegmentCliOptions {
   quiet?: boolean;
   /** Segment every DICOM series of nested study/series folders (else such a folder is refused). */
   allSeries?: boolean;
+  /** Label map as NIfTI (default), as DICOM SEG (DICOM input only), or both. */
+  format?: OutputFormat;
 }
 
 export interface SegmentDeps {
@@ -115,9 +123,17 @@ function parsePositiveInt(s: string): number {
   return v;
 }
 
-export function outputPaths(out: string, name: string, probabilities: boolean) {
+export function outputPaths(
+  out: string,
+  name: string,
+  probabilities: boolean,
+  format: OutputFormat = 'nifti',
+) {
   return {
-    seg: join(out, `${name}_seg.nii.gz`),
+    seg: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.nii.gz`),
+    dicomSeg: format === 'nifti' ? undefined : join(out, `${name}_seg.dcm`),
+    colorTable: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.ctbl`),
+    labelTable: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.labels.txt`),
     report: join(out, `${name}_report.json`),
     preview: join(out, `${name}_preview.png`),
     probLiver: probabilities ? join(out, `${name}_prob_liver.nii.gz`) : undefined,
@@ -151,10 +167,13 @@ async function segmentLocked(
   progress: ReturnType<typeof createProgress>,
   inputs: readonly string[],
 ): Promise<string[]> {
-  const paths = outputPaths(o.out, c.name, Boolean(o.saveProbabilities));
+  const paths = outputPaths(o.out, c.name, Boolean(o.saveProbabilities), o.format);
   const targets = Object.values(paths).filter((p): p is string => Boolean(p));
   await checkOutputTargets(targets, { overwrite: o.overwrite, inputs });
-  const ct = await readVolume(c.path);
+  const { volume: ct, dicom } = await readVolumeWithInfo(c.path, {
+    onWarning: (m) => progress.log(`warning: ${m}`),
+  });
+  if (paths.dicomSeg) requireDicomSource(c.path, dicom);
   // Before stage 1: refuse what the models cannot apply to, warn about what is doubtful.
   const checks = checkInput(ct, {
     modality: ct.modality,
@@ -185,9 +204,12 @@ async function segmentLocked(
   for (const f of result.report.flags.slice(checks.flags.length))
     progress.log(`warning: ${c.path}: ${f.message}`);
   const report = { ...result.report, input: { ...result.report.input, path: c.path, kind: c.kind } };
-  const files: Array<[string, Uint8Array | string]> = [
-    [paths.seg, encodeNifti(result.labels, { gzip: true })],
-  ];
+  const files: Array<[string, Uint8Array | string]> = segmentationOutputFiles(
+    paths,
+    result.labels,
+    dicom,
+    (w) => progress.log(w),
+  );
   for (const [path, vol] of [
     [paths.probLiver, result.probabilities?.liver],
     [paths.probTumor, result.probabilities?.tumor],
@@ -202,7 +224,7 @@ async function segmentLocked(
   const r = result.report;
   progress.log(
     `${c.name}: liver ${r.liver.volumeMl.toFixed(1)} mL, ${r.tumors.count} tumor(s) ${r.tumors.volumeMl.toFixed(1)} mL, ` +
-      `${(r.timings.totalMs / 1000).toFixed(1)} s -> ${paths.seg}`,
+      `${(r.timings.totalMs / 1000).toFixed(1)} s -> ${paths.seg ?? paths.dicomSeg}`,
   );
   return written;
 }
@@ -230,6 +252,7 @@ export async function runSegment(
     badInput: true,
   }));
   for (const p of problems) failed(p.path, p.reason);
+  checkInputsForFormat(cases, o.format);
   const seen = new Map<string, string>();
   const folder = await prepareOutputFolder(o.out);
   try {
@@ -323,6 +346,11 @@ export function register(program: Command): void {
     )
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
     .option('--all-series', 'segment every DICOM series found in nested study/series folders', false)
+    .addOption(
+      new Option('--format <kind>', 'label map output: NIfTI, DICOM SEG (DICOM input only), or both')
+        .choices(['nifti', 'dicom-seg', 'both'])
+        .default('nifti'),
+    )
     .option('--overwrite', 'replace existing outputs', false)
     .option('--quiet', 'no progress output', false)
     .action(async (inputs: string[], o: Omit<SegmentCliOptions, 'models'> & { models?: string }) => {

@@ -67,7 +67,10 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('train one RA-UNet stage (localize | liver | tumor) with K-fold cross-validation')
-    .requiredOption('--data <dir>', 'dataset folder: volume-N.nii[.gz] + segmentation-N.nii[.gz] pairs')
+    .requiredOption(
+      '--data <dir>',
+      'dataset folder: LiTS (volume-N + segmentation-N), MSD / nnU-Net raw, or 3D-IRCADb',
+    )
     .requiredOption('--stage <stage>', 'localize (RA-UNet-I), liver or tumor (RA-UNet-II)')
     .requiredOption('--out <dir>', 'models folder; the stage goes to <out>/<stage>/fold-<k>/')
     .option('--folds <n>', 'number of cross-validation folds (default 1 for localize, 5 otherwise)')

@@ -1,0 +1,110 @@
+/**
+ * JPEG-family frame decoders for DICOM, all maintained packages from the field, loaded on first use:
+ * - JPEG Lossless, process 14 (1.2.840.10008.1.2.4.57, and .70 = first-order prediction):
+ *   `jpeg-lossless-decoder-js` (pure JavaScript, the decoder cornerstone uses);
+ * - JPEG-LS lossless and near-lossless (.80 / .81): CharLS compiled to WebAssembly
+ *   (`@cornerstonejs/codec-charls`);
+ * - JPEG baseline (.50, 8 bit) and extended (.51, 8 bit samples; 12-bit is refused): libjpeg-turbo
+ *   compiled to WebAssembly (`@cornerstonejs/codec-libjpeg-turbo-8bit`). Lossy.
+ * Every decoder returns the same `DecodedFrame` as the JPEG 2000 one.
+ */
+import { createRequire } from 'node:module';
+import type { DecodedFrame } from './jpeg2000.ts';
+
+interface WasmFrameInfo {
+  width: number;
+  height: number;
+  bitsPerSample: number;
+  componentCount: number;
+  isSigned?: boolean;
+}
+
+interface WasmDecoder {
+  getEncodedBuffer(length: number): Uint8Array;
+  getDecodedBuffer(): Uint8Array;
+  decode(): void;
+  getFrameInfo(): WasmFrameInfo;
+  delete(): void;
+}
+
+type Factory<M> = (overrides?: Record<string, unknown>) => Promise<M>;
+
+const require = createRequire(import.meta.url);
+const quiet = { print: () => {}, printErr: () => {} };
+
+let charls: Promise<{ JpegLSDecoder: new () => WasmDecoder }> | undefined;
+let turbo: Promise<{ JPEGDecoder: new () => WasmDecoder }> | undefined;
+
+function runWasm(decoder: WasmDecoder, frame: Uint8Array): DecodedFrame {
+  try {
+    decoder.getEncodedBuffer(frame.length).set(frame);
+    decoder.decode();
+    const info = decoder.getFrameInfo();
+    return {
+      width: info.width,
+      height: info.height,
+      bitsPerSample: info.bitsPerSample,
+      componentCount: info.componentCount,
+      isSigned: Boolean(info.isSigned),
+      pixels: decoder.getDecodedBuffer().slice(),
+    };
+  } finally {
+    decoder.delete();
+  }
+}
+
+export async function decodeJpegLs(frame: Uint8Array): Promise<DecodedFrame> {
+  charls ??= (
+    require('@cornerstonejs/codec-charls/decodewasmjs') as Factory<{
+      JpegLSDecoder: new () => WasmDecoder;
+    }>
+  )(quiet);
+  const mod = await charls;
+  return runWasm(new mod.JpegLSDecoder(), frame);
+}
+
+export async function decodeJpegBaseline(frame: Uint8Array): Promise<DecodedFrame> {
+  turbo ??= (
+    require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as Factory<{
+      JPEGDecoder: new () => WasmDecoder;
+    }>
+  )(quiet);
+  const mod = await turbo;
+  return runWasm(new mod.JPEGDecoder(), frame);
+}
+
+interface LosslessDecoder {
+  decode(buffer: ArrayBuffer, offset?: number, length?: number, numBytes?: number): Uint8Array | Uint16Array;
+  xDim: number;
+  yDim: number;
+  numComp: number;
+  precision?: number;
+}
+
+export function decodeJpegLossless(frame: Uint8Array, bytesPerSample: number): DecodedFrame {
+  const { Decoder } = require('jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder };
+  const d = new Decoder();
+  const copy = new Uint8Array(frame); // a copy that starts at offset 0 (Buffer.slice would be a view)
+  const out = d.decode(copy.buffer, 0, copy.length, bytesPerSample);
+  return {
+    width: d.xDim,
+    height: d.yDim,
+    bitsPerSample: d.precision ?? bytesPerSample * 8,
+    componentCount: d.numComp,
+    isSigned: false,
+    pixels: new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice(),
+  };
+}
+
+/** The first Start Of Frame marker's sample precision (bits), or undefined when none is found. */
+export function jpegPrecision(frame: Uint8Array): number | undefined {
+  for (let i = 2; i + 4 < frame.length; ) {
+    if (frame[i] !== 0xff) return undefined;
+    const marker = frame[i + 1];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return frame[i + 4];
+    }
+    i += 2 + ((frame[i + 2] << 8) | frame[i + 3]);
+  }
+  return undefined;
+}
