@@ -74,8 +74,9 @@ describe('raunet segment (CLI, ONNX models on disk)', () => {
     });
     expect(report.options.patches).toEqual({ localize: [32, 32], liver: [32, 32, 32], tumor: [32, 32, 32] });
 
-    // outputs are not replaced without --overwrite: the case fails, the exit code says so
-    expect(await run(out, '--models', models())).toBe(1);
+    // outputs are not replaced without --overwrite: the case fails, and since that is the user's to fix
+    // (bad input or arguments, not a crash) the exit code is 2
+    expect(await run(out, '--models', models())).toBe(2);
   });
 
   it('refuses a fold the ensembles do not have, and a model folder without stages', async () => {
