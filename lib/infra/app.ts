@@ -44,7 +44,7 @@ export function buildApp(context: Record<string, unknown> = {}, opts: BuildAppOp
     config: read('config'),
   });
   const stack = new RaunetStack(app, `Raunet-${config.envName}`, config);
-  applyNagSuppressions(stack);
+  applyNagSuppressions(stack, config);
   if (opts.nag !== false) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { app, stack };
 }

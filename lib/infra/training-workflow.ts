@@ -21,13 +21,13 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DATASETS_PREFIX, RUNS_PREFIX } from '../cloud/layout.ts';
-import type { BatchCompute } from './batch-compute.ts';
+import { type BatchCompute, jobDefinitionName, stageTaskTimeout } from './batch-compute.ts';
 import type { DeploymentConfig } from './config.ts';
 import { allowList, allowObjects, allowTable, READ_OBJECT, WRITE_OBJECT } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 import type { Storage } from './storage.ts';
 import type { Tables } from './tables.ts';
-import { batchStep, lambdaStep, loggedStateMachine } from './workflow-steps.ts';
+import { batchStep, grantBatchSync, lambdaStep, loggedStateMachine } from './workflow-steps.ts';
 
 export interface TrainingWorkflowProps {
   config: DeploymentConfig;
@@ -109,7 +109,15 @@ export class TrainingWorkflow extends Construct {
     ).next(fail);
 
     const planStep = lambdaStep(this, 'Plan', plan.fn, { request: sfn.JsonPath.objectAt('$') }, '$.plan');
-    const trainFold = batchStep(this, 'TrainFold', q, defs['train-fold'], '$.item.args', '$.batch');
+    const trainFold = batchStep(
+      this,
+      'TrainFold',
+      q,
+      defs['train-fold'],
+      '$.item.args',
+      '$.batch',
+      stageTaskTimeout(config, 'train-fold'),
+    );
     const folds = new sfn.Map(this, 'Folds', {
       itemsPath: '$.plan.items',
       maxConcurrency: config.training.maxConcurrency,
@@ -125,6 +133,7 @@ export class TrainingWorkflow extends Construct {
       defs['evaluate-ensemble'],
       '$.plan.evaluate',
       '$.batch',
+      stageTaskTimeout(config, 'evaluate-ensemble'),
     );
     const registerStep = lambdaStep(
       this,
@@ -150,6 +159,12 @@ export class TrainingWorkflow extends Construct {
       timeout: Duration.days(7),
       comment: 'RA-UNet K-fold training, ensemble evaluation and promotion',
     });
+
+    grantBatchSync(
+      this.stateMachine,
+      [compute.queue],
+      (['train-fold', 'evaluate-ensemble'] as const).map((stage) => jobDefinitionName(config, stage)),
+    );
 
     if (config.training.schedule) {
       for (const stage of config.training.scheduledStages) {
