@@ -131,10 +131,20 @@ export const configSchema = z
           message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
         }),
     }),
-    /** Receives the alarm notifications (SNS e-mail subscription). */
-    alarmEmail: z.email(),
+    /**
+     * Receives the alarm notifications (SNS e-mail subscription). dev has a placeholder; staging and prod
+     * must name a real address (`-c alarmEmail=...` or in `-c config`), else synth stops naming this field.
+     */
+    alarmEmail: z.email().optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.envName !== 'dev' && !c.alarmEmail) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alarmEmail'],
+        message: `is required for ${c.envName}: pass -c alarmEmail=<address> (alarms must reach someone)`,
+      });
+    }
     if (c.vpc.mode === 'import' && !c.account) {
       ctx.addIssue({
         code: 'custom',
@@ -179,12 +189,11 @@ const COMMON = {
     noncurrentModelVersionDays: 30,
     logRetentionDays: 14,
   },
-  alarmEmail: 'raunet-alarms@example.org',
 } as const;
 
 /** Defaults per environment (before context overrides). */
 export const DEFAULTS: Record<EnvName, unknown> = {
-  dev: { ...COMMON, envName: 'dev' },
+  dev: { ...COMMON, envName: 'dev', alarmEmail: 'raunet-alarms@example.org' },
   staging: {
     ...COMMON,
     envName: 'staging',
@@ -246,7 +255,8 @@ function parseOverrides(raw: unknown): unknown {
 
 /**
  * Resolve and validate the configuration for the environment named in context.
- * `context` is what `app.node.tryGetContext` returns for `env`, `account`, `region` and `config`.
+ * `context` is what `app.node.tryGetContext` returns for `env`, `account`, `region`, `alarmEmail` and
+ * `config`.
  */
 export function resolveConfig(context: Record<string, unknown>): DeploymentConfig {
   const env = context.env ?? 'dev';
@@ -257,6 +267,7 @@ export function resolveConfig(context: Record<string, unknown>): DeploymentConfi
   const direct: Record<string, unknown> = {};
   if (context.account !== undefined) direct.account = String(context.account);
   if (context.region !== undefined) direct.region = String(context.region);
+  if (context.alarmEmail !== undefined) direct.alarmEmail = String(context.alarmEmail);
   merged = deepMerge(merged, direct);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
