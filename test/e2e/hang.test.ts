@@ -44,7 +44,13 @@ beforeAll(async () => {
     await doc.send(
       new PutCommand({
         TableName: modelsTable,
-        Item: { stage, runId: 'CURRENT', currentRunId: 'r', currentDice: 0, models: 's3://m/runs/r/' },
+        Item: {
+          stage,
+          runId: 'CURRENT',
+          currentRunId: 'r',
+          currentDice: 0,
+          models: 's3://models-bucket/runs/r/',
+        },
       }),
     );
   }

@@ -605,6 +605,32 @@ describe('mark-failed', () => {
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
+  it('fails a job whose execution timed out or was stopped, only while that execution owns it', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const ended = (status: string, name = `seg-${JOB_ID}-a2`) => ({
+      version: '0',
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { name, status, error: null, cause: null, executionArn: 'arn:x', stateMachineArn: 'arn:sm' },
+    });
+    const out = (await markFailedHandler(ended('TIMED_OUT'), context)) as { status: string; reason: string };
+    expect(out).toEqual({ status: 'FAILED', reason: 'segmentation workflow timed out' });
+    const update = ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    expect(update.Key).toEqual({ jobId: JOB_ID });
+    expect(update.ConditionExpression).toBe('#status = :running AND execution = :execution');
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':execution': `seg-${JOB_ID}-a2` });
+    // Already marked by the Catch, finished, or another attempt's: unchanged.
+    ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
+    expect(await markFailedHandler(ended('FAILED'), context)).toEqual({ status: 'UNCHANGED' });
+    // Another state machine's execution name is ignored without a write.
+    ddb.resetHistory();
+    expect(await markFailedHandler(ended('ABORTED', 'train-e2e'), context)).toEqual({ status: 'UNCHANGED' });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    await expect(markFailedHandler({ ...ended('RUNNING') }, context)).rejects.toThrow(
+      /malformed execution status event: detail\.status/,
+    );
+  });
+
   it('keeps a SUCCEEDED job as it is', async () => {
     ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
     const out = await markFailed({ jobId: JOB_ID, error: { Error: 'States.Timeout' } }, context);

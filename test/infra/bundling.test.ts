@@ -94,7 +94,13 @@ describe('Lambda bundling', () => {
         await doc.send(
           new PutCommand({
             TableName: 'models',
-            Item: { stage, runId: 'CURRENT', currentRunId: 'r', currentDice: 0, models: 's3://m/runs/r/' },
+            Item: {
+              stage,
+              runId: 'CURRENT',
+              currentRunId: 'r',
+              currentDice: 0,
+              models: 's3://models-bucket/runs/r/',
+            },
           }),
         );
       }
