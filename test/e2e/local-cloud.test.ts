@@ -38,6 +38,7 @@ const HOST_FAILURE = 'Host EC2 (instance i-0e2e0c0ffee000001) terminated.';
  */
 const START_MS = 300_000;
 const SEGMENTATION_MS = 300_000;
+const BURST_MS = 600_000;
 
 let cloud: LocalCloud;
 let input: string;
