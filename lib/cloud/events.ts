@@ -55,6 +55,8 @@ export const objectCreatedEvent = z.object({
       size: z.number().int().nonnegative(),
       'version-id': z.string().optional(),
       etag: z.string().optional(),
+      /** Orders the events of one key; a new upload of the same bytes gets a new one (used for re-runs). */
+      sequencer: z.string().max(64).optional(),
     }),
   }),
 });
@@ -65,12 +67,47 @@ export const sourceObject = z.object({
   key: z.string().min(1).max(1024),
   versionId: z.string().nullable().optional(),
   size: z.number().int().nonnegative(),
+  /** The S3 event's sequencer of the upload that started this attempt. */
+  sequencer: z.string().max(64).optional(),
 });
 export type SourceObject = z.infer<typeof sourceObject>;
 
-/** Input of the segmentation state machine (written by the starter). */
-export const segmentationInput = z.object({ jobId: jobIdSchema, source: sourceObject });
+/**
+ * Input of the segmentation state machine (written by the starter). `attempt` is 1 for the first run of
+ * an object version and N for its N-th re-run (a re-drop after a failure, see `lib/cloud/starter.ts`).
+ */
+export const segmentationInput = z.object({
+  jobId: jobIdSchema,
+  source: sourceObject,
+  attempt: z.number().int().min(1).max(1000).optional(),
+});
 export type SegmentationInput = z.infer<typeof segmentationInput>;
+
+/** What the Ingest step gets: the execution input plus the execution's name (its identity on a retry). */
+export const ingestInput = segmentationInput.extend({ execution: z.string().min(1).max(80).optional() });
+export type IngestInput = z.infer<typeof ingestInput>;
+
+/** The SQS event of the starter (EventBridge puts each S3 event into the queue as a message body). */
+export const sqsEvent = z.object({
+  Records: z.array(z.object({ messageId: z.string().min(1), body: z.string() })).min(1),
+});
+export type SqsEvent = z.infer<typeof sqsEvent>;
+
+/**
+ * EventBridge "Step Functions Execution Status Change" for an execution that ended without reaching its
+ * own Catch (timed out, aborted, or failed outside a caught state).
+ */
+export const executionEndedEvent = z.object({
+  source: z.literal('aws.states'),
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.object({
+    name: z.string().min(1).max(80),
+    status: z.enum(['FAILED', 'TIMED_OUT', 'ABORTED']),
+    error: z.string().nullish(),
+    cause: z.string().nullish(),
+  }),
+});
+export type ExecutionEndedEvent = z.infer<typeof executionEndedEvent>;
 
 /** Arguments of the three inference Batch stages (also validated by the Batch entrypoint). */
 export const localizeArgs = z.object({ jobId: jobIdSchema, ct: s3Uri, models: s3Uri, out: s3Uri });

@@ -20,9 +20,18 @@ export function jobIdFor(o: ObjectIdentity): string {
   return createHash('sha256').update(`${o.bucket}\u0000${o.key}\u0000${version}`).digest('hex').slice(0, 32);
 }
 
-/** Step Functions execution names: at most 80 characters of [A-Za-z0-9-_]. */
-export function executionNameFor(jobId: string): string {
-  return `seg-${jobId}`;
+/**
+ * Step Functions execution names: at most 80 characters of [A-Za-z0-9-_]. The first run of a job is
+ * `seg-<jobId>`, its N-th re-run `seg-<jobId>-a<N>`.
+ */
+export function executionNameFor(jobId: string, attempt = 1): string {
+  return attempt <= 1 ? `seg-${jobId}` : `seg-${jobId}-a${attempt}`;
+}
+
+/** The job id and attempt an execution name stands for; undefined for a name of another form. */
+export function jobOfExecution(name: string): { jobId: string; attempt: number } | undefined {
+  const m = /^seg-([0-9a-f]{32})(?:-a(\d{1,4}))?$/.exec(name);
+  return m ? { jobId: m[1], attempt: m[2] ? Number(m[2]) : 1 } : undefined;
 }
 
 /** `20260301T020000Z`: the sortable UTC stamp that starts a run id. */

@@ -1,19 +1,12 @@
 /**
  * Segmentation job records: the store interface the stage logic uses, and its DynamoDB implementation
- * (table `jobs`, key `jobId`, GSI `byStatus` on status + createdAt; see `lib/infra/tables.ts`).
+ * (table `jobs`, key `jobId`, no secondary index; see `lib/infra/tables.ts`).
  *
  * Every state change is a conditional write, so two deliveries of one event never create two jobs, a
  * finished job is never reopened, and a SUCCEEDED job is never turned into FAILED by a late error.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { JOBS_BY_STATUS_INDEX } from './table-schema.ts';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 export type JobStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 
@@ -33,7 +26,11 @@ export interface JobRecord {
   createdAt: string;
   updatedAt: string;
   /** The dropped object (the key is stored, never logged). */
-  source: { bucket: string; key: string; versionId?: string | null; size: number };
+  source: { bucket: string; key: string; versionId?: string | null; size: number; sequencer?: string };
+  /** The Step Functions execution that owns the job now (`seg-<jobId>` or `seg-<jobId>-a<N>`). */
+  execution?: string;
+  /** 1 for the first run, N for the N-th re-run of the same object version. */
+  attempt?: number;
   /** Models root per stage used by this job (from the models table at ingest). */
   models?: Record<string, string>;
   /** Last step started (for operators). */
@@ -58,7 +55,25 @@ export interface JobStore {
   succeed(jobId: string, summary: JobSummary, results: JobRecord['results'], at: string): Promise<void>;
   /** Anything but SUCCEEDED -> FAILED (creates the record if ingest never did); 'already-succeeded' otherwise. */
   fail(jobId: string, reason: string, at: string): Promise<'failed' | 'already-succeeded'>;
-  listByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]>;
+  /**
+   * FAILED -> RUNNING for a re-run with a higher attempt number, owned by `execution` from now on; false
+   * (nothing written) when the job is not FAILED or already had that attempt.
+   */
+  reopen(
+    jobId: string,
+    run: { attempt: number; execution: string; source: JobRecord['source'] },
+    at: string,
+  ): Promise<boolean>;
+  /**
+   * RUNNING -> FAILED only while `execution` owns the job (an execution that ended outside its Catch:
+   * timed out, aborted); 'not-running' when the job finished, or belongs to another attempt, or is absent.
+   */
+  failExecution(
+    jobId: string,
+    execution: string,
+    reason: string,
+    at: string,
+  ): Promise<'failed' | 'not-running'>;
 }
 
 /** True when a DynamoDB write failed its condition (the item was not what the write required). */
@@ -174,18 +189,58 @@ export class DynamoJobStore implements JobStore {
     return failed ? 'failed' : 'already-succeeded';
   }
 
-  async listByStatus(status: JobStatus, limit = 50): Promise<JobRecord[]> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: JOBS_BY_STATUS_INDEX,
-        KeyConditionExpression: '#status = :status',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': status },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
+  async reopen(
+    jobId: string,
+    run: { attempt: number; execution: string; source: JobRecord['source'] },
+    at: string,
+  ): Promise<boolean> {
+    return writeIfCondition(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression:
+            'SET #status = :running, attempt = :attempt, execution = :execution, #source = :source, #step = :step, updatedAt = :at REMOVE reason',
+          ConditionExpression: '#status = :failed AND (attribute_not_exists(attempt) OR attempt < :attempt)',
+          ExpressionAttributeNames: { '#status': 'status', '#source': 'source', '#step': 'step' },
+          ExpressionAttributeValues: {
+            ':running': 'RUNNING',
+            ':failed': 'FAILED',
+            ':attempt': run.attempt,
+            ':execution': run.execution,
+            ':source': run.source,
+            ':step': 'ingest',
+            ':at': at,
+          },
+        }),
+      ),
     );
-    return (out.Items ?? []) as JobRecord[];
+  }
+
+  async failExecution(
+    jobId: string,
+    execution: string,
+    reason: string,
+    at: string,
+  ): Promise<'failed' | 'not-running'> {
+    const failed = await writeIfCondition(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: 'SET #status = :failed, reason = :reason, updatedAt = :at',
+          ConditionExpression: '#status = :running AND execution = :execution',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':failed': 'FAILED',
+            ':running': 'RUNNING',
+            ':execution': execution,
+            ':reason': reason,
+            ':at': at,
+          },
+        }),
+      ),
+    );
+    return failed ? 'failed' : 'not-running';
   }
 }

@@ -3,7 +3,12 @@
  * they are stored in job records but never logged and never used in derived names (job ids are hashes).
  */
 export const INPUT_SUFFIXES = ['.nii', '.nii.gz', '.zip'] as const;
-/** Intermediate files of a job: `work/<jobId>/...` in the input bucket (expire with the input). */
+/**
+ * Scans are accepted only under this prefix of the input bucket (the EventBridge rule's pattern and the
+ * starter both check it), so no other object can ever start a segmentation.
+ */
+export const INCOMING_PREFIX = 'incoming/';
+/** Intermediate files of a job: `work/<jobId>/...` in the work bucket (no event notifications). */
 export const WORK_PREFIX = 'work/';
 /** Results of a job: `results/<jobId>/...` in the results bucket. */
 export const RESULTS_PREFIX = 'results/';
@@ -19,6 +24,11 @@ export function checkpointPrefix(runId: string, variant: string, stage: string, 
 export function hasInputSuffix(key: string): boolean {
   const lower = key.toLowerCase();
   return INPUT_SUFFIXES.some((s) => lower.endsWith(s));
+}
+
+/** True for a key the segmentation workflow accepts: under `incoming/` with a scan suffix. */
+export function isIncomingScan(key: string): boolean {
+  return key.startsWith(INCOMING_PREFIX) && key.length > INCOMING_PREFIX.length && hasInputSuffix(key);
 }
 
 export function workPrefix(jobId: string): string {

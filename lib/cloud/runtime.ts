@@ -30,7 +30,9 @@ const docClient = () =>
   (doc ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   }));
-const sfnClient = () => (sfn ??= new SFNClient({}));
+// Throttled StartExecution calls are retried by the SDK (standard mode: exponential backoff with full
+// jitter) before the message goes back to the queue.
+const sfnClient = () => (sfn ??= new SFNClient({ maxAttempts: 6, retryMode: 'standard' }));
 let batch: BatchClient | undefined;
 const batchClient = () => (batch ??= new BatchClient({}));
 
@@ -41,11 +43,16 @@ export function segmentationDeps(env: NodeJS.ProcessEnv = process.env): Segmenta
     models: new DynamoModelRegistry(docClient(), requireEnv('MODELS_TABLE', env)),
     codec: libraryCodec,
     resultsBucket: requireEnv('RESULTS_BUCKET', env),
+    workBucket: requireEnv('WORK_BUCKET', env),
   };
 }
 
 export function starterDeps(env: NodeJS.ProcessEnv = process.env): StarterDeps {
-  return { sfn: sfnClient(), stateMachineArn: requireEnv('STATE_MACHINE_ARN', env) };
+  return {
+    sfn: sfnClient(),
+    stateMachineArn: requireEnv('STATE_MACHINE_ARN', env),
+    jobs: new DynamoJobStore(docClient(), requireEnv('JOBS_TABLE', env)),
+  };
 }
 
 function intOr<T>(raw: string | undefined, fallback: T): number | T {

@@ -20,16 +20,18 @@ import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientatio
 import { type Vec3, type Volume, voxelCount, withData } from '../volume/volume.ts';
 import {
   boxFile,
+  type ExecutionEndedEvent,
   type FinalizeInput,
+  type IngestInput,
   type MarkFailedInput,
   type PlanStepInput,
   parseEvent,
-  type SegmentationInput,
   type SegmentationPlan,
   type StageInfo,
   stageInfo,
 } from './events.ts';
-import { failureReason } from './failure.ts';
+import { clip, failureReason } from './failure.ts';
+import { executionNameFor, jobOfExecution } from './identity.ts';
 import type { JobStore, JobSummary } from './job-store.ts';
 import { hasInputSuffix, RESULT_FILES, resultsPrefix, STAGE_FILES, s3Uri, workPrefix } from './layout.ts';
 import { logger } from './logger.ts';
@@ -49,6 +51,8 @@ export interface SegmentationDeps {
   models: ModelRegistry;
   codec: VolumeCodec;
   resultsBucket: string;
+  /** Where the intermediate files go (`work/<jobId>/`): a bucket without event notifications. */
+  workBucket: string;
   now?: () => Date;
 }
 
@@ -65,12 +69,8 @@ export class NoModelError extends Error {
   override readonly name = 'NoModelError';
 }
 
-export function planFor(
-  jobId: string,
-  inputBucket: string,
-  models: Record<string, string>,
-): SegmentationPlan {
-  const work = s3Uri(inputBucket, workPrefix(jobId));
+export function planFor(jobId: string, workBucket: string, models: Record<string, string>): SegmentationPlan {
+  const work = s3Uri(workBucket, workPrefix(jobId));
   const preprocessed = `${work}preprocessed.nii.gz`;
   const localizeOut = `${work}localize/`;
   const liverOut = `${work}liver/`;
@@ -113,12 +113,14 @@ export function checkGrid(vol: Volume, file: string): void {
 }
 
 /**
- * Create the job record (conditional write: a duplicate stops here), then validate the scan and look up
- * the current models. Validation errors propagate (the workflow's Catch marks the job FAILED with them).
+ * Claim the job for this execution: create the record (conditional write), or find it already ours (Lambda
+ * retried ingest after the write), or reopen a FAILED job for a re-run with a higher attempt. Anything
+ * else is a duplicate (another execution owns the job or it finished).
  */
-export async function ingest(deps: SegmentationDeps, input: SegmentationInput): Promise<IngestOutput> {
+async function claimJob(deps: SegmentationDeps, input: IngestInput, at: string): Promise<boolean> {
   const { jobId, source } = input;
-  const at = nowIso(deps);
+  const attempt = input.attempt ?? 1;
+  const execution = input.execution ?? executionNameFor(jobId, attempt);
   const created = await deps.jobs.create({
     jobId,
     status: 'RUNNING',
@@ -126,8 +128,32 @@ export async function ingest(deps: SegmentationDeps, input: SegmentationInput): 
     updatedAt: at,
     source,
     step: 'ingest',
+    attempt,
+    execution,
   });
-  if (created === 'exists') {
+  if (created === 'created') return true;
+  const job = await deps.jobs.get(jobId);
+  if (job?.status === 'RUNNING' && job.execution === execution) {
+    logger.info("ingest retried: the job is this execution's", { jobId, attempt });
+    return true;
+  }
+  if (job?.status === 'FAILED' && attempt > (job.attempt ?? 1)) {
+    if (await deps.jobs.reopen(jobId, { attempt, execution, source }, at)) {
+      logger.info('failed job re-run', { jobId, attempt });
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Claim the job (see `claimJob`; a duplicate stops here), then validate the scan and look up the current
+ * models. Validation errors propagate (the workflow's Catch marks the job FAILED with them).
+ */
+export async function ingest(deps: SegmentationDeps, input: IngestInput): Promise<IngestOutput> {
+  const { jobId, source } = input;
+  const at = nowIso(deps);
+  if (!(await claimJob(deps, input, at))) {
     logger.info('duplicate event: job exists', { jobId });
     return { status: 'DUPLICATE' };
   }
@@ -161,7 +187,7 @@ export async function ingest(deps: SegmentationDeps, input: SegmentationInput): 
     status: 'CREATED',
     dims: vol.dims,
     spacing: vol.spacing,
-    plan: planFor(jobId, source.bucket, models),
+    plan: planFor(jobId, deps.workBucket, models),
   };
 }
 
@@ -329,4 +355,27 @@ export async function markFailed(
   const outcome = await deps.jobs.fail(input.jobId, reason, nowIso(deps));
   logger.warn('job failed', { jobId: input.jobId, error: input.error.Error, outcome });
   return { status: outcome === 'failed' ? 'FAILED' : 'SUCCEEDED', reason };
+}
+
+/**
+ * An execution that ended outside its own Catch (EventBridge "Execution Status Change": TIMED_OUT, ABORTED,
+ * or FAILED): its job, while still RUNNING under this execution, becomes FAILED with the reason. A job the
+ * Catch already marked, a finished job and another attempt's job are left alone.
+ */
+export async function markExecutionEnded(
+  deps: Pick<SegmentationDeps, 'jobs' | 'now'>,
+  event: ExecutionEndedEvent,
+): Promise<{ status: 'FAILED' | 'UNCHANGED'; reason?: string }> {
+  const { name, status, error, cause } = event.detail;
+  const job = jobOfExecution(name);
+  if (!job) {
+    logger.warn('execution of another form ignored', { status });
+    return { status: 'UNCHANGED' };
+  }
+  const what = { TIMED_OUT: 'timed out', ABORTED: 'was stopped', FAILED: 'failed' }[status];
+  const detail = [error, cause].filter((x) => x).join(': ');
+  const reason = clip(`segmentation workflow ${what}${detail ? ` (${detail})` : ''}`);
+  const outcome = await deps.jobs.failExecution(job.jobId, name, reason, nowIso(deps));
+  logger.warn('execution ended', { jobId: job.jobId, status, outcome });
+  return outcome === 'failed' ? { status: 'FAILED', reason } : { status: 'UNCHANGED' };
 }

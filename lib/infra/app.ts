@@ -27,7 +27,7 @@ export interface BuiltApp {
   stack: RaunetStack;
 }
 
-/** Context keys read: `env` (dev|staging|prod), `account`, `region`, `config` (JSON overrides). */
+/** Context keys read: `env` (dev|staging|prod), `account`, `region`, `alarmEmail`, `config` (JSON overrides). */
 export function buildApp(context: Record<string, unknown> = {}, opts: BuildAppOptions = {}): BuiltApp {
   // The feature flags of cdk.json apply in tests too (the CLI passes them itself).
   const app = new App({
@@ -41,10 +41,11 @@ export function buildApp(context: Record<string, unknown> = {}, opts: BuildAppOp
     env: read('env'),
     account: read('account'),
     region: read('region'),
+    alarmEmail: read('alarmEmail'),
     config: read('config'),
   });
   const stack = new RaunetStack(app, `Raunet-${config.envName}`, config);
-  applyNagSuppressions(stack);
+  applyNagSuppressions(stack, config);
   if (opts.nag !== false) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { app, stack };
 }

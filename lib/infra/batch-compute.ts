@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { Duration, Size } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -34,6 +35,33 @@ export const BATCH_STAGES = [
 export type BatchStage = (typeof BATCH_STAGES)[number];
 export const INFERENCE_STAGES: readonly BatchStage[] = ['localize', 'segment-liver', 'segment-tumor'];
 
+/** Attempts of a Batch job (the first one plus the host-failure retries of `hostFailureRetryStrategies`). */
+export const JOB_ATTEMPTS = 3;
+
+/** Hard limit of one attempt of a stage's job (the job definition's timeout): minutes or hours by config. */
+export function attemptTimeout(config: DeploymentConfig, stage: BatchStage): Duration {
+  return INFERENCE_STAGES.includes(stage)
+    ? Duration.minutes(config.batch.inferenceTimeoutMinutes)
+    : Duration.hours(config.batch.trainingTimeoutHours);
+}
+
+/**
+ * The Step Functions task timeout of a stage: every attempt may wait in RUNNABLE (at most
+ * `runnableTimeoutMinutes`, then the queue cancels it) and run (at most its attempt timeout). When it fires,
+ * Step Functions stops the job (TerminateJob) and the Catch marks the job FAILED.
+ */
+export function stageTaskTimeout(config: DeploymentConfig, stage: BatchStage): Duration {
+  const perAttempt = attemptTimeout(config, stage).toSeconds() + config.batch.runnableTimeoutMinutes * 60;
+  return Duration.seconds(JOB_ATTEMPTS * perAttempt);
+}
+
+/** Why a job may sit in RUNNABLE; each gets a cancel action after `runnableTimeoutMinutes`. */
+const BLOCKED_REASONS = [
+  batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+  batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+  batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+];
+
 /**
  * Retry only when the instance disappeared under the job. Batch evaluates these in order; the last entry
  * makes every other failure (non-zero exit of the app, bad input) final.
@@ -48,6 +76,14 @@ export function hostFailureRetryStrategies(): batch.RetryStrategy[] {
     ),
     batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
   ];
+}
+
+/**
+ * Job definitions have fixed names (`raunet-<env>-<stage>`), so the state machines' SubmitJob grant names
+ * exactly these definitions (any revision) instead of every job definition of the account.
+ */
+export function jobDefinitionName(config: DeploymentConfig, stage: BatchStage): string {
+  return `raunet-${config.envName}-${stage}`;
 }
 
 /** Files never sent to the Docker build context (the image installs its own dependencies). */
@@ -101,7 +137,9 @@ export class BatchCompute extends Construct {
     });
     const launchTemplate = new ec2.LaunchTemplate(this, `${kind}LaunchTemplate`, {
       requireImdsv2: true,
-      httpPutResponseHopLimit: 2,
+      // Hop limit 1: IMDSv2 answers the host only, so containers (one hop further, bridge network) cannot
+      // read the instance role's credentials; they use their job role.
+      httpPutResponseHopLimit: 1,
       blockDevices: [
         {
           deviceName: '/dev/xvda',
@@ -145,10 +183,23 @@ export class BatchCompute extends Construct {
             { computeEnvironment: onDemand, order: 2 },
           ]
         : [{ computeEnvironment: onDemand, order: 1 }];
-    this.queue = new batch.JobQueue(this, `${kind}Queue`, { priority: 10, computeEnvironments: ordered });
+    // A job blocked in RUNNABLE (no GPU quota in a new account, no Spot capacity, a job larger than any
+    // instance) is cancelled with the blocking reason instead of waiting forever.
+    const jobStateTimeLimitActions: batch.JobStateTimeLimitAction[] = BLOCKED_REASONS.map((reason) => ({
+      action: batch.JobStateTimeLimitActionsAction.CANCEL,
+      maxTime: Duration.minutes(config.batch.runnableTimeoutMinutes),
+      reason,
+      state: batch.JobStateTimeLimitActionsState.RUNNABLE,
+    }));
+    this.queue = new batch.JobQueue(this, `${kind}Queue`, {
+      priority: 10,
+      computeEnvironments: ordered,
+      jobStateTimeLimitActions,
+    });
     this.onDemandQueue = new batch.JobQueue(this, 'OnDemandQueue', {
       priority: 10,
       computeEnvironments: [{ computeEnvironment: onDemand, order: 1 }],
+      jobStateTimeLimitActions,
     });
 
     this.logGroup = new logs.LogGroup(this, 'JobLogs', {
@@ -167,6 +218,8 @@ export class BatchCompute extends Construct {
         img = ecs.ContainerImage.fromAsset(REPO_ROOT, {
           file: path.join('containers', dockerfile),
           exclude: DOCKER_EXCLUDES,
+          // The compute environments run x86 instances; an arm64 build machine must not ship arm64 images.
+          platform: Platform.LINUX_AMD64,
         });
         images.set(dockerfile, img);
       }
@@ -177,8 +230,9 @@ export class BatchCompute extends Construct {
     for (const stage of BATCH_STAGES) {
       const inference = INFERENCE_STAGES.includes(stage);
       definitions[stage] = new batch.EcsJobDefinition(this, `Job-${stage}`, {
-        timeout: Duration.minutes(config.batch.jobTimeoutMinutes),
-        retryAttempts: 3,
+        jobDefinitionName: jobDefinitionName(config, stage),
+        timeout: attemptTimeout(config, stage),
+        retryAttempts: JOB_ATTEMPTS,
         retryStrategies: hostFailureRetryStrategies(),
         // Batch substitutes `Ref::<name>` in the command from the SubmitJob parameters.
         parameters: { args: '{}' },

@@ -68,12 +68,34 @@ export const configSchema = z
       inferenceMemoryMiB: z.number().int().min(2048),
       trainingMemoryMiB: z.number().int().min(2048),
       vcpusPerJob: z.number().int().min(1).max(96),
-      /** Hard wall-clock limit of one Batch job. */
-      jobTimeoutMinutes: z
+      /** Hard wall-clock limit of one attempt of an inference job (localize, segment-liver, segment-tumor). */
+      inferenceTimeoutMinutes: z
         .number()
         .int()
         .min(5)
-        .max(14 * 24 * 60),
+        .max(24 * 60),
+      /** Hard wall-clock limit of one attempt of a training job (train-fold, evaluate-ensemble). */
+      trainingTimeoutHours: z
+        .number()
+        .int()
+        .min(1)
+        .max(14 * 24),
+      /**
+       * A job that waits longer than this in RUNNABLE (no capacity: no GPU quota, no Spot capacity, an
+       * instance type the region lacks) is cancelled by the queue with a reason (jobStateTimeLimitActions).
+       */
+      runnableTimeoutMinutes: z
+        .number()
+        .int()
+        .min(10)
+        .max(24 * 60),
+    }),
+    /** The buffer between S3 events and the segmentation workflow (EventBridge -> SQS -> starter). */
+    ingestion: z.object({
+      /** Starter Lambdas polling the queue at once (SQS event source maxConcurrency, at least 2). */
+      maxConcurrency: z.number().int().min(2).max(1000),
+      /** Deliveries of one message before it moves to the dead-letter queue (and the alarm fires). */
+      maxReceiveCount: z.number().int().min(1).max(100),
     }),
     training: z.object({
       /** EventBridge Scheduler expression (`cron(...)` or `rate(...)`), or null for manual starts only. */
@@ -101,8 +123,12 @@ export const configSchema = z
     retention: z.object({
       /** What `cdk destroy` does to buckets and tables. */
       removalPolicy: z.enum(['retain', 'destroy']),
-      /** Days before dropped input scans and intermediate files expire. */
+      /** Days before dropped input scans expire. */
       inputExpirationDays: z.number().int().min(1),
+      /** Days before the intermediate files of a job (work bucket, `work/<jobId>/`) expire. */
+      workExpirationDays: z.number().int().min(1),
+      /** Days S3 server access logs are kept (they carry object keys, which may hold identifiers). */
+      accessLogExpirationDays: z.number().int().min(1),
       /** Days before segmentation results expire (null keeps them). */
       resultsExpirationDays: z.number().int().min(1).nullable(),
       /** Days before noncurrent model versions expire. */
@@ -114,8 +140,11 @@ export const configSchema = z
           message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
         }),
     }),
-    /** Receives the alarm notifications (SNS e-mail subscription). */
-    alarmEmail: z.email(),
+    /**
+     * Receives the alarm notifications (SNS e-mail subscription). dev has a placeholder; staging and prod
+     * must name a real address (`-c alarmEmail=...` or in `-c config`), else synth stops naming this field.
+     */
+    alarmEmail: z.email().optional(),
   })
   .superRefine((c, ctx) => {
     if (c.training.minFolds !== null && c.training.minFolds > c.training.folds) {
@@ -126,6 +155,13 @@ export const configSchema = z
       });
     }
 
+    if (c.envName !== 'dev' && !c.alarmEmail) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alarmEmail'],
+        message: `is required for ${c.envName}: pass -c alarmEmail=<address> (alarms must reach someone)`,
+      });
+    }
     if (c.vpc.mode === 'import' && !c.account) {
       ctx.addIssue({
         code: 'custom',
@@ -149,8 +185,11 @@ const COMMON = {
     inferenceMemoryMiB: 14_000,
     trainingMemoryMiB: 14_000,
     vcpusPerJob: 4,
-    jobTimeoutMinutes: 120,
+    inferenceTimeoutMinutes: 30,
+    trainingTimeoutHours: 12,
+    runnableTimeoutMinutes: 60,
   },
+  ingestion: { maxConcurrency: 5, maxReceiveCount: 5 },
   training: {
     schedule: null,
     scheduledStages: ['liver', 'tumor'],
@@ -164,16 +203,17 @@ const COMMON = {
   retention: {
     removalPolicy: 'destroy',
     inputExpirationDays: 7,
+    workExpirationDays: 2,
+    accessLogExpirationDays: 30,
     resultsExpirationDays: 30,
     noncurrentModelVersionDays: 30,
     logRetentionDays: 14,
   },
-  alarmEmail: 'raunet-alarms@example.org',
 } as const;
 
 /** Defaults per environment (before context overrides). */
 export const DEFAULTS: Record<EnvName, unknown> = {
-  dev: { ...COMMON, envName: 'dev' },
+  dev: { ...COMMON, envName: 'dev', alarmEmail: 'raunet-alarms@example.org' },
   staging: {
     ...COMMON,
     envName: 'staging',
@@ -190,12 +230,15 @@ export const DEFAULTS: Record<EnvName, unknown> = {
       gpuInstanceTypes: ['g5.xlarge', 'g5.2xlarge', 'g4dn.2xlarge', 'g6.xlarge'],
       maxVcpus: 256,
       trainingMemoryMiB: 28_000,
-      jobTimeoutMinutes: 480,
+      trainingTimeoutHours: 24,
     },
+    ingestion: { maxConcurrency: 20, maxReceiveCount: 5 },
     training: { ...COMMON.training, schedule: 'cron(0 2 ? * SAT *)', maxConcurrency: 5 },
     retention: {
       removalPolicy: 'retain',
       inputExpirationDays: 30,
+      workExpirationDays: 7,
+      accessLogExpirationDays: 90,
       resultsExpirationDays: null,
       noncurrentModelVersionDays: 365,
       logRetentionDays: 365,
@@ -232,7 +275,8 @@ function parseOverrides(raw: unknown): unknown {
 
 /**
  * Resolve and validate the configuration for the environment named in context.
- * `context` is what `app.node.tryGetContext` returns for `env`, `account`, `region` and `config`.
+ * `context` is what `app.node.tryGetContext` returns for `env`, `account`, `region`, `alarmEmail` and
+ * `config`.
  */
 export function resolveConfig(context: Record<string, unknown>): DeploymentConfig {
   const env = context.env ?? 'dev';
@@ -243,6 +287,7 @@ export function resolveConfig(context: Record<string, unknown>): DeploymentConfi
   const direct: Record<string, unknown> = {};
   if (context.account !== undefined) direct.account = String(context.account);
   if (context.region !== undefined) direct.region = String(context.region);
+  if (context.alarmEmail !== undefined) direct.alarmEmail = String(context.alarmEmail);
   merged = deepMerge(merged, direct);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {

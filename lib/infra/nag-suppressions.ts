@@ -5,6 +5,8 @@
  */
 import { type CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { BATCH_STAGES, INFERENCE_STAGES, jobDefinitionName } from './batch-compute.ts';
+import type { DeploymentConfig } from './config.ts';
 import type { PipelineFunction } from './pipeline-function.ts';
 import type { RaunetStack } from './stack.ts';
 
@@ -24,7 +26,9 @@ const REASONS = {
     'Object-level access to a bucket prefix: object keys are chosen by users, so the ARN ends in a wildcard',
   lambdaVersions: 'Step Functions may invoke any published version of our own function (ARN suffix :*)',
   jobDefinitionRevisions:
-    'SubmitJob names a job definition ARN with its revision; CDK grants the job-definition family (job-definition/*)',
+    'SubmitJob names a job definition ARN with its revision (name:N); the grant names our definition and allows its revisions only',
+  batchJobs:
+    'TerminateJob acts on jobs whose ids Batch assigns at submit time; Step Functions stops its own timed-out or stopped jobs',
   sfnLogs:
     'Vended log delivery (logs:*LogDelivery, DescribeLogGroups) supports no resource-level permissions',
   ecrToken: 'ecr:GetAuthorizationToken supports no resource-level permissions',
@@ -33,7 +37,7 @@ const REASONS = {
     'The project targets Node.js 22 for Lambdas (DEVELOPERS.md); moving to 24 is a separate decision',
 };
 
-export function applyNagSuppressions(stack: RaunetStack): void {
+export function applyNagSuppressions(stack: RaunetStack, config: DeploymentConfig): void {
   const { storage, compute, segmentation, training } = stack;
 
   // The log bucket does not log access to itself (that would loop).
@@ -54,32 +58,45 @@ export function applyNagSuppressions(stack: RaunetStack): void {
   }
 
   const input = arnOf(storage.inputBucket);
+  const work = arnOf(storage.workBucket);
   const results = arnOf(storage.resultsBucket);
   const models = arnOf(storage.modelsBucket);
   const f = segmentation.functions;
   for (const role of [f.ingest.role, f.window.role, f.finalize.role]) {
-    ack(role, `AwsSolutions-IAM5[Resource::${input}/*]`, REASONS.objects);
+    ack(role, `AwsSolutions-IAM5[Resource::${input}/incoming/*]`, REASONS.objects);
   }
-  ack(f.window.role, `AwsSolutions-IAM5[Resource::${input}/work/*]`, REASONS.objects);
+  for (const role of [f.window.role, f.finalize.role]) {
+    ack(role, `AwsSolutions-IAM5[Resource::${work}/work/*]`, REASONS.objects);
+  }
   ack(f.finalize.role, `AwsSolutions-IAM5[Resource::${results}/results/*]`, REASONS.objects);
   ack(training.functions.plan.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
   ack(training.functions.register.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
   ack(training.functions.checkFolds.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
-  for (const pattern of [`${input}/work/*`, `${models}/runs/*`, `${models}/datasets/*`]) {
+  for (const pattern of [`${work}/work/*`, `${models}/runs/*`, `${models}/datasets/*`]) {
     ack(compute.jobRole, `AwsSolutions-IAM5[Resource::${pattern}]`, REASONS.objects);
   }
 
-  for (const [workflow, fnsOf] of [
-    [segmentation, Object.values(segmentation.functions)],
-    [training, Object.values(training.functions)],
+  const trainingStages = BATCH_STAGES.filter((st) => !INFERENCE_STAGES.includes(st));
+  const batchArn = (resource: string) =>
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:${stack.region}:<AWS::AccountId>:${resource}]`;
+  for (const [workflow, fnsOf, stages] of [
+    [segmentation, Object.values(segmentation.functions), INFERENCE_STAGES],
+    [training, Object.values(training.functions), trainingStages],
   ] as const) {
     const sm = workflow.stateMachine;
-    ack(sm.role, 'AwsSolutions-IAM5[Resource::*]', `${REASONS.sfnLogs}; ${REASONS.xray}`);
     ack(
       sm.role,
-      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:${stack.region}:<AWS::AccountId>:job-definition/*]`,
-      REASONS.jobDefinitionRevisions,
+      'AwsSolutions-IAM5[Resource::*]',
+      `${REASONS.sfnLogs}; ${REASONS.xray}; ${REASONS.batchDescribe}`,
     );
+    for (const stage of stages) {
+      ack(
+        sm.role,
+        batchArn(`job-definition/${jobDefinitionName(config, stage)}:*`),
+        REASONS.jobDefinitionRevisions,
+      );
+    }
+    ack(sm.role, batchArn('job/*'), REASONS.batchJobs);
     for (const fn of fnsOf)
       ack(sm.role, `AwsSolutions-IAM5[Resource::${arnOf(fn.fn)}:*]`, REASONS.lambdaVersions);
   }

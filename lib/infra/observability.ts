@@ -4,7 +4,9 @@
  * - SNS topic (KMS-encrypted, TLS-only) with the configured e-mail subscription.
  * - Alarms: failed executions of each state machine; failed Batch jobs of our queues (an EventBridge rule on
  *   `Batch Job State Change` with status FAILED notifies the topic directly, and its TriggeredRules metric
- *   drives an alarm); errors of each Lambda.
+ *   drives an alarm); jobs cancelled after waiting in RUNNABLE (no capacity or quota); errors of each
+ *   Lambda; messages in the ingestion dead-letter queue; failed invocations of the workflow's EventBridge
+ *   rules; failed scheduled training starts.
  * - Dashboard: executions, Batch failures, Lambda errors and durations.
  * Notifications carry ids and status reasons only, never object keys.
  */
@@ -18,6 +20,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { BatchCompute } from './batch-compute.ts';
@@ -28,6 +31,10 @@ export interface ObservabilityProps {
   compute: BatchCompute;
   stateMachines: Record<string, sfn.StateMachine>;
   functions: Record<string, lambda.IFunction>;
+  /** Where messages go that could not be handled (any message there is an alarm). */
+  deadLetters: sqs.IQueue;
+  /** EventBridge rules whose failed target invocations raise an alarm. */
+  rules: Record<string, events.IRule>;
 }
 
 export class Observability extends Construct {
@@ -37,7 +44,7 @@ export class Observability extends Construct {
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
-    const { config, compute, stateMachines, functions } = props;
+    const { config, compute, stateMachines, functions, deadLetters, rules } = props;
 
     const key = new kms.Key(this, 'AlarmTopicKey', {
       enableKeyRotation: true,
@@ -52,7 +59,8 @@ export class Observability extends Construct {
       enforceSSL: true,
       displayName: 'RA-UNet alarms',
     });
-    this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
+    // Validation requires an address outside dev (lib/infra/config.ts).
+    if (config.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
     const notify = new cwActions.SnsAction(this.topic);
 
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
@@ -115,6 +123,76 @@ export class Observability extends Construct {
       label: 'Failed Batch jobs',
     });
     alarm('BatchJobsFailed', batchFailedMetric, 'RA-UNet Batch jobs failed');
+
+    // Jobs the queues cancelled after `runnableTimeoutMinutes` in RUNNABLE: no GPU quota or capacity.
+    const runnableCancelled = new events.Rule(this, 'BatchJobRunnableTimeout', {
+      description: 'A RA-UNet Batch job waited too long in RUNNABLE and was cancelled',
+      eventPattern: {
+        source: ['aws.batch'],
+        detailType: ['Batch Job State Change'],
+        detail: {
+          status: ['FAILED'],
+          jobQueue: [compute.queue.jobQueueArn, compute.onDemandQueue.jobQueueArn],
+          statusReason: [{ prefix: 'CAPACITY:' }, { prefix: 'MISCONFIGURATION:' }],
+        },
+      },
+    });
+    alarm(
+      'BatchJobsStuckRunnable',
+      new cloudwatch.Metric({
+        namespace: 'AWS/Events',
+        metricName: 'TriggeredRules',
+        dimensionsMap: { RuleName: runnableCancelled.ruleName },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      'RA-UNet Batch jobs were cancelled after waiting in RUNNABLE (GPU quota or capacity)',
+    );
+    alarm(
+      'IngestionDeadLetters',
+      deadLetters.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      'S3 events or execution ends could not be handled: messages wait in the dead-letter queue',
+    );
+    for (const [name, rule] of Object.entries(rules)) {
+      alarm(
+        `${name}FailedInvocations`,
+        new cloudwatch.Metric({
+          namespace: 'AWS/Events',
+          metricName: 'FailedInvocations',
+          dimensionsMap: { RuleName: rule.ruleName },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+        `EventBridge could not deliver ${name} events to their target`,
+      );
+    }
+    if (config.training.schedule) {
+      alarm(
+        'ScheduledTrainingFailed',
+        new cloudwatch.MathExpression({
+          expression: 'errors + dropped',
+          usingMetrics: {
+            errors: new cloudwatch.Metric({
+              namespace: 'AWS/Scheduler',
+              metricName: 'TargetErrorCount',
+              dimensionsMap: { ScheduleGroup: 'default' },
+              statistic: 'Sum',
+            }),
+            dropped: new cloudwatch.Metric({
+              namespace: 'AWS/Scheduler',
+              metricName: 'InvocationDroppedCount',
+              dimensionsMap: { ScheduleGroup: 'default' },
+              statistic: 'Sum',
+            }),
+          },
+          period: Duration.minutes(5),
+        }),
+        'EventBridge Scheduler could not start a scheduled training run',
+      );
+    }
 
     const errorMetrics: cloudwatch.IMetric[] = [];
     const durationMetrics: cloudwatch.IMetric[] = [];

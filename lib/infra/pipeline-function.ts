@@ -14,6 +14,19 @@ import type { DeploymentConfig } from './config.ts';
 import { FUNCTIONS_DIR, REPO_ROOT } from './paths.ts';
 import { removalPolicyOf } from './storage.ts';
 
+/** The banner of every bundle: `require`, `__filename` and `__dirname` for bundled CommonJS code. */
+export const BUNDLE_BANNER = [
+  "import { createRequire as __cr } from 'node:module';",
+  "import { fileURLToPath as __fu } from 'node:url';",
+  "import { dirname as __dn } from 'node:path';",
+  'const require = __cr(import.meta.url);',
+  'const __filename = __fu(import.meta.url);',
+  'const __dirname = __dn(__filename);',
+].join(' ');
+
+/** The OpenJPEG decoder's WebAssembly (lib/volume/jpeg2000.ts), relative to the project root. */
+export const OPENJPEG_WASM = 'node_modules/@cornerstonejs/codec-openjpeg/dist/openjpegwasm_decode.wasm';
+
 export interface PipelineFunctionProps {
   config: DeploymentConfig;
   /** Handler file name in `functions/` without extension, e.g. `ingest`. */
@@ -68,9 +81,17 @@ export class PipelineFunction extends Construct {
         logLevel: nodejs.LogLevel.WARNING,
         sourceMap: true,
         mainFields: ['module', 'main'],
-        // ESM bundles of CommonJS dependencies still call require(); give them one.
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+        // ESM bundles of CommonJS dependencies still call require() and read __dirname; give them both.
+        banner: BUNDLE_BANNER,
         externalModules: ['@aws-sdk/*', '@tensorflow/*', 'onnxruntime-node'],
+        // The JPEG 2000 decoder's WebAssembly next to index.mjs, where its bundled loader looks for it.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) => [
+            `cp "${path.join(inputDir, OPENJPEG_WASM)}" "${outputDir}/"`,
+          ],
+        },
       },
     });
   }

@@ -50,6 +50,11 @@ export class RaunetStack extends Stack {
         Training: this.training.stateMachine,
       },
       functions,
+      deadLetters: this.segmentation.deadLetters,
+      rules: {
+        ObjectCreated: this.segmentation.objectCreated,
+        ExecutionEnded: this.segmentation.executionEnded,
+      },
     });
 
     const out = (id: string, value: string, description: string) =>
@@ -59,6 +64,7 @@ export class RaunetStack extends Stack {
       this.storage.inputBucket.bucketName,
       'Drop .nii, .nii.gz or .zip (DICOM) scans here',
     );
+    out('WorkBucketName', this.storage.workBucket.bucketName, 'Intermediate files of running jobs (expire)');
     out('ResultsBucketName', this.storage.resultsBucket.bucketName, 'Label maps, reports and previews');
     out('ModelsBucketName', this.storage.modelsBucket.bucketName, 'Datasets, training runs and models');
     out('JobsTableName', this.tables.jobs.tableName, 'Segmentation job records');

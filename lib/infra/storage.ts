@@ -1,8 +1,10 @@
 /**
  * The three data buckets and their access-log bucket.
  *
- * - input: the drop zone. EventBridge notifications are on (the segmentation workflow listens to them);
- *   scans and the intermediate files written under `work/` expire after `inputExpirationDays`.
+ * - input: the drop zone. EventBridge notifications are on (the segmentation workflow listens to scans
+ *   under `incoming/`); dropped scans expire after `inputExpirationDays`. Nothing of ours writes here.
+ * - work: intermediate files of each job (`work/<jobId>/`), expired after `workExpirationDays`. No event
+ *   notifications: what the workflow writes can never start another workflow.
  * - results: label maps, reports and previews, under `results/<jobId>/`.
  * - models: trained models (versioned, so a promotion never loses the previous model).
  * All of them block public access, are encrypted at rest, deny non-TLS requests and log access to the
@@ -20,6 +22,7 @@ export function removalPolicyOf(config: DeploymentConfig): RemovalPolicy {
 export class Storage extends Construct {
   readonly logBucket: s3.Bucket;
   readonly inputBucket: s3.Bucket;
+  readonly workBucket: s3.Bucket;
   readonly resultsBucket: s3.Bucket;
   readonly modelsBucket: s3.Bucket;
 
@@ -38,7 +41,10 @@ export class Storage extends Construct {
     this.logBucket = new s3.Bucket(this, 'AccessLogs', {
       ...common,
       // S3 server access logging delivers with the bucket owner's permissions only under SSE-S3.
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
+      // Access logs carry object keys, which may hold patient identifiers: kept only as long as configured.
+      lifecycleRules: [
+        { id: 'expire-access-logs', expiration: Duration.days(config.retention.accessLogExpirationDays) },
+      ],
     });
     const logged = (prefix: string): s3.BucketProps => ({
       ...common,
@@ -52,6 +58,14 @@ export class Storage extends Construct {
       lifecycleRules: [
         { id: 'expire-dropped-scans', expiration: Duration.days(config.retention.inputExpirationDays) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(2) },
+      ],
+    });
+
+    this.workBucket = new s3.Bucket(this, 'Work', {
+      ...logged('work'),
+      lifecycleRules: [
+        { id: 'expire-intermediates', expiration: Duration.days(config.retention.workExpirationDays) },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
 

@@ -1,8 +1,9 @@
 /**
  * DynamoDB tables (on-demand, point-in-time recovery).
  *
- * - jobs: one item per segmentation job, key `jobId`. GSI `byStatus` (partition `status`, sort
- *   `createdAt`) lists jobs by status and time.
+ * - jobs: one item per segmentation job, key `jobId`. No status index: one on `status` would put every
+ *   running job of a burst into one partition (a hot key), and nothing in the pipeline queries by status;
+ *   operators list failed jobs with a filtered Scan (docs/aws.md).
  * - models: trained ensembles and training runs, key (`stage`, `runId`). GSI `byDice` (partition `stage`,
  *   sort `valDice`) lists a stage's models by validation Dice. The item with runId `CURRENT` points at the
  *   promoted ensemble of its stage.
@@ -10,7 +11,7 @@
  */
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { JOBS_BY_STATUS_INDEX, MODELS_BY_DICE_INDEX } from '../cloud/table-schema.ts';
+import { MODELS_BY_DICE_INDEX } from '../cloud/table-schema.ts';
 import type { DeploymentConfig } from './config.ts';
 import { removalPolicyOf } from './storage.ts';
 
@@ -29,13 +30,6 @@ export class Tables extends Construct {
     this.jobs = new dynamodb.TableV2(this, 'Jobs', {
       ...common,
       partitionKey: { name: 'jobId', type: dynamodb.AttributeType.STRING },
-      globalSecondaryIndexes: [
-        {
-          indexName: JOBS_BY_STATUS_INDEX,
-          partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
-          sortKey: { name: 'createdAt', type: dynamodb.AttributeType.STRING },
-        },
-      ],
     });
     this.models = new dynamodb.TableV2(this, 'Models', {
       ...common,

@@ -25,13 +25,13 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DATASETS_PREFIX, RUNS_PREFIX } from '../cloud/layout.ts';
-import type { BatchCompute } from './batch-compute.ts';
+import { type BatchCompute, jobDefinitionName, stageTaskTimeout } from './batch-compute.ts';
 import type { DeploymentConfig } from './config.ts';
 import { allowList, allowObjects, allowTable, READ_OBJECT, WRITE_OBJECT } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 import type { Storage } from './storage.ts';
 import type { Tables } from './tables.ts';
-import { batchStep, lambdaStep, loggedStateMachine } from './workflow-steps.ts';
+import { batchStep, grantBatchSync, lambdaStep, loggedStateMachine } from './workflow-steps.ts';
 
 export interface TrainingWorkflowProps {
   config: DeploymentConfig;
@@ -140,7 +140,15 @@ export class TrainingWorkflow extends Construct {
     const planStep = lambdaStep(this, 'Plan', plan.fn, { request: sfn.JsonPath.objectAt('$') }, '$.plan');
     // Each iteration ends in the fold's outcome (variant, fold, status, reason): a failed fold job is
     // caught there, so one lost fold never discards the others; CheckFolds applies the minFolds rule.
-    const trainFold = batchStep(this, 'TrainFold', q, defs['train-fold'], '$.item.args', '$.batch');
+    const trainFold = batchStep(
+      this,
+      'TrainFold',
+      q,
+      defs['train-fold'],
+      '$.item.args',
+      '$.batch',
+      stageTaskTimeout(config, 'train-fold'),
+    );
     const foldSucceeded = new sfn.Pass(this, 'FoldSucceeded', {
       parameters: {
         variant: sfn.JsonPath.stringAt('$.item.args.variant'),
@@ -191,6 +199,7 @@ export class TrainingWorkflow extends Construct {
       defs['evaluate-ensemble'],
       '$.checked.evaluate',
       '$.batch',
+      stageTaskTimeout(config, 'evaluate-ensemble'),
     );
     const registerStep = lambdaStep(
       this,
@@ -218,6 +227,12 @@ export class TrainingWorkflow extends Construct {
       timeout: Duration.days(7),
       comment: 'RA-UNet K-fold training, ensemble evaluation and promotion',
     });
+
+    grantBatchSync(
+      this.stateMachine,
+      [q],
+      (['train-fold', 'evaluate-ensemble'] as const).map((stage) => jobDefinitionName(config, stage)),
+    );
 
     if (config.training.schedule) {
       for (const stage of config.training.scheduledStages) {

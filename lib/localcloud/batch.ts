@@ -76,7 +76,15 @@ export interface LocalBatchOptions {
    * (default: `node --import tsx containers/batch-entrypoint.ts`).
    */
   container?: readonly string[];
+  /**
+   * Job definition timeouts (`Timeout.AttemptDurationSeconds`) are multiplied by this (default 1), so a test
+   * can watch a hung attempt time out in a second.
+   */
+  timeScale?: number;
 }
+
+/** AWS Batch's status reason of an attempt stopped by the job definition's timeout. */
+export const TIMEOUT_REASON = 'Job attempt duration exceeded timeout';
 
 /** The status reason of the attempts of a job stopped with the local cloud (AWS: TerminateJob's reason). */
 export const STOPPED_REASON = 'Job terminated: the local cloud was stopped';
@@ -159,7 +167,10 @@ export class LocalBatch {
       ContainerProperties: { Command: string[]; Environment?: Array<{ Name: string; Value: string }> };
       Parameters?: Record<string, string>;
       RetryStrategy?: { Attempts?: number; EvaluateOnExit?: EvaluateOnExit[] };
+      Timeout?: { AttemptDurationSeconds?: number };
     };
+    const limitSeconds = def.Timeout?.AttemptDurationSeconds;
+    const limitMs = limitSeconds === undefined ? undefined : limitSeconds * 1000 * (this.opts.timeScale ?? 1);
     const params = { ...(def.Parameters ?? {}), ...(p.Parameters ?? {}) };
     const command = def.ContainerProperties.Command.map((c) =>
       c.startsWith('Ref::') && c.slice(5) in params ? params[c.slice(5)] : c,
@@ -184,12 +195,14 @@ export class LocalBatch {
         last = { statusReason: fault.statusReason, exitCode: fault.exitCode };
       } else {
         const killed = { yes: false };
-        const code = await this.runContainer(command, env, fault?.killWhen, killed);
+        const { code, timedOut } = await this.runContainer(command, env, limitMs, fault?.killWhen, killed);
         last = this.stopped
           ? { exitCode: code, statusReason: STOPPED_REASON }
           : killed.yes && fault
             ? { statusReason: fault.statusReason }
-            : { exitCode: code, statusReason: 'Essential container in task exited' };
+            : timedOut
+              ? { exitCode: code, statusReason: TIMEOUT_REASON }
+              : { exitCode: code, statusReason: 'Essential container in task exited' };
       }
       attempts.push({
         Container: { ExitCode: last.exitCode, Reason: last.reason, LogStreamName: logStream },
@@ -197,7 +210,14 @@ export class LocalBatch {
         StoppedAt: Date.now(),
         StatusReason: last.statusReason,
       });
-      if (last.exitCode === 0 || last.statusReason === STOPPED_REASON) break;
+      // Batch does not retry an attempt stopped by its timeout or by TerminateJob.
+      if (
+        last.exitCode === 0 ||
+        last.statusReason === STOPPED_REASON ||
+        last.statusReason === TIMEOUT_REASON
+      ) {
+        break;
+      }
       if (retryAction(rules, last) === 'EXIT') break;
     }
     const ok = last.exitCode === 0;
@@ -241,9 +261,10 @@ export class LocalBatch {
   private runContainer(
     command: string[],
     env: Record<string, string>,
+    limitMs?: number,
     killWhen?: () => Promise<boolean>,
     killed: { yes: boolean } = { yes: false },
-  ): Promise<number> {
+  ): Promise<{ code: number; timedOut: boolean }> {
     const [program, ...args] = this.opts.container ?? [
       process.execPath,
       '--import',
@@ -271,14 +292,23 @@ export class LocalBatch {
       const pid = child.pid;
       if (pid === undefined) return;
       runningGroups.add(pid);
+      let timedOut = false;
+      const timer =
+        limitMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              timedOut = true;
+              killGroup(pid);
+            }, limitMs);
       const exited = new Promise<void>((done) => {
         child.once('close', (code, signal) => {
           // The container is gone; whatever it left in its group goes with it (as with a task's cgroup).
+          clearTimeout(timer);
           killGroup(pid);
           runningGroups.delete(pid);
           this.running.delete(pid);
           done();
-          resolve(code ?? (signal ? 137 : 1));
+          resolve({ code: code ?? (signal ? 137 : 1), timedOut });
         });
       });
       this.running.set(pid, { command, exited });

@@ -2,7 +2,10 @@
  * The local cloud: emulators + resources from the synthesized template, the state machines of the template
  * run by aws-local-stepfunctions (JSONPath), Lambda tasks running the real handlers in-process, Batch
  * `.sync` tasks running the real entrypoint as child processes, a minimal Step Functions endpoint
- * (StartExecution, for the starter Lambda's SDK client) and EventBridge delivery of S3 object events.
+ * (StartExecution, for the starter Lambda's SDK client), SQS queues with their Lambda event source
+ * mappings, and EventBridge: an "Object Created" event for every object written to a bucket with
+ * EventBridge notifications (by anyone: tests, handlers, Batch containers), and an "Execution Status
+ * Change" event for every execution that ends, each delivered to the targets of the matching rules.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +14,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type HostFault, LocalBatch, type SubmitJobParams } from './batch.ts';
 import {
   clients,
@@ -20,8 +23,10 @@ import {
   type Emulators,
   emulatorEnv,
   listenOnLoopback,
+  type S3WriteRecord,
   startEmulators,
 } from './emulators.ts';
+import { LocalQueues } from './queues.ts';
 import { handlerFiles, LocalNames, type SynthesizedApp, synthesize } from './template.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
@@ -32,6 +37,8 @@ export interface Execution {
   stateMachine: string;
   input: string;
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /** Set when the execution was stopped (`abort`): AWS reports it as ABORTED. */
+  aborted?: boolean;
   output?: unknown;
   error?: { name: string; message: string };
   done: Promise<void>;
@@ -54,15 +61,28 @@ function polyfillWithResolvers(): void {
   };
 }
 
-/** EventBridge pattern matching for what the template's rules use (values, prefix, suffix, nesting). */
+/** EventBridge's `wildcard` filter: `*` matches any run of characters (`/` included), the rest literally. */
+export function wildcardMatches(pattern: string, value: string): boolean {
+  const re = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${re}$`, 's').test(value);
+}
+
+/**
+ * EventBridge pattern matching for what the template's rules use (values, prefix, suffix, wildcard,
+ * nesting). An unknown filter matches nothing, so a rule the emulator does not understand stays silent.
+ */
 export function matchesPattern(pattern: unknown, event: unknown): boolean {
   if (Array.isArray(pattern)) {
     return pattern.some((p) => {
       if (p && typeof p === 'object') {
-        const m = p as { prefix?: string; suffix?: string };
+        const m = p as { prefix?: string; suffix?: string; wildcard?: string };
         if (typeof event !== 'string') return false;
         if (m.prefix !== undefined) return event.startsWith(m.prefix);
         if (m.suffix !== undefined) return event.endsWith(m.suffix);
+        if (m.wildcard !== undefined) return wildcardMatches(m.wildcard, event);
         return false;
       }
       return p === event;
@@ -114,6 +134,16 @@ export interface LocalCloudOptions {
   env?: string;
   /** The Batch containers' entrypoint (see `LocalBatchOptions.container`; default the real one). */
   container?: readonly string[];
+  /** Batch job definition timeouts are multiplied by this (default 1; a test of a hung stage shrinks it). */
+  timeScale?: number;
+}
+
+/** S3's form encoding of keys in event notifications: '+' for a space, %XX for reserved bytes, '/' kept. */
+export function encodeEventKey(key: string): string {
+  return encodeURIComponent(key)
+    .replace(/%20/g, '+')
+    .replace(/%2F/g, '/')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** How long `stop()` waits for aborted executions to settle before closing the emulators anyway. */
@@ -124,11 +154,23 @@ export class LocalCloud {
   readonly executions = new Map<string, Execution>();
   readonly faults = new Map<string, HostFault[]>();
   readonly batch: LocalBatch;
+  readonly queues: LocalQueues;
+  /** Every event delivered to the rules (S3 object events and execution status changes), in order. */
+  readonly events: Array<Record<string, unknown>> = [];
   readonly s3: S3Client;
   readonly ddb: DynamoDBClient;
   private readonly handlers = new Map<string, Handler>();
   private readonly savedEnv: NodeJS.ProcessEnv;
   private stopped: Promise<void> | undefined;
+  private stopping = false;
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Buckets that send their object events to EventBridge (`NotificationConfiguration.EventBridgeConfiguration`). */
+  private readonly notifyingBuckets: Set<string>;
+  private sequence = 0;
+  /** StartExecution calls still to refuse with ThrottlingException (see `throttleStarts`). */
+  private throttled = 0;
+  /** StartExecution calls answered with ThrottlingException so far. */
+  throttledStarts = 0;
 
   private constructor(
     readonly app: SynthesizedApp,
@@ -137,7 +179,7 @@ export class LocalCloud {
     private readonly dirs: string[],
     readonly env: Record<string, string>,
     private readonly files: Record<string, string>,
-    container: readonly string[] | undefined,
+    opts: LocalCloudOptions,
     private readonly StateMachine: new (
       def: unknown,
       opts?: unknown,
@@ -149,7 +191,22 @@ export class LocalCloud {
     this.ddb = c.ddb;
     this.savedEnv = { ...process.env };
     Object.assign(process.env, env);
-    this.batch = new LocalBatch({ names: this.names, env, faults: this.faults, container });
+    this.batch = new LocalBatch({
+      names: this.names,
+      env,
+      faults: this.faults,
+      container: opts.container,
+      timeScale: opts.timeScale,
+    });
+    this.queues = new LocalQueues(this.names, (arn, event) => this.invokeLambda(arn, event));
+    this.notifyingBuckets = new Set(
+      this.names
+        .idsOfType('Custom::S3BucketNotifications')
+        .map((id) => this.names.resolve(this.names.resource(id).Properties) as Record<string, unknown>)
+        .filter((p) => (p.NotificationConfiguration as Record<string, unknown>)?.EventBridgeConfiguration)
+        .map((p) => String(p.BucketName)),
+    );
+    emulators.onS3Write((record) => this.onS3Write(record));
   }
 
   static async start(opts: LocalCloudOptions = {}): Promise<LocalCloud> {
@@ -181,7 +238,7 @@ export class LocalCloud {
         dirs,
         env,
         files,
-        opts.container,
+        opts,
         StateMachine as never,
       );
       cloud = c;
@@ -216,6 +273,11 @@ export class LocalCloud {
         if (target !== 'AWSStepFunctions.StartExecution') {
           return reply(400, { __type: 'UnknownOperationException', message: target });
         }
+        if (this.throttled > 0) {
+          this.throttled--;
+          this.throttledStarts++;
+          return reply(400, { __type: 'ThrottlingException', message: 'Rate exceeded' });
+        }
         const p = JSON.parse(body) as { stateMachineArn: string; name?: string; input?: string };
         const r = this.startExecution(p.stateMachineArn, p.input ?? '{}', p.name);
         reply(200, { executionArn: r.arn, startDate: Date.now() / 1000 });
@@ -224,6 +286,11 @@ export class LocalCloud {
         reply(400, { __type: err.name, message: err.message });
       }
     });
+  }
+
+  /** Answer the next `n` StartExecution calls with ThrottlingException, as Step Functions does under load. */
+  throttleStarts(n: number): void {
+    this.throttled = n;
   }
 
   /** Physical name of the single resource of `type` whose logical id contains `hint`. */
@@ -300,19 +367,24 @@ export class LocalCloud {
         StateMachine: { Id: stateMachineArn },
       },
     });
-    exec.abort = () => run.abort();
-    exec.done = run.result.then(
-      (out) => {
-        exec.status = 'SUCCEEDED';
-        exec.output = out;
-      },
-      (e: Error) => {
-        // The interpreter wraps the failure (a Fail state's Error/Cause, an uncaught task error).
-        const cause = e.cause instanceof Error ? e.cause : e;
-        exec.status = 'FAILED';
-        exec.error = { name: cause.name, message: cause.message };
-      },
-    );
+    exec.abort = () => {
+      exec.aborted = true;
+      run.abort();
+    };
+    exec.done = run.result
+      .then(
+        (out) => {
+          exec.status = 'SUCCEEDED';
+          exec.output = out;
+        },
+        (e: Error) => {
+          // The interpreter wraps the failure (a Fail state's Error/Cause, an uncaught task error).
+          const cause = e.cause instanceof Error ? e.cause : e;
+          exec.status = 'FAILED';
+          exec.error = { name: cause.name, message: cause.message };
+        },
+      )
+      .then(() => this.executionEnded(exec));
     this.executions.set(`${stateMachineArn}:${name}`, exec);
     return exec;
   }
@@ -349,10 +421,31 @@ export class LocalCloud {
     throw new Error(`the local cloud has no integration for ${resource}`);
   }
 
-  /** Put an object in a bucket and deliver its EventBridge "Object Created" event to matching rules. */
-  async dropObject(bucket: string, key: string, body: Uint8Array): Promise<Record<string, unknown>> {
-    await this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-    const head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  /** Run `work` in the background; `settled()` and `waitForAll()` wait for it. */
+  private track(work: Promise<unknown>): void {
+    const p = work.catch((e: Error) => {
+      if (process.env.RAUNET_E2E_VERBOSE)
+        process.stderr.write(`local cloud: delivery failed: ${e.message}\n`);
+    });
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /**
+   * S3 -> EventBridge, as S3 does for a bucket with EventBridge notifications on: every object created,
+   * whoever wrote it, becomes an "Object Created" event (key URL-encoded, a fresh sequencer).
+   */
+  private onS3Write(record: S3WriteRecord): void {
+    const bucket = record.s3.bucket.name;
+    if (
+      this.stopping ||
+      !this.notifyingBuckets.has(bucket) ||
+      !record.eventName.startsWith('ObjectCreated:')
+    ) {
+      return;
+    }
+    const o = record.s3.object;
+    this.sequence++;
     const event = {
       version: '0',
       id: randomUUID(),
@@ -366,23 +459,55 @@ export class LocalCloud {
         version: '0',
         bucket: { name: bucket },
         object: {
-          key,
-          size: head.ContentLength ?? body.length,
-          etag: (head.ETag ?? '').replace(/"/g, ''),
-          ...(head.VersionId && head.VersionId !== 'null' ? { 'version-id': head.VersionId } : {}),
-          sequencer: Date.now().toString(16),
+          key: encodeEventKey(o.key),
+          size: o.size ?? 0,
+          ...(o.eTag ? { etag: o.eTag.replace(/"/g, '') } : {}),
+          sequencer: `${Date.now().toString(16).toUpperCase()}${this.sequence.toString(16).padStart(8, '0')}`,
         },
         'request-id': randomUUID(),
         requester: this.env.AWS_ACCESS_KEY_ID,
-        reason: 'PutObject',
+        reason: record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject',
       },
     };
-    await this.deliverEvent(event);
-    return event;
+    this.track(this.deliverEvent(event));
   }
 
-  /** Deliver an event to the Lambda targets of every rule whose pattern matches (as EventBridge does). */
+  /**
+   * Put an object into a bucket (its event, if the bucket sends any, is delivered as for any other write),
+   * wait until everything it set off has been handed on (the queue drained: executions started), and
+   * return the object's event (undefined when the bucket sends none).
+   */
+  async dropObject(
+    bucket: string,
+    key: string,
+    body: Uint8Array,
+  ): Promise<Record<string, unknown> | undefined> {
+    const before = this.events.length;
+    await this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    await this.settled();
+    return this.events
+      .slice(before)
+      .find(
+        (e) =>
+          e['detail-type'] === 'Object Created' &&
+          (e.detail as { object: { key: string } }).object.key === encodeEventKey(key),
+      );
+  }
+
+  /** Until every event delivery in progress is done and every queue is drained. */
+  async settled(): Promise<void> {
+    do {
+      await Promise.all([...this.pending]);
+      await this.queues.drained();
+    } while (this.pending.size > 0);
+  }
+
+  /**
+   * Deliver an event to the targets of every rule whose pattern matches, as EventBridge does: a Lambda
+   * target is invoked (its result returned), an SQS target gets the event as a message.
+   */
   async deliverEvent(event: Record<string, unknown>): Promise<unknown[]> {
+    this.events.push(event);
     const results: unknown[] = [];
     for (const id of this.names.idsOfType('AWS::Events::Rule')) {
       const rule = this.names.resolve(this.names.resource(id).Properties) as {
@@ -392,17 +517,46 @@ export class LocalCloud {
       if (!matchesPattern(rule.EventPattern, event)) continue;
       for (const t of rule.Targets ?? []) {
         if (t.Arn.startsWith('arn:aws:lambda:')) results.push(await this.invokeLambda(t.Arn, event));
+        else if (this.queues.isQueue(t.Arn)) this.queues.send(t.Arn, JSON.stringify(event));
       }
     }
     return results;
   }
 
+  /** "Step Functions Execution Status Change" of an execution that ended, as Step Functions emits it. */
+  private executionEnded(exec: Execution): void {
+    if (this.stopping) return;
+    const status = exec.status === 'SUCCEEDED' ? 'SUCCEEDED' : exec.aborted ? 'ABORTED' : 'FAILED';
+    this.track(
+      this.deliverEvent({
+        version: '0',
+        id: randomUUID(),
+        'detail-type': 'Step Functions Execution Status Change',
+        source: 'aws.states',
+        account: '000000000000',
+        time: new Date().toISOString(),
+        region: this.env.AWS_REGION,
+        resources: [exec.arn],
+        detail: {
+          executionArn: exec.arn,
+          stateMachineArn: exec.stateMachine,
+          name: exec.name,
+          status,
+          error: exec.error?.name ?? null,
+          cause: exec.error?.message ?? null,
+        },
+      }),
+    );
+  }
+
+  /** Until no execution runs and nothing is being delivered (executions started by deliveries included). */
   async waitForAll(): Promise<void> {
-    let pending: Execution[];
-    do {
-      pending = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
-      await Promise.all(pending.map((e) => e.done));
-    } while (pending.length > 0);
+    for (;;) {
+      await this.settled();
+      const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+      if (running.length === 0 && this.pending.size === 0 && this.queues.idle) return;
+      await Promise.all(running.map((e) => e.done));
+    }
   }
 
   /**
@@ -413,8 +567,10 @@ export class LocalCloud {
    */
   async stop(): Promise<void> {
     if (this.stopped) return this.stopped;
+    this.stopping = true;
     this.stopped = (async () => {
       try {
+        this.queues.stop();
         await this.batch.stop();
         const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
         for (const e of running) e.abort();

@@ -10,9 +10,17 @@ import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { LOCAL_REGION, type LocalNames } from './template.ts';
 
+/** What s3rver reports for each write (a classic S3 notification record; the key is not URL-encoded). */
+export interface S3WriteRecord {
+  eventName: string;
+  s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } };
+}
+
 export interface Emulators {
   s3Endpoint: string;
   dynamoEndpoint: string;
+  /** Called for every object written or deleted through the S3 emulator, by any client or process. */
+  onS3Write(listener: (record: S3WriteRecord) => void): void;
   stop(): Promise<void>;
 }
 
@@ -20,6 +28,10 @@ export const DUMMY_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RV
 
 export async function startEmulators(dataDir: string): Promise<Emulators> {
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, directory: dataDir, silent: true });
+  const listeners: Array<(record: S3WriteRecord) => void> = [];
+  s3.on('event', (e: { Records: S3WriteRecord[] }) => {
+    for (const r of e.Records) for (const l of listeners) l(r);
+  });
   const s3Addr = (await s3.run()) as AddressInfo;
   const ddb: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   let dynamoEndpoint: string;
@@ -32,6 +44,9 @@ export async function startEmulators(dataDir: string): Promise<Emulators> {
   return {
     s3Endpoint: `http://127.0.0.1:${s3Addr.port}`,
     dynamoEndpoint,
+    onS3Write: (listener) => {
+      listeners.push(listener);
+    },
     async stop() {
       await Promise.all([closeServer(s3.httpServer), closeServer(ddb)]);
     },

@@ -10,6 +10,8 @@ declare module 's3rver' {
     constructor(opts: S3rverOptions);
     run(): Promise<import('node:net').AddressInfo>;
     close(): Promise<void>;
+    /** Every write and delete, as an S3 notification event (`{ Records: [...] }`). */
+    on(event: 'event', listener: (e: { Records: never[] }) => void): this;
     /** The listening server (set by `run`). */
     readonly httpServer: import('node:http').Server;
   }

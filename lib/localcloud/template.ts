@@ -47,8 +47,8 @@ export function synthesize(outdir: string, env = 'dev'): SynthesizedApp {
 }
 
 /**
- * The handler module of every Lambda the workflows use: functions named in a state machine definition or
- * targeted by an EventBridge rule. Throws naming any such function without a `functions/*.ts` handler.
+ * The handler module of every Lambda the workflows use: functions named in a state machine definition,
+ * targeted by an EventBridge rule or fed by an SQS event source mapping. Throws naming any such function without a `functions/*.ts` handler.
  * (CDK's own deploy-time custom-resource functions are not part of the workflows.)
  */
 export function handlerFiles(
@@ -58,12 +58,17 @@ export function handlerFiles(
   const used = JSON.stringify(
     names.idsOfType('AWS::StepFunctions::StateMachine').map((id) => names.stateMachineDefinition(id)),
   ).concat(
-    JSON.stringify(names.idsOfType('AWS::Events::Rule').map((id) => names.resolve(names.resource(id)))),
+    JSON.stringify(
+      [...names.idsOfType('AWS::Events::Rule'), ...names.idsOfType('AWS::Lambda::EventSourceMapping')].map(
+        (id) => names.resolve(names.resource(id)),
+      ),
+    ),
   );
   const out: Record<string, string> = {};
   const missing: string[] = [];
   for (const id of names.idsOfType('AWS::Lambda::Function')) {
-    if (!used.includes(names.arn(id))) continue;
+    // State machines and rules name a function by ARN, event source mappings by name.
+    if (!used.includes(names.arn(id)) && !used.includes(`"${names.physicalName(id)}"`)) continue;
     const name = app.handlers[id];
     const file = name ? path.join(FUNCTIONS_DIR, `${name}.ts`) : undefined;
     if (!file || !existsSync(file)) missing.push(id);
@@ -110,6 +115,8 @@ export class LocalNames {
         return `arn:aws:batch:${at}:job-definition/${name}:1`;
       case 'AWS::StepFunctions::StateMachine':
         return `arn:aws:states:${at}:stateMachine:${name}`;
+      case 'AWS::SQS::Queue':
+        return `arn:aws:sqs:${at}:${name}`;
       case 'AWS::IAM::Role':
         return `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`;
       default:

@@ -2,7 +2,10 @@
  * JPEG 2000 frame decoding (DICOM transfer syntaxes 1.2.840.10008.1.2.4.90 / .91) with OpenJPEG compiled to
  * WebAssembly (`@cornerstonejs/codec-openjpeg`). The wasm module is loaded once, on first use.
  */
-import { createRequire } from 'node:module';
+// A static import, so that esbuild puts the codec's JavaScript into the Lambda bundles; its .wasm file is
+// read from the folder of the running module (`__dirname`; the Lambda bundles get a copy, see
+// lib/infra/pipeline-function.ts) or from node_modules when run from source.
+import openJpegFactory from '@cornerstonejs/codec-openjpeg/decodewasmjs';
 
 interface FrameInfo {
   width: number;
@@ -30,8 +33,7 @@ let codec: Promise<OpenJpegModule> | undefined;
 
 function loadCodec(): Promise<OpenJpegModule> {
   if (!codec) {
-    const require = createRequire(import.meta.url);
-    const factory = require('@cornerstonejs/codec-openjpeg/decodewasmjs') as OpenJpegFactory;
+    const factory = openJpegFactory as unknown as OpenJpegFactory;
     // The library logs every header it reads; keep stdout clean (the CLI prints JSON there).
     codec = factory({ print: () => {}, printErr: () => {} });
   }

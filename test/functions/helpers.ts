@@ -5,6 +5,7 @@ import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
 
 export const INPUT_BUCKET = 'raunet-input-test';
 export const RESULTS_BUCKET = 'raunet-results-test';
+export const WORK_BUCKET = 'raunet-work-test';
 export const MODELS_BUCKET = 'raunet-models-test';
 
 export function setLambdaEnv(): void {
@@ -13,6 +14,7 @@ export function setLambdaEnv(): void {
     MODELS_TABLE: 'models-table',
     INPUT_BUCKET,
     RESULTS_BUCKET,
+    WORK_BUCKET,
     MODELS_BUCKET,
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:seg',
     DEFAULT_DATASET: 'lits',

@@ -1,7 +1,13 @@
 // The segmentation Lambdas end to end through their middy shells, with mocked S3, DynamoDB and Step Functions.
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -31,6 +37,7 @@ import {
   makeCt,
   SOURCE,
   setLambdaEnv,
+  WORK_BUCKET,
 } from './helpers.ts';
 
 /** The shared Catch handler, answering a segmentation job's failure. */
@@ -70,9 +77,9 @@ const CURRENT = ['localize', 'liver', 'tumor'].map((stage) => ({
   models: `s3://models-bucket/runs/20260101T000000Z-abcdef/v0/`,
 }));
 const MODELS = Object.fromEntries(CURRENT.map((c) => [c.stage, c.models]));
-const PLAN = planFor(JOB_ID, INPUT_BUCKET, MODELS);
+const PLAN = planFor(JOB_ID, WORK_BUCKET, MODELS);
 
-function objectCreated(key: string, version = 'v1') {
+function objectCreated(key: string, version = 'v1', sequencer = '0A1') {
   return {
     version: '0',
     id: 'evt-1',
@@ -80,9 +87,27 @@ function objectCreated(key: string, version = 'v1') {
     'detail-type': 'Object Created',
     detail: {
       bucket: { name: INPUT_BUCKET },
-      object: { key, size: 1234, 'version-id': version, etag: 'e1' },
+      object: { key, size: 1234, 'version-id': version, etag: 'e1', sequencer },
     },
   };
+}
+
+type QueueResult = {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+  outcomes: Array<{ jobId: string; started: boolean; attempt?: number; reason?: string }>;
+};
+
+/** The starter as Lambda's SQS poller calls it: each EventBridge event is one message body. */
+async function fromQueue(...events: unknown[]): Promise<QueueResult> {
+  const Records = events.map((e, i) => ({ messageId: `m-${i}`, body: JSON.stringify(e) }));
+  return (await starter({ Records }, context)) as QueueResult;
+}
+
+/** One event through the queue: its outcome (the test fails when the message was not handled). */
+async function startOne(event: unknown) {
+  const out = await fromQueue(event);
+  expect(out.batchItemFailures).toEqual([]);
+  return out.outcomes[0];
 }
 
 /** The error object Step Functions' Catch hands to MarkFailed when a Lambda throws `e`. */
@@ -94,73 +119,138 @@ function caught(e: unknown) {
   };
 }
 
+const exists = () => Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' });
+
 describe('starter', () => {
   it('starts one execution named after the object version, with small input', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
-    const out = await starter(objectCreated('a/b/scan.nii.gz'), context);
+    const out = await startOne(objectCreated('incoming/b/scan.nii.gz'));
     expect(out.started).toBe(true);
     const call = sfn.commandCalls(StartExecutionCommand)[0].args[0].input;
     expect(call.name).toBe(`seg-${out.jobId}`);
     expect(call.name).not.toContain('scan');
     expect(JSON.parse(call.input!)).toEqual({
       jobId: out.jobId,
-      source: { bucket: INPUT_BUCKET, key: 'a/b/scan.nii.gz', versionId: 'v1', size: 1234 },
+      attempt: 1,
+      source: {
+        bucket: INPUT_BUCKET,
+        key: 'incoming/b/scan.nii.gz',
+        versionId: 'v1',
+        size: 1234,
+        sequencer: '0A1',
+      },
     });
   });
 
+  it('refuses every key outside incoming/ and every non-scan suffix, starting nothing', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+    for (const key of [
+      'work/0123/preprocessed.nii.gz',
+      'scan.nii',
+      'results/x/labels.nii.gz',
+      'incoming/notes.txt',
+    ]) {
+      const out = await startOne(objectCreated(key));
+      expect(out, key).toMatchObject({ started: false, reason: 'not a scan under incoming/' });
+    }
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   it('treats ExecutionAlreadyExists as a duplicate and derives the same name twice', async () => {
+    ddb.on(GetCommand).resolves({ Item: { jobId: 'x', status: 'RUNNING', source: { sequencer: '0A1' } } });
     sfn
       .on(StartExecutionCommand)
       .resolvesOnce({ executionArn: 'arn:exec', startDate: new Date() })
-      .rejectsOnce(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
-    const first = await starter(objectCreated('scan.nii'), context);
-    const second = await starter(objectCreated('scan.nii'), context);
+      .rejectsOnce(exists());
+    const first = await startOne(objectCreated('incoming/scan.nii'));
+    const second = await startOne(objectCreated('incoming/scan.nii'));
     expect(second).toEqual({ jobId: first.jobId, started: false, reason: 'duplicate' });
     const names = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
     expect(names[0]).toBe(names[1]);
     // A new version of the same key is a new job.
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec2', startDate: new Date() });
-    const third = await starter(objectCreated('scan.nii', 'v2'), context);
+    const third = await startOne(objectCreated('incoming/scan.nii', 'v2'));
     expect(third.jobId).not.toBe(first.jobId);
+  });
+
+  it('re-runs a FAILED job when the object is dropped again (new sequencer) as attempt N+1, once', async () => {
+    const failed = { status: 'FAILED', attempt: 1, source: { sequencer: '0A1' } };
+    ddb.on(GetCommand).resolves({ Item: failed });
+    sfn
+      .on(StartExecutionCommand)
+      .rejectsOnce(exists()) // attempt 1 ran
+      .resolvesOnce({ executionArn: 'arn:exec-a2', startDate: new Date() })
+      .rejects(exists());
+    // The same event again (same sequencer) is a duplicate, not a re-run.
+    const again = await startOne(objectCreated('incoming/scan.nii', 'v1', '0A1'));
+    expect(again).toMatchObject({ started: false, reason: 'duplicate' });
+    sfn.resetHistory();
+    sfn
+      .on(StartExecutionCommand)
+      .rejectsOnce(exists())
+      .resolvesOnce({ executionArn: 'arn:exec-a2', startDate: new Date() })
+      .rejects(exists());
+    const rerun = await startOne(objectCreated('incoming/scan.nii', 'v1', '0B2'));
+    expect(rerun).toMatchObject({ started: true, attempt: 2 });
+    const calls = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
+    expect(calls.map((c) => c.name)).toEqual([`seg-${rerun.jobId}`, `seg-${rerun.jobId}-a2`]);
+    expect(JSON.parse(calls[1].input!).attempt).toBe(2);
+    // A second delivery of the re-drop event finds attempt 2 started: a duplicate.
+    expect(await startOne(objectCreated('incoming/scan.nii', 'v1', '0B2'))).toMatchObject({ started: false });
+    // A RUNNING or SUCCEEDED job is never re-run by a re-drop.
+    for (const status of ['RUNNING', 'SUCCEEDED']) {
+      ddb.on(GetCommand).resolves({ Item: { ...failed, status } });
+      sfn.on(StartExecutionCommand).rejects(exists());
+      expect(await startOne(objectCreated('incoming/scan.nii', 'v1', '0C3'))).toMatchObject({
+        started: false,
+        reason: 'duplicate',
+      });
+    }
   });
 
   it('decodes URL-encoded keys (spaces, +, %, parentheses, UTF-8) to the key S3 stores', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
-    // "in coming/ct scan (2)+contrast 100%é.nii.gz" as S3 encodes it in its events (form encoding).
-    const encoded = 'in+coming/ct+scan+%282%29%2Bcontrast+100%25%C3%A9.nii.gz';
-    const out = await starter(objectCreated(encoded), context);
+    // "incoming/ct scan (2)+contrast 100%é.nii.gz" as S3 encodes it in its events (form encoding).
+    const encoded = 'incoming/ct+scan+%282%29%2Bcontrast+100%25%C3%A9.nii.gz';
+    const out = await startOne(objectCreated(encoded));
     expect(out.started).toBe(true);
     const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0].args[0].input.input!);
-    expect(input.source.key).toBe('in coming/ct scan (2)+contrast 100%\u00e9.nii.gz');
+    expect(input.source.key).toBe('incoming/ct scan (2)+contrast 100%\u00e9.nii.gz');
     // The job id is that of the stored object, whichever way the key was spelled in the event.
     expect(out.jobId).toBe(
       jobIdFor({
         bucket: INPUT_BUCKET,
-        key: 'in coming/ct scan (2)+contrast 100%\u00e9.nii.gz',
+        key: 'incoming/ct scan (2)+contrast 100%\u00e9.nii.gz',
         versionId: 'v1',
       }),
     );
     // A plain key is unchanged.
-    await starter(objectCreated('a/b_c-d.1.nii'), context);
+    await startOne(objectCreated('incoming/b_c-d.1.nii'));
     expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[1].args[0].input.input!).source.key).toBe(
-      'a/b_c-d.1.nii',
+      'incoming/b_c-d.1.nii',
     );
   });
 
-  it('rejects a key with a malformed escape, naming the field', async () => {
-    await expect(starter(objectCreated('bad%zz.nii'), context)).rejects.toThrow(
-      /malformed S3 Object Created event: detail\.object\.key: not a URL-encoded object key/,
-    );
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
-  });
-
-  it('rejects a malformed event with the field named', async () => {
-    const bad = objectCreated('scan.nii');
+  it('returns a malformed message to the queue (then its DLQ), naming the field; the rest of the batch runs', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+    const bad = objectCreated('incoming/scan.nii');
     delete (bad.detail.object as { size?: number }).size;
-    await expect(starter(bad, context)).rejects.toThrow(
-      /malformed S3 Object Created event: detail\.object\.size/,
-    );
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    const out = await fromQueue(objectCreated('incoming/bad%zz.nii'), bad, objectCreated('incoming/ok.nii'));
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }, { itemIdentifier: 'm-1' }]);
+    expect(out.outcomes).toHaveLength(1);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    const text = logLines.join('\n');
+    expect(text).toMatch(/detail\.object\.key: not a URL-encoded object key/);
+    expect(text).toMatch(/detail\.object\.size/);
+    // A body that is not an SQS event at all is refused as a whole.
+    await expect(starter({ Records: [] }, context)).rejects.toThrow(/malformed SQS event: Records/);
+  });
+
+  it('returns a throttled StartExecution to the queue instead of losing it', async () => {
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    sfn.on(StartExecutionCommand).rejects(throttled);
+    const out = await fromQueue(objectCreated('incoming/scan.nii'));
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
   });
 });
 
@@ -181,12 +271,62 @@ describe('ingest', () => {
     });
   });
 
-  it('stops a duplicate event without a second job or any read', async () => {
+  it('stops a duplicate event (another execution owns the job) without any read of the scan', async () => {
     ddb.on(PutCommand).rejects(conditionalCheckFailed());
-    const out = await ingest({ jobId: JOB_ID, source: SOURCE }, context);
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: { jobId: JOB_ID, status: 'RUNNING', execution: 'seg-other', attempt: 1 } });
+    const out = await ingest({ jobId: JOB_ID, source: SOURCE, execution: `seg-${JOB_ID}` }, context);
     expect(out).toEqual({ status: 'DUPLICATE' });
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
     expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it("continues when Lambda retries it after its record write (the job is this execution's)", async () => {
+    ddb.on(PutCommand).rejects(conditionalCheckFailed());
+    const execution = `seg-${JOB_ID}`;
+    ddb.on(GetCommand).resolves({ Item: { jobId: JOB_ID, status: 'RUNNING', execution, attempt: 1 } });
+    ddb.on(BatchGetCommand).resolves({ Responses: { 'models-table': CURRENT } });
+    s3.on(GetObjectCommand).resolves(body(ctBytes()));
+    const out = await ingest({ jobId: JOB_ID, source: SOURCE, attempt: 1, execution }, context);
+    expect(out).toMatchObject({ status: 'CREATED', plan: PLAN });
+    // A finished job (same execution name) is not reopened by a late retry.
+    ddb.on(GetCommand).resolves({ Item: { jobId: JOB_ID, status: 'SUCCEEDED', execution, attempt: 1 } });
+    expect(await ingest({ jobId: JOB_ID, source: SOURCE, attempt: 1, execution }, context)).toEqual({
+      status: 'DUPLICATE',
+    });
+  });
+
+  it('reopens a FAILED job for a re-run with a higher attempt (conditional update), else a duplicate', async () => {
+    ddb.on(PutCommand).rejects(conditionalCheckFailed());
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: { jobId: JOB_ID, status: 'FAILED', execution: `seg-${JOB_ID}`, attempt: 1 } });
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { 'models-table': CURRENT } });
+    s3.on(GetObjectCommand).resolves(body(ctBytes()));
+    const execution = `seg-${JOB_ID}-a2`;
+    const out = await ingest({ jobId: JOB_ID, source: SOURCE, attempt: 2, execution }, context);
+    expect(out).toMatchObject({ status: 'CREATED' });
+    const update = ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    expect(update.ConditionExpression).toBe(
+      '#status = :failed AND (attribute_not_exists(attempt) OR attempt < :attempt)',
+    );
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':attempt': 2, ':execution': execution });
+    // The conditional update lost (another re-run got there first): a duplicate, nothing read.
+    s3.resetHistory();
+    ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
+    expect(await ingest({ jobId: JOB_ID, source: SOURCE, attempt: 2, execution }, context)).toEqual({
+      status: 'DUPLICATE',
+    });
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    // The same attempt number again is a duplicate without even trying.
+    ddb.resetHistory();
+    expect(await ingest({ jobId: JOB_ID, source: SOURCE, attempt: 1, execution: 'seg-x' }, context)).toEqual({
+      status: 'DUPLICATE',
+    });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
   it('fails a corrupt scan with a reason naming the file and the problem', async () => {
@@ -523,6 +663,32 @@ describe('mark-failed', () => {
     };
     await expect(markFailed(runFailure, context)).rejects.toThrow(/mark-failed input/);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('fails a job whose execution timed out or was stopped, only while that execution owns it', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const ended = (status: string, name = `seg-${JOB_ID}-a2`) => ({
+      version: '0',
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { name, status, error: null, cause: null, executionArn: 'arn:x', stateMachineArn: 'arn:sm' },
+    });
+    const out = (await markFailedHandler(ended('TIMED_OUT'), context)) as { status: string; reason: string };
+    expect(out).toEqual({ status: 'FAILED', reason: 'segmentation workflow timed out' });
+    const update = ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    expect(update.Key).toEqual({ jobId: JOB_ID });
+    expect(update.ConditionExpression).toBe('#status = :running AND execution = :execution');
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':execution': `seg-${JOB_ID}-a2` });
+    // Already marked by the Catch, finished, or another attempt's: unchanged.
+    ddb.on(UpdateCommand).rejects(conditionalCheckFailed());
+    expect(await markFailedHandler(ended('FAILED'), context)).toEqual({ status: 'UNCHANGED' });
+    // Another state machine's execution name is ignored without a write.
+    ddb.resetHistory();
+    expect(await markFailedHandler(ended('ABORTED', 'train-e2e'), context)).toEqual({ status: 'UNCHANGED' });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    await expect(markFailedHandler({ ...ended('RUNNING') }, context)).rejects.toThrow(
+      /malformed execution status event: detail\.status/,
+    );
   });
 
   it('keeps a SUCCEEDED job as it is', async () => {

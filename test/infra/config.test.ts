@@ -3,18 +3,45 @@ import { buildApp } from '../../lib/infra/app.ts';
 import { ConfigError, deepMerge, ENV_NAMES, resolveConfig } from '../../lib/infra/config.ts';
 
 describe('resolveConfig', () => {
-  it('accepts the defaults of every environment', () => {
+  it('accepts the defaults of every environment (staging and prod with an explicit alarm address)', () => {
     for (const env of ENV_NAMES) {
-      const c = resolveConfig({ env });
+      const c = resolveConfig({ env, alarmEmail: env === 'dev' ? undefined : 'ops@example.org' });
       expect(c.envName).toBe(env);
       expect(c.vpc.mode).toBe('create'); // no lookups by default: synth stays offline
     }
   });
 
+  it('requires an explicit alarm address for staging and prod, naming the field', () => {
+    for (const env of ['staging', 'prod']) {
+      expect(() => resolveConfig({ env })).toThrow(/alarmEmail: is required for (staging|prod)/);
+      expect(resolveConfig({ env, config: { alarmEmail: 'a@b.org' } }).alarmEmail).toBe('a@b.org');
+    }
+    expect(resolveConfig({ env: 'dev' }).alarmEmail).toBe('raunet-alarms@example.org');
+  });
+
+  it('reads timeouts, the ingestion buffer and retention from config', () => {
+    const c = resolveConfig({
+      env: 'dev',
+      config: { batch: { inferenceTimeoutMinutes: 45, trainingTimeoutHours: 6, runnableTimeoutMinutes: 20 } },
+    });
+    expect([
+      c.batch.inferenceTimeoutMinutes,
+      c.batch.trainingTimeoutHours,
+      c.batch.runnableTimeoutMinutes,
+    ]).toEqual([45, 6, 20]);
+    // Batch refuses a RUNNABLE time limit under 10 minutes.
+    expect(() => resolveConfig({ env: 'dev', config: { batch: { runnableTimeoutMinutes: 5 } } })).toThrow(
+      /batch\.runnableTimeoutMinutes/,
+    );
+    expect(() => resolveConfig({ env: 'dev', config: { ingestion: { maxConcurrency: 1 } } })).toThrow(
+      /ingestion\.maxConcurrency/,
+    );
+  });
+
   it('differs where environments should: prod retains data and trains on a schedule', () => {
     expect(resolveConfig({ env: 'dev' }).retention.removalPolicy).toBe('destroy');
     expect(resolveConfig({ env: 'dev' }).training.schedule).toBeNull();
-    const prod = resolveConfig({ env: 'prod' });
+    const prod = resolveConfig({ env: 'prod', alarmEmail: 'ops@example.org' });
     expect(prod.retention.removalPolicy).toBe('retain');
     expect(prod.training.schedule).toMatch(/^cron\(/);
   });
@@ -43,7 +70,9 @@ describe('resolveConfig', () => {
   });
 
   it('selects GPU compute by default everywhere, CPU compute on request, and names a bad choice', () => {
-    for (const env of ENV_NAMES) expect(resolveConfig({ env }).batch.compute).toBe('gpu');
+    for (const env of ENV_NAMES) {
+      expect(resolveConfig({ env, alarmEmail: 'ops@example.org' }).batch.compute).toBe('gpu');
+    }
     expect(resolveConfig({ env: 'dev', config: { batch: { compute: 'cpu' } } }).batch.compute).toBe('cpu');
     expect(() => resolveConfig({ env: 'dev', config: { batch: { compute: 'tpu' } } })).toThrow(
       /batch\.compute:/,

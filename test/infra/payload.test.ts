@@ -158,7 +158,7 @@ function fakes(scanDims: Vec3) {
         ]),
       ),
   } as unknown as ModelRegistry;
-  return { s3, jobs, models, codec, resultsBucket: 'results-bucket' };
+  return { s3, jobs, models, codec, resultsBucket: 'results-bucket', workBucket: 'work-bucket' };
 }
 
 describe('execution state size', () => {

@@ -14,9 +14,9 @@ beforeAll(async () => {
 afterAll(() => s?.cleanup());
 
 describe('dev stack: storage', () => {
-  it('has four private, encrypted buckets that deny non-TLS requests', () => {
+  it('has five private, encrypted buckets that deny non-TLS requests', () => {
     const buckets = resourcesOf(s.json, 'AWS::S3::Bucket');
-    expect(buckets).toHaveLength(4); // input, results, models, access logs
+    expect(buckets).toHaveLength(5); // input, work, results, models, access logs
     for (const [, b] of buckets) {
       expect(b.Properties.PublicAccessBlockConfiguration).toEqual({
         BlockPublicAcls: true,
@@ -30,7 +30,7 @@ describe('dev stack: storage', () => {
       expect(b.Properties.LifecycleConfiguration.Rules.length).toBeGreaterThan(0);
     }
     const policies = resourcesOf(s.json, 'AWS::S3::BucketPolicy');
-    expect(policies).toHaveLength(4);
+    expect(policies).toHaveLength(5);
     for (const [, p] of policies) {
       expect(p.Properties.PolicyDocument.Statement).toEqual(
         expect.arrayContaining([
@@ -44,20 +44,42 @@ describe('dev stack: storage', () => {
     }
   });
 
-  it('sends input-bucket events to EventBridge, versions the models bucket, logs access', () => {
-    s.template.hasResourceProperties('Custom::S3BucketNotifications', {
-      NotificationConfiguration: { EventBridgeConfiguration: {} },
+  it('sends only input-bucket events to EventBridge, versions the models bucket, logs access', () => {
+    const notifications = resourcesOf(s.json, 'Custom::S3BucketNotifications');
+    expect(notifications).toHaveLength(1);
+    expect(notifications[0][1].Properties.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: {},
     });
+    const inputId = resourcesOf(s.json, 'AWS::S3::Bucket').find(([id]) => id.startsWith('StorageInput'))![0];
+    expect(notifications[0][1].Properties.BucketName).toEqual({ Ref: inputId });
     s.template.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     const logged = resourcesOf(s.json, 'AWS::S3::Bucket').filter(
       ([, b]) => b.Properties.LoggingConfiguration,
     );
-    expect(logged).toHaveLength(3);
+    expect(logged).toHaveLength(4);
+  });
+
+  it('keeps intermediates in a work bucket that expires them; access logs expire by config', () => {
+    const rules = (prefix: string) =>
+      resourcesOf(s.json, 'AWS::S3::Bucket').find(([id]) => id.startsWith(prefix))![1].Properties
+        .LifecycleConfiguration.Rules;
+    expect(rules('StorageWork')).toContainEqual(
+      expect.objectContaining({ Id: 'expire-intermediates', ExpirationInDays: 2, Status: 'Enabled' }),
+    );
+    expect(rules('StorageAccessLogs')).toContainEqual(
+      expect.objectContaining({ Id: 'expire-access-logs', ExpirationInDays: 30 }),
+    );
+    // The segmentation Lambdas and Batch containers write intermediates there, never to the input bucket.
+    const env = resourcesOf(s.json, 'AWS::Lambda::Function').find(([id]) =>
+      id.startsWith('SegmentationwindowFn'),
+    )![1].Properties.Environment.Variables;
+    const workId = resourcesOf(s.json, 'AWS::S3::Bucket').find(([id]) => id.startsWith('StorageWork'))![0];
+    expect(env.WORK_BUCKET).toEqual({ Ref: workId });
   });
 });
 
 describe('dev stack: tables', () => {
-  it('jobs and models tables are on-demand with PITR and the GSIs the workflows query', () => {
+  it('jobs and models tables are on-demand with PITR; the jobs table has no hot status index', () => {
     const tables = resourcesOf(s.json, 'AWS::DynamoDB::GlobalTable');
     expect(tables).toHaveLength(2);
     for (const [, t] of tables) {
@@ -66,18 +88,9 @@ describe('dev stack: tables', () => {
         PointInTimeRecoveryEnabled: true,
       });
     }
-    s.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
-      KeySchema: [{ AttributeName: 'jobId', KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [
-        Match.objectLike({
-          IndexName: 'byStatus',
-          KeySchema: [
-            { AttributeName: 'status', KeyType: 'HASH' },
-            { AttributeName: 'createdAt', KeyType: 'RANGE' },
-          ],
-        }),
-      ],
-    });
+    const jobs = tables.find(([, t]) => t.Properties.KeySchema[0].AttributeName === 'jobId')![1];
+    expect(jobs.Properties.KeySchema).toEqual([{ AttributeName: 'jobId', KeyType: 'HASH' }]);
+    expect(jobs.Properties.GlobalSecondaryIndexes).toBeUndefined();
     s.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [
         { AttributeName: 'stage', KeyType: 'HASH' },
@@ -130,6 +143,41 @@ describe('dev stack: Batch', () => {
         Value: '1',
       });
     }
+  });
+
+  it('bounds every stage: attempt timeouts by config, RUNNABLE cancelled, IMDS hop limit 1, amd64 images', () => {
+    const timeouts = Object.fromEntries(
+      resourcesOf(s.json, 'AWS::Batch::JobDefinition').map(([, d]) => [
+        d.Properties.ContainerProperties.Command[0],
+        d.Properties.Timeout.AttemptDurationSeconds,
+      ]),
+    );
+    expect(timeouts).toEqual({
+      localize: 1800,
+      'segment-liver': 1800,
+      'segment-tumor': 1800,
+      'train-fold': 12 * 3600,
+      'evaluate-ensemble': 12 * 3600,
+    });
+    const queues = resourcesOf(s.json, 'AWS::Batch::JobQueue');
+    expect(queues).toHaveLength(2);
+    for (const [, q] of queues) {
+      expect(q.Properties.JobStateTimeLimitActions.map((a: Cfn) => a.Reason).sort()).toEqual([
+        'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY',
+        'MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE',
+        'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
+      ]);
+      for (const a of q.Properties.JobStateTimeLimitActions) {
+        expect(a).toMatchObject({ Action: 'CANCEL', State: 'RUNNABLE', MaxTimeSeconds: 3600 });
+      }
+    }
+    const [, lt] = resourcesOf(s.json, 'AWS::EC2::LaunchTemplate')[0];
+    expect(lt.Properties.LaunchTemplateData.MetadataOptions).toMatchObject({
+      HttpTokens: 'required',
+      HttpPutResponseHopLimit: 1,
+    });
+    const assets = JSON.parse(readFileSync(path.join(s.outdir, 'Raunet-dev.assets.json'), 'utf8'));
+    for (const d of Object.values<Cfn>(assets.dockerImages)) expect(d.source.platform).toBe('linux/amd64');
   });
 
   it('retries only host and Spot terminations, and exits on everything else', () => {
@@ -277,14 +325,82 @@ describe('dev stack: workflows', () => {
     expect(raw).not.toMatch(/SegmentationmarkfailedFn/);
   });
 
-  it('starts segmentations from Object Created events for .nii, .nii.gz and .zip', () => {
-    s.template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: {
-        source: ['aws.s3'],
-        'detail-type': ['Object Created'],
-        detail: { object: { key: [{ suffix: '.nii' }, { suffix: '.nii.gz' }, { suffix: '.zip' }] } },
-      },
+  it('starts segmentations only for scans under incoming/ (in the rule pattern), through an SQS buffer', () => {
+    const rules = resourcesOf(s.json, 'AWS::Events::Rule').filter(([, r]) =>
+      JSON.stringify(r.Properties.EventPattern).includes('Object Created'),
+    );
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0];
+    expect(rule.Properties.EventPattern.detail.object.key).toEqual([
+      { wildcard: 'incoming/*.nii' },
+      { wildcard: 'incoming/*.nii.gz' },
+      { wildcard: 'incoming/*.zip' },
+    ]);
+    const inputId = resourcesOf(s.json, 'AWS::S3::Bucket').find(([id]) => id.startsWith('StorageInput'))![0];
+    expect(rule.Properties.EventPattern.detail.bucket.name).toEqual([{ Ref: inputId }]);
+    // Its target is the queue (with a dead-letter queue for undeliverable events), not a Lambda.
+    const queues = resourcesOf(s.json, 'AWS::SQS::Queue');
+    const start = queues.find(([id]) => id.includes('StartQueue'))!;
+    const dlq = queues.find(([id]) => id.includes('StartDeadLetters'))!;
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [start[0], 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq[0], 'Arn'] } },
+      }),
+    ]);
+    expect(start[1].Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlq[0], 'Arn'] },
+      maxReceiveCount: 5,
     });
+    // The starter drains it with bounded concurrency and per-message failures.
+    const [[, mapping]] = resourcesOf(s.json, 'AWS::Lambda::EventSourceMapping');
+    expect(mapping.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [start[0], 'Arn'] },
+      ScalingConfig: { MaximumConcurrency: 5 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(JSON.stringify(mapping.Properties.FunctionName)).toContain('SegmentationstarterFn');
+    // An alarm on the dead-letter queue.
+    const dlqAlarm = resourcesOf(s.json, 'AWS::CloudWatch::Alarm').filter(([, a]) =>
+      JSON.stringify(a.Properties.Dimensions ?? []).includes(dlq[0]),
+    );
+    expect(dlqAlarm).toHaveLength(1);
+    expect(dlqAlarm[0][1].Properties.MetricName).toBe('ApproximateNumberOfMessagesVisible');
+  });
+
+  it('marks a job FAILED when its execution times out, is stopped or fails (EventBridge -> mark-failed)', () => {
+    const [[, rule]] = resourcesOf(s.json, 'AWS::Events::Rule').filter(([, r]) =>
+      JSON.stringify(r.Properties.EventPattern).includes('Execution Status Change'),
+    );
+    expect(rule.Properties.EventPattern.detail.status).toEqual(['TIMED_OUT', 'ABORTED', 'FAILED']);
+    expect(JSON.stringify(rule.Properties.EventPattern.detail.stateMachineArn)).toContain(
+      'SegmentationStateMachine',
+    );
+    expect(JSON.stringify(rule.Properties.Targets)).toContain('SegmentationmarkfailedFn');
+  });
+
+  it('gives the state machines what Batch .sync needs, scoped to our job definitions; stage timeouts', () => {
+    for (const prefix of ['SegmentationStateMachineRole', 'TrainingStateMachineRole']) {
+      const statements = resourcesOf(s.json, 'AWS::IAM::Policy')
+        .filter(([id]) => id.startsWith(prefix))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Cfn[]);
+      const of = (action: string) => statements.filter((x) => [x.Action].flat().includes(action));
+      expect(of('batch:TerminateJob'), prefix).toHaveLength(1);
+      expect(of('batch:DescribeJobs')[0].Resource).toBe('*');
+      expect(JSON.stringify(of('events:PutRule')[0].Resource)).toContain(
+        'rule/StepFunctionsGetEventsForBatchJobsRule',
+      );
+      const submit = JSON.stringify(of('batch:SubmitJob').map((x) => x.Resource));
+      expect(submit).not.toContain('job-definition/*');
+      expect(submit).toMatch(/job-definition\/raunet-dev-[a-z-]+:\*/);
+    }
+    const st = segmentation().States;
+    // 3 attempts x (30 min run + 60 min RUNNABLE).
+    for (const b of ['Localize', 'SegmentLiver', 'SegmentTumor'])
+      expect(st[b].TimeoutSeconds).toBe(3 * 90 * 60);
+    for (const b of ['Window', 'Ingest']) {
+      expect(st[b].Retry[0]).toMatchObject({ JitterStrategy: 'FULL', MaxDelaySeconds: 60 });
+    }
   });
 
   it('state machines use JSONPath, log and trace', () => {
@@ -329,7 +445,7 @@ describe('dev stack: Lambdas, observability, outputs', () => {
     const batchAlarm = resourcesOf(s.json, 'AWS::CloudWatch::Alarm').filter(([, a]) =>
       JSON.stringify(a).includes('"MetricName":"TriggeredRules","Namespace":"AWS/Events"'),
     );
-    expect(batchAlarm).toHaveLength(1);
+    expect(batchAlarm).toHaveLength(2); // failed jobs; jobs cancelled after waiting in RUNNABLE
     s.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'raunet-alarms@example.org',

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CfnTemplate, LocalNames } from '../../lib/localcloud/template.ts';
 import { scanIamPolicies } from './iam-scan.ts';
 import { definitionOf, resourcesOf, type Synth, synthEnv } from './synth.ts';
 
@@ -85,10 +86,15 @@ describe('staging and prod', () => {
           (d) => d.source.dockerFile,
         ),
       ).toEqual(['containers/Dockerfile.cpu']);
-      // The workflows submit to the CPU queue.
+      // The workflows submit every Batch step to the CPU queue.
       const queue = resourcesOf(s.json, 'AWS::Batch::JobQueue').find(([id]) => id.includes('CpuQueue'));
       expect(queue).toBeDefined();
-      expect(JSON.stringify(s.json.Resources)).toContain(queue![0]);
+      const names = new LocalNames(s.json as CfnTemplate);
+      const batchStates = resourcesOf(s.json, 'AWS::StepFunctions::StateMachine').flatMap(
+        ([id]) => JSON.stringify(names.stateMachineDefinition(id)).match(/"JobQueue":"[^"]+"/g) ?? [],
+      );
+      expect(batchStates).toHaveLength(5); // Localize, SegmentLiver, SegmentTumor, TrainFold, EvaluateEnsemble
+      expect(new Set(batchStates)).toEqual(new Set([`"JobQueue":"${names.arn(queue![0])}"`]));
       expect(s.nag.violations.map((v) => v.ruleName)).toEqual([]);
       expect(scanIamPolicies(s.json)).toEqual([]);
     } finally {

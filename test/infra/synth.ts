@@ -15,6 +15,8 @@ export async function synthEnv(env: string, opts: { config?: unknown } = {}) {
   // Lambda bundling (local esbuild) is proven per function in bundling.test.ts; here it is skipped, as is
   // the CDK's own (slow, WASM) CloudFormation validation, to keep synth quick.
   const context: Record<string, unknown> = { env, 'aws:cdk:bundling-stacks': [] };
+  // staging and prod require an explicit alarm address.
+  if (env !== 'dev') context.alarmEmail = 'ops@example.org';
   if (opts.config) context.config = opts.config;
   const outdir = mkdtempSync(path.join(tmpdir(), `raunet-cdk-${env}-`));
   const { app, stack } = buildApp(context, { outdir, nag: false, treeMetadata: false, cfnValidation: false });
