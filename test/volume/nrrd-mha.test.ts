@@ -25,7 +25,7 @@ const VALUES = Array.from({ length: 24 }, (_, n) => n * 100 - 1000);
 function int16Bytes(bigEndian = false): Uint8Array {
   const b = new Uint8Array(48);
   const v = new DataView(b.buffer);
-  VALUES.forEach((x, i) => v.setInt16(2 * i, x, !bigEndian));
+  for (const [i, x] of VALUES.entries()) v.setInt16(2 * i, x, !bigEndian);
   return b;
 }
 const cat = (a: string, b: Uint8Array) => {
@@ -112,7 +112,7 @@ describe('MetaImage', () => {
     expect(await main(['node', 'raunet', 'convert', join(dir, 'd.mhd'), out])).toBe(0);
     const n = await readNifti(out);
     expect(Array.from(n.data)).toEqual(VALUES);
-    n.affine.forEach((x, i) => expect(x).toBeCloseTo(v.affine[i], 5));
+    for (const [i, x] of n.affine.entries()) expect(x).toBeCloseTo(v.affine[i], 5);
   });
 
   it('refuses a missing data file and multi-channel images', async () => {
