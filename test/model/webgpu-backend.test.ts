@@ -2,11 +2,17 @@
  * Selection of the webgpu backend: names, the adapter report, and the rules for software adapters
  * (lavapipe in CI): chosen when asked for, skipped by the automatic order, refused with RAUNET_REQUIRE_GPU=1.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { exportToOnnx } from '../../lib/inference/onnx-export.ts';
+import { saveOnnx } from '../../lib/inference/save-onnx.ts';
+import { buildRAUNet } from '../../lib/model/archs.ts';
 import { initBackend, parseBackendChoice, webgpuAdapter } from '../../lib/model/backend.ts';
 import { ensureNavigatorGpu, formatAdapter, isSoftwareAdapter } from '../../lib/model/webgpu-adapter.ts';
-import { webgpuSuiteRuns } from './webgpu-gate.ts';
+import { startWebGpu, webgpuSuiteRuns } from './webgpu-gate.ts';
 
 const saved = { backend: process.env.RAUNET_BACKEND, gpu: process.env.RAUNET_REQUIRE_GPU };
 afterEach(async () => {
@@ -52,6 +58,8 @@ describe('webgpu backend names and adapters', () => {
 const runs = await webgpuSuiteRuns('webgpu backend selection');
 
 describe.skipIf(!runs)('webgpu backend on the adapter of this machine', () => {
+  beforeAll(startWebGpu);
+
   it('starts when asked for, and reports the adapter in its log line', async () => {
     const lines: string[] = [];
     expect(await initBackend('webgpu', (l) => lines.push(l))).toBe('webgpu');
@@ -61,6 +69,25 @@ describe.skipIf(!runs)('webgpu backend on the adapter of this machine', () => {
     const sum = tf.sum(tf.add(tf.ones([2, 3, 4, 5, 6]), tf.range(0, 6)));
     expect((await sum.data())[0]).toBe(720 + 15 * 120);
     sum.dispose();
+  });
+
+  it('exports a model held in GPU memory to ONNX, byte for byte the export of the cpu backend', async () => {
+    const build = () => buildRAUNet('raunet1', { width: 0.125, inputShape: [32, 32, 1], seed: 3 });
+    await tf.setBackend('cpu');
+    const onCpu = build();
+    const reference = exportToOnnx(onCpu);
+    onCpu.dispose();
+    await tf.setBackend('webgpu');
+    const onGpu = build();
+    tf.tidy(() => onGpu.predict(tf.ones([1, 32, 32, 1]))); // weights now live on the GPU
+    const dir = mkdtempSync(path.join(tmpdir(), 'raunet-webgpu-onnx-'));
+    try {
+      await saveOnnx(onGpu, dir);
+      expect(Buffer.compare(readFileSync(path.join(dir, 'model.onnx')), Buffer.from(reference))).toBe(0);
+    } finally {
+      onGpu.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('on a software adapter: skipped by the automatic order, refused with RAUNET_REQUIRE_GPU=1', async () => {
