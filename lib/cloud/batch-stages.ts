@@ -229,8 +229,8 @@ const RUNNERS: {
   async 'train-fold'(ctx, args, dir) {
     const lib = requireTraining(ctx);
     const backend = await lib.startBackend();
-    if (ctx.requireGpu) assertGpu(backend);
-    logger.info('training backend', { backend });
+    const runs = ctx.requireGpu ? assertGpu(backend) : backend;
+    logger.info('training backend', { backend: runs });
     const manifest = (await getJson(ctx.s3, args.manifest)) as {
       cases?: Array<{ volume: string; segmentation: string }>;
     };

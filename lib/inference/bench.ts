@@ -8,6 +8,7 @@ import { initBackend } from '../model/backend.ts';
 import type { EngineKind, InferenceEngine } from './engine.ts';
 import { createOnnxEngine } from './onnx-engine.ts';
 import { exportToOnnx } from './onnx-export.ts';
+import { weightsReadable } from './save-onnx.ts';
 import { createTfjsEngine } from './tfjs-engine.ts';
 
 export interface BenchResult {
@@ -85,6 +86,7 @@ export async function benchForward(opts: BenchOptions): Promise<BenchResult[]> {
   };
   if (opts.engines.includes('tfjs')) await initBackend(opts.backend);
   const model = buildRAUNet(opts.arch, { inputShape });
+  if (opts.engines.includes('onnx')) await weightsReadable(model); // a GPU backend reads asynchronously only
   const onnxBytes = opts.engines.includes('onnx') ? exportToOnnx(model) : undefined;
   try {
     if (onnxBytes) {

@@ -10,12 +10,21 @@ import { writeFileAtomic } from '../volume/nifti.ts';
 import { ONNX_FILE } from './load.ts';
 import { exportToOnnx } from './onnx-export.ts';
 
+/**
+ * Reads every weight once asynchronously: on GPU backends (webgpu) this leaves a CPU copy, so the
+ * synchronous export can read them (Node.js has no synchronous GPU read).
+ */
+export async function weightsReadable(model: tf.LayersModel): Promise<void> {
+  await Promise.all(model.getWeights().map((w) => w.data()));
+}
+
 /** Exports `model` and stores it as `model.onnx` in the model location `dest`; resolves to its size. */
 export async function saveOnnx(
   model: tf.LayersModel,
   dest: string,
   opts: StorageOptions = {},
 ): Promise<number> {
+  await weightsReadable(model);
   const bytes = exportToOnnx(model);
   await storeFor(dest, opts).write(ONNX_FILE, bytes, 'application/octet-stream');
   return bytes.length;
@@ -36,6 +45,7 @@ export async function exportModelFolder(
       const bytes = await saveOnnx(model, modelDir, opts);
       return { path: storeFor(modelDir, opts).describe(ONNX_FILE), bytes, arch: manifest.arch };
     }
+    await weightsReadable(model);
     const bytes = exportToOnnx(model);
     await mkdir(dirname(out), { recursive: true });
     await writeFileAtomic(out, bytes);

@@ -3,7 +3,8 @@
  *
  * `batch.compute` in the config chooses the hardware. 'gpu' (the default): GPU instances on the ECS GPU
  * AMI; job definitions each request one GPU; inference stages run the ONNX Runtime (CUDA 12) image,
- * training stages the tfjs-node-gpu (CUDA 11.2 / cuDNN 8.1) image; the entrypoint refuses a CPU fallback.
+ * training stages the TensorFlow.js WebGPU image (Dawn on the NVIDIA Vulkan driver, which the container
+ * runtime injects only with the `graphics` driver capability); the entrypoint refuses a CPU fallback.
  * 'cpu' (queues without GPUs: LocalStack, cheap dev environments): CPU instances on the plain ECS AMI, no
  * GPU requested, every stage on the CPU image (`containers/Dockerfile.cpu`).
  *
@@ -249,6 +250,8 @@ export class BatchCompute extends Construct {
             RAUNET_REQUIRE_GPU: gpu ? '1' : '0',
             RAUNET_ENGINE: inference ? 'onnx' : 'tfjs',
             POWERTOOLS_SERVICE_NAME: 'raunet-batch',
+            // WebGPU (Dawn) needs the NVIDIA Vulkan ICD: the container runtime mounts it for `graphics`.
+            ...(gpu && !inference ? { NVIDIA_DRIVER_CAPABILITIES: 'compute,utility,graphics' } : {}),
           },
           logging: ecs.LogDriver.awsLogs({ streamPrefix: stage, logGroup: this.logGroup }),
           readonlyRootFilesystem: false,

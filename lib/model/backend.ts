@@ -1,16 +1,20 @@
 /**
  * TensorFlow.js backend selection: the native bindings when installed (optional dependencies:
- * @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node), then WebAssembly, then pure JavaScript.
- * `RAUNET_BACKEND` (or the `preferred` argument) picks one explicitly. One line on stderr says which
- * backend runs.
+ * @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node), then WebGPU on Dawn (the `webgpu` package)
+ * when its adapter is a real GPU, then WebAssembly, then pure JavaScript. `RAUNET_BACKEND` (or the
+ * `preferred` argument) picks one explicitly (`webgpu` also on a software adapter such as lavapipe);
+ * `RAUNET_REQUIRE_GPU=1` accepts only a GPU backend (tfjs-node-gpu, or webgpu on a GPU adapter). One line
+ * on stderr says which backend runs (and, for webgpu, which adapter).
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
+import { installCpuKernelFixes } from './cpu-kernels.ts';
 import { installWasmKernelPatches } from './wasm-kernels.ts';
+import { type AdapterReport, ensureNavigatorGpu, formatAdapter } from './webgpu-adapter.ts';
 
-export type BackendChoice = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendChoice = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 /** Names accepted for `RAUNET_BACKEND` / `preferred`. */
 const ALIASES: Record<string, BackendChoice> = {
@@ -21,11 +25,36 @@ const ALIASES: Record<string, BackendChoice> = {
   tensorflow: 'tensorflow',
   'tfjs-node': 'tensorflow',
   node: 'tensorflow',
+  webgpu: 'webgpu',
+  dawn: 'webgpu',
   wasm: 'wasm',
   cpu: 'cpu',
 };
 
-export const BACKEND_ORDER: readonly BackendChoice[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_ORDER: readonly BackendChoice[] = [
+  'tensorflow-gpu',
+  'tensorflow',
+  'webgpu',
+  'wasm',
+  'cpu',
+];
+
+/** The backends that run on a GPU (what `RAUNET_REQUIRE_GPU=1` accepts without an explicit choice). */
+const GPU_BACKENDS: readonly BackendChoice[] = ['tensorflow-gpu', 'webgpu'];
+
+/** The npm package each backend loads (for the image smoke test and messages). */
+export const BACKEND_PACKAGE: Record<BackendChoice, string> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  cpu: '@tensorflow/tfjs',
+};
+
+/** Whether `RAUNET_REQUIRE_GPU` asks for a GPU backend (1/true/yes). */
+export function gpuRequired(env: NodeJS.ProcessEnv = process.env): boolean {
+  return /^(1|true|yes)$/i.test(env.RAUNET_REQUIRE_GPU?.trim() ?? '');
+}
 
 const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
@@ -49,7 +78,28 @@ export function wasmBinaryDir(): string {
   return `${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`;
 }
 
-async function activate(choice: BackendChoice): Promise<void> {
+let adapter: AdapterReport | undefined;
+
+/**
+ * Starts tfjs-backend-webgpu on the `webgpu` package's adapter. `autoSelected`: refuse a software
+ * adapter (a CPU is faster with wasm); `requireGpu`: refuse it even when asked for explicitly.
+ */
+async function activateWebGpu(autoSelected: boolean, requireGpu: boolean): Promise<void> {
+  const found = await ensureNavigatorGpu();
+  if (found.software && (autoSelected || requireGpu)) {
+    const why = requireGpu ? 'RAUNET_REQUIRE_GPU=1 refuses' : 'skipped';
+    throw new Error(`${why} the software adapter ${formatAdapter(found)}`);
+  }
+  await import('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' now that navigator.gpu exists
+  const { installWebGpuKernelPatches, patchWebGpuBackendInstance } = await import('./webgpu-kernels.ts');
+  installWebGpuKernelPatches();
+  if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend failed to initialise');
+  patchWebGpuBackendInstance();
+  adapter = found;
+}
+
+async function activate(choice: BackendChoice, autoSelected: boolean, requireGpu: boolean): Promise<void> {
+  if (choice === 'webgpu') return activateWebGpu(autoSelected, requireGpu);
   if (choice === 'tensorflow-gpu' || choice === 'tensorflow') {
     // Optional dependencies: a variable specifier keeps bundlers and the type checker from requiring them.
     const spec: string = NATIVE_PACKAGE[choice];
@@ -78,24 +128,44 @@ export async function initBackend(
   preferred?: string,
   log: (line: string) => void = stderrLine,
 ): Promise<string> {
+  installCpuKernelFixes(); // the cpu kernels serve as fallbacks of wasm's too
   const explicit = preferred ?? process.env.RAUNET_BACKEND;
   const source = preferred ? 'backend' : 'RAUNET_BACKEND';
-  const candidates = explicit ? [parseBackendChoice(explicit, source)] : BACKEND_ORDER;
+  const requireGpu = gpuRequired();
+  const candidates = explicit
+    ? [parseBackendChoice(explicit, source)]
+    : BACKEND_ORDER.filter((c) => !requireGpu || GPU_BACKENDS.includes(c));
+  if (requireGpu && !candidates.some((c) => GPU_BACKENDS.includes(c))) {
+    throw new InputError(
+      `RAUNET_REQUIRE_GPU=1 but ${source} selects ${candidates[0]}, not a GPU backend`,
+      'BAD_ARGUMENT',
+    );
+  }
   const failures: string[] = [];
   for (const choice of candidates) {
     try {
-      await activate(choice);
+      await activate(choice, !explicit, requireGpu);
       await tf.ready();
       active = tf.getBackend();
       const pkg =
-        choice === 'tensorflow-gpu' || choice === 'tensorflow' ? ` (${NATIVE_PACKAGE[choice]})` : '';
+        choice === 'tensorflow-gpu' || choice === 'tensorflow'
+          ? ` (${NATIVE_PACKAGE[choice]})`
+          : choice === 'webgpu' && adapter
+            ? ` (${formatAdapter(adapter)})`
+            : '';
       log(`tfjs backend: ${active}${pkg}${failures.length ? `; skipped ${failures.join(', ')}` : ''}`);
       return active;
     } catch (e) {
       failures.push(`${choice}: ${firstLine(e)}`);
     }
   }
-  throw new InputError(`${source}: could not start backend ${failures.join('; ')}`, 'BAD_ARGUMENT');
+  const what = requireGpu && !explicit ? 'could not start a GPU backend' : 'could not start backend';
+  throw new InputError(`${source}: ${what} ${failures.join('; ')}`, 'BAD_ARGUMENT');
+}
+
+/** The WebGPU adapter the webgpu backend runs on (undefined until it started). */
+export function webgpuAdapter(): AdapterReport | undefined {
+  return adapter;
 }
 
 /** The backend chosen by the last `initBackend` (undefined before). */
@@ -106,7 +176,7 @@ export function activeBackend(): string | undefined {
 function firstLine(e: unknown): string {
   if ((e as { code?: string })?.code === 'ERR_MODULE_NOT_FOUND') return 'not installed';
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.slice(0, 120);
+  return msg.split('\n')[0]!.slice(0, 200);
 }
 
 function stderrLine(line: string): void {

@@ -309,11 +309,30 @@ describe('assertGpu', () => {
   it('accepts the CUDA execution provider and tfjs-node-gpu with driver and CUDA 11 / cuDNN 8', () => {
     expect(() => assertGpu('onnx-cuda', probe(null, []))).not.toThrow();
     expect(() => assertGpu('tensorflow', probe('NVRM version: 550', allLibs))).not.toThrow();
+    const h200 = {
+      vendor: 'nvidia',
+      architecture: 'hopper',
+      device: 'NVIDIA H200',
+      description: '570.1',
+      software: false,
+    };
+    expect(assertGpu('webgpu', probe(null, []), h200)).toBe(
+      'webgpu on nvidia hopper (NVIDIA H200, 570.1) GPU',
+    );
   });
 
   it('rejects every CPU fallback with the reason', () => {
     expect(() => assertGpu('onnx-cpu', probe('x', allLibs))).toThrow(GpuUnavailableError);
     expect(() => assertGpu('wasm', probe('x', allLibs))).toThrow(/runs the wasm backend/);
+    const lavapipe = {
+      vendor: 'mesa',
+      architecture: 'software',
+      device: 'llvmpipe-llvm-15',
+      description: 'llvmpipe: Mesa 25.0.7',
+      software: true,
+    };
+    expect(() => assertGpu('webgpu', probe('x', []), lavapipe)).toThrow(/software adapter.*graphics/);
+    expect(() => assertGpu('webgpu', probe('x', []), undefined)).toThrow(/without a known adapter/);
     expect(() => assertGpu('tensorflow', probe(null, allLibs))).toThrow(/no NVIDIA driver/);
     expect(() => assertGpu('tensorflow', probe('x', ['libcudart.so.11.0']))).toThrow(
       /missing libcudnn\.so\.8, libcublas\.so\.11/,

@@ -193,7 +193,7 @@ describe('dev stack: Batch', () => {
     }
   });
 
-  it('points inference stages at the ONNX image and training stages at the tfjs-node-gpu image', () => {
+  it('points inference stages at the ONNX image and training stages at the WebGPU image with graphics', () => {
     const imageOf = (stage: string) =>
       JSON.stringify(
         resourcesOf(s.json, 'AWS::Batch::JobDefinition').find(
@@ -205,6 +205,13 @@ describe('dev stack: Batch', () => {
     expect(inference.size).toBe(1);
     expect(training.size).toBe(1);
     expect([...inference][0]).not.toBe([...training][0]);
+    for (const [, d] of resourcesOf(s.json, 'AWS::Batch::JobDefinition')) {
+      const env = d.Properties.ContainerProperties.Environment as Cfn[];
+      const caps = env.find((e) => e.Name === 'NVIDIA_DRIVER_CAPABILITIES');
+      if (INFERENCE_STAGES.includes(d.Properties.ContainerProperties.Command[0]))
+        expect(caps).toBeUndefined();
+      else expect(caps?.Value).toBe('compute,utility,graphics'); // Vulkan for WebGPU (Dawn)
+    }
     const assets = JSON.parse(readFileSync(path.join(s.outdir, 'Raunet-dev.assets.json'), 'utf8'));
     const files = Object.values<Cfn>(assets.dockerImages)
       .map((d) => d.source.dockerFile)

@@ -88,7 +88,7 @@ describe('backend selection', () => {
     delete process.env.RAUNET_BACKEND;
     try {
       const chosen = await initBackend(undefined, (l) => lines.push(l));
-      expect(['tensorflow', 'wasm']).toContain(chosen);
+      expect(['tensorflow', 'webgpu', 'wasm']).toContain(chosen); // webgpu only on a GPU adapter
       if (chosen === 'wasm')
         expect(lines[0]).toMatch(/^tfjs backend: wasm; skipped tensorflow-gpu: not installed/);
     } finally {

@@ -16,6 +16,7 @@ interface BenchCliOptions {
   runs: string;
   warmup: string;
   threads?: string;
+  backend?: string;
   json?: boolean;
 }
 
@@ -37,6 +38,10 @@ export function register(program: Command): void {
     .option('--runs <n>', 'timed runs per engine (the median is reported)', '3')
     .option('--warmup <n>', 'untimed runs before them', '1')
     .option('--threads <n>', 'ONNX Runtime intra-op threads')
+    .option(
+      '--backend <name>',
+      'tfjs backend for --engine tfjs (webgpu, wasm, cpu, ...; default RAUNET_BACKEND or the fastest)',
+    )
     .option('--json', 'print { "results": [ { arch, size, engine, backend, forward_s } ] }')
     .action(async (opts: BenchCliOptions) => {
       if (!isArchName(opts.arch)) {
@@ -50,6 +55,7 @@ export function register(program: Command): void {
         runs: positiveInt(opts.runs, '--runs', 1),
         warmup: positiveInt(opts.warmup, '--warmup', 0),
         threads: opts.threads ? positiveInt(opts.threads, '--threads', 1) : undefined,
+        backend: opts.backend,
         onResult: opts.json
           ? undefined
           : (r) =>
