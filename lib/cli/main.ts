@@ -19,6 +19,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/bench.ts'),
   () => import('./commands/segment.ts'),
   () => import('./commands/demo.ts'),
+  () => import('./commands/view.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
