@@ -30,6 +30,7 @@ import { writeFileAtomic, writeNifti } from '../../volume/nifti.ts';
 import { readVolume } from '../../volume/read.ts';
 import { BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
+import { viewHint } from '../view-hint.ts';
 
 export interface SegmentCliOptions {
   models: string;
@@ -282,6 +283,7 @@ export function register(program: Command): void {
       }
       const outcomes = await runSegment(inputs, { ...o, models: o.models ?? BUNDLED_DEMO_MODELS });
       const failed = outcomes.filter((x) => !x.ok);
+      if (!o.quiet && failed.length < outcomes.length) process.stderr.write(`${viewHint(o.out)}\n`);
       if (failed.length) {
         const msg = `${failed.length} of ${outcomes.length} input(s) failed: ${failed.map((f) => f.path).join(', ')}`;
         const e = new Error(msg);
