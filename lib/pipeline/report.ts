@@ -6,6 +6,20 @@ import { labelComponents } from '../postprocess/components.ts';
 import { type Box3, boundingBox, boxSize, cropArray } from '../preprocess/crop.ts';
 import { applyAffine, det3, linearPart, orientationCode } from '../volume/affine.ts';
 import type { Affine, Vec3, Volume } from '../volume/volume.ts';
+import { LABELS, type LabelDefinition } from './labels.ts';
+
+/**
+ * Version of the report's layout (docs/report.schema.json). 2: `schemaVersion`, `labels`, model
+ * provenance (`dataset`, `folds`), plausibility `flags` and `demoModels`.
+ */
+export const REPORT_SCHEMA_VERSION = 2;
+
+/** A plausibility check's finding about a case (liver cut by the scan border, implausible volume, ...). */
+export interface ReportFlag {
+  code: string;
+  severity: 'info' | 'warning';
+  message: string;
+}
 
 export interface StructureStats {
   voxels: number;
@@ -39,6 +53,10 @@ export interface ModelInfo {
   width?: number;
   inputShape?: number[];
   fold?: number;
+  /** Number of folds of the training run this model comes from. */
+  folds?: number;
+  /** What the model was trained on (`trainedOn.dataset` of its manifest, e.g. `phantoms`, `lits`). */
+  dataset?: string;
   createdAt?: string;
   note?: string;
 }
@@ -52,6 +70,9 @@ export interface StageTimings {
 }
 
 export interface SegmentationReport {
+  schemaVersion: number;
+  /** The label values of the label map, with names and display colours. */
+  labels: LabelDefinition[];
   input: { name: string; dims: Vec3; spacing: Vec3; orientation: string; voxelVolumeMm3: number };
   /** Whole liver (labels 1 and 2). */
   liver: StructureStats & { boundingBox: BoxReport | null };
@@ -67,6 +88,10 @@ export interface SegmentationReport {
   models: Record<'localize' | 'liver' | 'tumor', ModelInfo[]>;
   options: Record<string, unknown>;
   createdAt: string;
+  /** Plausibility findings (absent when the checks did not run). */
+  flags?: ReportFlag[];
+  /** True when the bundled demo models (phantom-trained) made this segmentation. */
+  demoModels?: boolean;
 }
 
 /** Volume of one voxel in mm^3: |det| of the affine's 3x3 part. */
@@ -206,6 +231,8 @@ export function buildReport(ct: Volume, labels: Volume<Uint8Array>, ctx: ReportC
   const liverBox = boundingBox(labels.data, labels.dims, 0);
   const items = liverBox ? tumorList(labels, mm3, liverBox) : [];
   return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    labels: LABELS.map((l) => ({ value: l.value, name: l.name, rgb: [...l.rgb] })),
     input: {
       name: ctx.name,
       dims: [...ct.dims],
