@@ -13,7 +13,7 @@ import { aggregateCases, type Evaluation, evaluateCase } from '../metrics/lits.t
 import { STAGES } from '../model/storage.ts';
 import { generatePhantom } from '../phantom/phantom.ts';
 import { caseSeed, writePhantomSet } from '../phantom/set.ts';
-import { renderPreviewPng } from '../pipeline/preview.ts';
+import { previewOptionsOf, renderPreviewPng } from '../pipeline/preview.ts';
 import { type LoadedModels, type SegmentOptions, segmentCt } from '../pipeline/segment.ts';
 import { writeNifti } from '../volume/nifti.ts';
 import type { Vec3 } from '../volume/volume.ts';
@@ -274,7 +274,10 @@ export async function runDemo(opts: DemoRunOptions): Promise<Evaluation> {
     await writeNifti(join(opts.out, `${name}_truth.nii.gz`), seg);
     await writeNifti(join(opts.out, `${name}_seg.nii.gz`), res.labels);
     await writeFile(join(opts.out, `${name}_report.json`), `${JSON.stringify(res.report, null, 2)}\n`);
-    await writeFile(join(opts.out, `${name}_preview.png`), renderPreviewPng(ct, res.labels));
+    await writeFile(
+      join(opts.out, `${name}_preview.png`),
+      renderPreviewPng(ct, res.labels, previewOptionsOf(res.report)),
+    );
     const r = evaluateCase(res.labels, seg, name);
     results.push(r);
     // Stage 1's box bounds what stages 2 and 3 can find: say how much of the true liver it holds.
