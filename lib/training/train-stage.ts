@@ -19,6 +19,7 @@ import { saveOnnx } from '../inference/save-onnx.ts';
 import { ARCHS, type ArchName, buildRAUNet } from '../model/archs.ts';
 import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/storage.ts';
 import { LIVER_PATCH, LOCALIZE_SLICE, TUMOR_PATCH } from '../pipeline/stages.ts';
+import { writeCurvesPng } from './curves.ts';
 import { CaseStore } from './dataset.ts';
 import { kFoldSplit } from './kfold.ts';
 import { foregroundFraction, initialiseOutputBias } from './output-prior.ts';
@@ -363,6 +364,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         time: new Date().toISOString(),
       };
       appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
+      writeCurvesPng(metricsPath, join(dir, 'curves.png'), `${stage} fold ${split.fold}`);
       writeStateSync(statePath, state);
       log(
         `${stage} fold ${split.fold} epoch ${epoch}/${epochs}: loss ${entry.loss.toFixed(4)} ` +
