@@ -20,6 +20,7 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/segment.ts'),
   () => import('./commands/demo.ts'),
   () => import('./commands/view.ts'),
+  () => import('./commands/report.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {
