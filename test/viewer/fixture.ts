@@ -12,9 +12,13 @@ export interface ViewerFixture {
   report: SegmentationReport;
 }
 
-export async function writeViewerFixture(dir: string, name = 'case'): Promise<ViewerFixture> {
+export async function writeViewerFixture(
+  dir: string,
+  name = 'case',
+  extra: Partial<SegmentationReport> = {},
+): Promise<ViewerFixture> {
   const { ct, seg } = generatePhantom({ seed: 5, dims: [96, 96, 40], spacing: [4, 4, 6], tumors: 2 });
-  const report = buildReport(ct, seg, {
+  const built = buildReport(ct, seg, {
     name,
     localization: null,
     timings: { preprocessMs: 0, localizeMs: 0, liverMs: 0, tumorMs: 0, totalMs: 0 },
@@ -22,6 +26,7 @@ export async function writeViewerFixture(dir: string, name = 'case'): Promise<Vi
     models: { localize: [], liver: [], tumor: [] },
     options: {},
   });
+  const report = { ...built, ...extra };
   await writeNifti(join(dir, `${name}_ct.nii.gz`), ct);
   await writeNifti(join(dir, `${name}_seg.nii.gz`), seg);
   await writeFile(join(dir, `${name}_report.json`), `${JSON.stringify(report, null, 2)}\n`);

@@ -100,7 +100,12 @@ describe.runIf(HAVE_CHROMIUM || IN_CI)('viewer page in headless Chromium', () =>
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) throw new Error(`CI=true but no Chromium at ${CHROMIUM}: the viewer test cannot run`);
     dir = await mkdtemp(join(tmpdir(), 'raunet-viewer-test-'));
-    fixture = await writeViewerFixture(dir);
+    fixture = await writeViewerFixture(dir, 'case', {
+      demoModels: true,
+      flags: [
+        { code: 'liver-touches-border', severity: 'warning', message: 'the liver touches the scan border' },
+      ],
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });
 
@@ -126,6 +131,12 @@ describe.runIf(HAVE_CHROMIUM || IN_CI)('viewer page in headless Chromium', () =>
       rows.map((r) => [r.getAttribute('data-label'), r.querySelector('.swatch')?.getAttribute('style')]),
     );
     expect(legend).toEqual(LABELS.map((l) => [l.name, `background: rgb(${l.rgb.join(', ')});`]));
+    // The report's demo-model mark and flags.
+    expect(await page.isVisible('#demo')).toBe(true);
+    expect(await page.textContent('#demo')).toBe('DEMO MODEL - not for clinical use');
+    expect(await page.$$eval('#flags li', (li) => li.map((l) => l.textContent))).toEqual([
+      'warning: the liver touches the scan border',
+    ]);
     // Tumor list: the report's tumors.
     const items = fixture.report.tumors.items;
     expect(items.length).toBe(2);
