@@ -21,6 +21,8 @@ const COMMANDS: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./commands/demo.ts'),
   () => import('./commands/models.ts'),
   () => import('./commands/dataset.ts'),
+  () => import('./commands/view.ts'),
+  () => import('./commands/report.ts'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -6,7 +6,14 @@ import { labelComponents } from '../postprocess/components.ts';
 import { type Box3, boundingBox, boxSize, cropArray } from '../preprocess/crop.ts';
 import { applyAffine, det3, linearPart, orientationCode } from '../volume/affine.ts';
 import type { Affine, Vec3, Volume } from '../volume/volume.ts';
+import { LABELS, type LabelDefinition } from './labels.ts';
 import { plausibilityFlags } from './plausibility.ts';
+
+/**
+ * Version of the report's layout (docs/report.schema.json). 2: `schemaVersion`, `labels`, model
+ * provenance (`dataset`, `folds`), plausibility `flags` and `demoModels`.
+ */
+export const REPORT_SCHEMA_VERSION = 2;
 
 /**
  * A remark on the input or the result, for the report's readers and the preview: codes such as
@@ -52,6 +59,10 @@ export interface ModelInfo {
   width?: number;
   inputShape?: number[];
   fold?: number;
+  /** Number of folds of the training run this model comes from. */
+  folds?: number;
+  /** What the model was trained on (`trainedOn.dataset` of its manifest, e.g. `phantoms`, `lits`). */
+  dataset?: string;
   createdAt?: string;
   note?: string;
 }
@@ -65,6 +76,9 @@ export interface StageTimings {
 }
 
 export interface SegmentationReport {
+  schemaVersion: number;
+  /** The label values of the label map, with names and display colours. */
+  labels: LabelDefinition[];
   input: { name: string; dims: Vec3; spacing: Vec3; orientation: string; voxelVolumeMm3: number };
   /** Whole liver (labels 1 and 2). */
   liver: StructureStats & { boundingBox: BoxReport | null };
@@ -251,6 +265,8 @@ export function buildReport(ct: Volume, labels: Volume<Uint8Array>, ctx: ReportC
   ];
   if (demoModels) flags.push(DEMO_MODELS_FLAG);
   return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    labels: LABELS.map((l) => ({ value: l.value, name: l.name, rgb: [...l.rgb] })),
     input: {
       name: ctx.name,
       dims: [...ct.dims],

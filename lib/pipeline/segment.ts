@@ -48,10 +48,11 @@ export interface ManifestInfo {
   /** Tensor-order input shape, e.g. `[32, 224, 224, 1]` or `[256, 256, 1]` (a leading batch entry is allowed). */
   inputShape?: Array<number | null>;
   fold?: number;
+  folds?: number;
   createdAt?: string;
   note?: string;
-  /** `mirror`: trained with random mirroring (what test-time mirroring assumes). */
-  trainedOn?: { mirror?: boolean };
+  /** `mirror`: trained with random mirroring (what test-time mirroring assumes); `dataset`: its name. */
+  trainedOn?: { mirror?: boolean; dataset?: string };
   /** Probability threshold its training recipe meant it for (absent: 0.5). */
   threshold?: number;
 }
@@ -162,6 +163,8 @@ export const modelInfo = (m: LoadedModel): ModelInfo => ({
   width: m.manifest.width,
   inputShape: m.manifest.inputShape?.filter((v): v is number => typeof v === 'number'),
   fold: m.manifest.fold,
+  folds: m.manifest.folds,
+  dataset: m.manifest.trainedOn?.dataset,
   createdAt: m.manifest.createdAt,
   note: m.manifest.note,
 });

@@ -14,7 +14,7 @@ import { STAGES } from '../model/storage.ts';
 import { OutputBatch, prepareOutputFolder, releaseOutputFolder } from '../output/safe-output.ts';
 import { generatePhantom } from '../phantom/phantom.ts';
 import { caseSeed, writePhantomSet } from '../phantom/set.ts';
-import { renderPreviewPng } from '../pipeline/preview.ts';
+import { previewOptionsOf, renderPreviewPng } from '../pipeline/preview.ts';
 import { type LoadedModels, type SegmentOptions, segmentCt } from '../pipeline/segment.ts';
 import { encodeNifti } from '../volume/nifti.ts';
 import type { Vec3 } from '../volume/volume.ts';
@@ -288,7 +288,7 @@ async function segmentHeldOut(opts: DemoRunOptions, log: (line: string) => void)
       [`${name}_truth.nii.gz`, encodeNifti(seg, { gzip: true })],
       [`${name}_seg.nii.gz`, encodeNifti(res.labels, { gzip: true })],
       [`${name}_report.json`, `${JSON.stringify(res.report, null, 2)}\n`],
-      [`${name}_preview.png`, renderPreviewPng(ct, res.labels)],
+      [`${name}_preview.png`, renderPreviewPng(ct, res.labels, previewOptionsOf(res.report))],
     ];
     const batch = new OutputBatch({ overwrite: true });
     for (const [file, bytes] of files) await batch.write(join(opts.out, file), bytes);

@@ -13,6 +13,7 @@ import { handlerFiles } from '../../lib/localcloud/template.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
+import { expectValidReport } from '../report-schema.ts';
 import { putPhantomDataset, tableNameOf } from './helpers.ts';
 
 const DIMS: Vec3 = [96, 96, 48];
@@ -161,6 +162,7 @@ describe('segmentation workflow', () => {
       const png = await bytes(results, `${prefix}preview.png`);
       expect([...png.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
       const report = JSON.parse(new TextDecoder().decode(await bytes(results, `${prefix}report.json`)));
+      expectValidReport(report);
       expect(report.jobId).toBe(first.jobId);
       expect(report.summary.dims).toEqual(DIMS);
       // Three Batch jobs ran, each once.

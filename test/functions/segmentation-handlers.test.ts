@@ -25,6 +25,7 @@ import { logger } from '../../lib/cloud/logger.ts';
 import { planFor } from '../../lib/cloud/segmentation.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, withData } from '../../lib/volume/volume.ts';
+import { expectValidReport } from '../report-schema.ts';
 import {
   body,
   CT_DIMS,
@@ -530,11 +531,13 @@ describe('finalize', () => {
     );
     expect(Object.keys(report).sort()).toEqual(
       [
-        ...['input', 'liver', 'tumors', 'tumorBurden', 'structures', 'localization', 'timings'],
+        ...['schemaVersion', 'labels', 'input', 'liver', 'tumors', 'tumorBurden', 'structures'],
+        ...['localization', 'timings'],
         ...['engine', 'models', 'options', 'createdAt', 'jobId', 'source', 'summary', 'files'],
         ...['flags', 'demoModels'],
       ].sort(),
     );
+    expectValidReport(report);
     expect(report.input).toMatchObject({ name: 'ct scan', dims: CT_DIMS, orientation: expect.any(String) });
     expect(report.input.voxelVolumeMm3).toBeCloseTo(0.8 * 0.8 * 2.5, 6);
     // Hand-derived from the masks: 400 liver voxels (16 of them tumor, two 2x2x2 blocks).

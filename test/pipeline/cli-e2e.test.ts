@@ -13,6 +13,7 @@ import { type ArchName, buildRAUNet } from '../../lib/model/archs.ts';
 import { saveModel } from '../../lib/model/storage.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
+import { expectValidReport } from '../report-schema.ts';
 
 let dir: string;
 
@@ -65,6 +66,7 @@ describe('raunet segment (CLI, ONNX models on disk)', () => {
     for (const [i, v] of seg.affine.entries()) expect(v).toBeCloseTo(input.affine[i], 5);
     expect(seg.data.every((v) => v <= 2)).toBe(true);
     const report = JSON.parse(await readFile(join(out, 'case-1_report.json'), 'utf8'));
+    expectValidReport(report);
     expect(report.engine.kind).toBe('onnx');
     expect(report.models.liver.map((m: { id: string }) => m.id)).toEqual(['liver/fold-1']);
     expect(report.models.localize[0]).toMatchObject({

@@ -9,6 +9,7 @@ import { parseFolds, parseStageValues, runSegment } from '../../lib/cli/commands
 import { expandInputs } from '../../lib/pipeline/inputs.ts';
 import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
 import { parseNiftiHeader } from '../../lib/volume/nifti-header.ts';
+import { expectValidReport } from '../report-schema.ts';
 import { pointwiseEngine } from './engines.ts';
 import { obliqueAffine, scene, sceneModels } from './scene.ts';
 
@@ -88,6 +89,7 @@ describe('runSegment', () => {
     const { truth } = scene(obliqueAffine(20));
     expect(Array.from(seg.data)).toEqual(Array.from(truth.data));
     const report = JSON.parse(await readFile(join(out, 'case-a_report.json'), 'utf8'));
+    expectValidReport(report);
     expect(report.tumors.count).toBe(2);
     expect(report.input.path).toBe(join(dir, 'in', 'case-a.nii.gz'));
     const png = PNG.sync.read(await readFile(join(out, 'case-a_preview.png')));

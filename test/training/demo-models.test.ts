@@ -16,6 +16,7 @@ import { disposeModels, loadModels } from '../../lib/pipeline/models.ts';
 import type { LoadedModels } from '../../lib/pipeline/segment.ts';
 import { DEMO, runDemo } from '../../lib/training/demo.ts';
 import { readNifti } from '../../lib/volume/nifti.ts';
+import { expectValidReport } from '../report-schema.ts';
 
 describe('bundled demo models', () => {
   let out: string;
@@ -48,6 +49,7 @@ describe('bundled demo models', () => {
     // The bundled stage-1 network's boxes hold (nearly) all of the liver: 99.98% on ten held-out phantoms.
     for (let k = 0; k < DEMO.testCases; k++) {
       const report = JSON.parse(await readFile(join(out, 'demo', `phantom-${k}_report.json`), 'utf8'));
+      expectValidReport(report);
       const truth = await readNifti(join(out, 'demo', `phantom-${k}_truth.nii.gz`));
       expect(boxRecall(truth.data, truth.dims, report.localization?.voxels ?? null)).toBeGreaterThanOrEqual(
         0.995,

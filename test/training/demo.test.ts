@@ -12,6 +12,7 @@ import { caseSeed } from '../../lib/phantom/set.ts';
 import type { LoadedModels } from '../../lib/pipeline/segment.ts';
 import { DEMO, heldOutSeed, prepareDemoPhantoms, runDemo, trainDemoModels } from '../../lib/training/demo.ts';
 import { stagePatch } from '../../lib/training/train-stage.ts';
+import { expectValidReport } from '../report-schema.ts';
 
 describe('demo configuration', () => {
   it('never evaluates on a phantom seed used for training', () => {
@@ -113,6 +114,7 @@ describe('runDemo', () => {
     for (const f of ['ct.nii.gz', 'truth.nii.gz', 'seg.nii.gz', 'report.json', 'preview.png']) {
       expect(existsSync(join(out, `phantom-0_${f}`)), f).toBe(true);
     }
+    expectValidReport(JSON.parse(readFileSync(join(out, 'phantom-0_report.json'), 'utf8')));
     expect(evaluation.cases.map((c) => c.id)).toEqual(['phantom-0']);
     expect(evaluation.liver.cases).toBe(1);
     const saved = JSON.parse(readFileSync(join(out, 'evaluation.json'), 'utf8'));

@@ -87,6 +87,7 @@ describe('trainStage (tiny end-to-end run)', () => {
       'manifest.json',
       'model.onnx',
       'metrics.jsonl',
+      'curves.png',
       'train-state.json',
     ]) {
       expect(existsSync(join(dir, f)), f).toBe(true);

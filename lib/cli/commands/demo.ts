@@ -16,6 +16,7 @@ import { disposeModels, loadModels } from '../../pipeline/models.ts';
 import { DEMO, defaultDemoJobs, runDemo, trainDemoModels } from '../../training/demo.ts';
 import { BUNDLED_DEMO_MODELS, CLI_LAUNCHER } from '../paths.ts';
 import { createProgress } from '../progress.ts';
+import { viewHint } from '../view-hint.ts';
 import { abortOnSigint, parseCount } from './train.ts';
 
 interface DemoFlags {
@@ -109,6 +110,7 @@ export function register(program: Command): void {
       else {
         process.stdout.write(`${formatEvaluation(evaluation)}\n`);
         process.stdout.write(`outputs in ${flags.out}; ${DEMO.note}\n`);
+        process.stdout.write(`${viewHint(flags.out)}\n`);
       }
     });
 }

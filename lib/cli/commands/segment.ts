@@ -44,6 +44,7 @@ import {
 } from '../interop-outputs.ts';
 import { BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
+import { viewHint } from '../view-hint.ts';
 
 export interface SegmentCliOptions {
   models: string;
@@ -362,6 +363,7 @@ export function register(program: Command): void {
       }
       const outcomes = await runSegment(inputs, { ...o, models: o.models ?? BUNDLED_DEMO_MODELS });
       const failed = outcomes.filter((x) => !x.ok);
+      if (!o.quiet && failed.length < outcomes.length) process.stderr.write(`${viewHint(o.out)}\n`);
       if (failed.length) {
         // Exit 2 when every failure was bad input (the user can fix the inputs or options), 1 otherwise.
         throw new CommandFailed(

@@ -1,0 +1,73 @@
+/**
+ * `raunet view <out-dir | case_seg.nii.gz>`: the interactive viewer page (CT with the label map, three
+ * planes and 3D, legend, window presets, report and tumor list) served on loopback, or with `--static`
+ * written to a self-contained folder.
+ */
+import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
+import { InputError } from '../../errors.ts';
+import { resolveViewerCases } from '../../viewer/cases.ts';
+import { serveViewer, writeStaticViewer } from '../../viewer/site.ts';
+
+interface ViewFlags {
+  ct?: string;
+  port: string;
+  host: string;
+  open?: boolean;
+  static?: string;
+}
+
+function openInBrowser(url: string): void {
+  const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  const child = spawn(cmd, [url], { stdio: 'ignore', detached: true });
+  child.on('error', () => process.stderr.write(`could not start ${cmd}; open ${url} yourself\n`));
+  child.unref();
+}
+
+export function register(program: Command): void {
+  program
+    .command('view')
+    .description(
+      'look at segmentations in the browser: CT and label map in three planes and 3D, with the report',
+    )
+    .argument('<target>', 'an output folder of `raunet segment`/`raunet demo`, or one <name>_seg.nii.gz')
+    .option(
+      '--ct <scan>',
+      'the CT (NIfTI or DICOM folder) when it is not beside the label map or in its report',
+    )
+    .option('--port <n>', 'port (0: any free one)', '8470')
+    .option('--host <addr>', 'address to listen on (default loopback only)', '127.0.0.1')
+    .option('--open', 'open the page in the default browser')
+    .option(
+      '--static <dir>',
+      'write the page as a self-contained folder (HTML + JS + data) instead of serving',
+    )
+    .action(async (target: string, flags: ViewFlags) => {
+      const cases = await resolveViewerCases(target, flags.ct);
+      if (flags.static) {
+        const written = await writeStaticViewer(cases, flags.static);
+        process.stdout.write(
+          `wrote ${written.length} files to ${flags.static} (${cases.length} case(s)); serve the folder over ` +
+            'HTTP (browsers do not load data from file:// pages), e.g. put it in S3 or run a static server\n',
+        );
+        return;
+      }
+      const port = Number(flags.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new InputError(`--port: expected 0..65535, got '${flags.port}'`, 'BAD_ARGUMENT');
+      }
+      if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host)) {
+        process.stderr.write(
+          `warning: listening on ${flags.host}: anyone who can reach this machine can see these scans\n`,
+        );
+      }
+      const viewer = await serveViewer(cases, { host: flags.host, port });
+      process.stdout.write(`viewer for ${cases.length} case(s) at ${viewer.url} (Ctrl-C to stop)\n`);
+      if (flags.open) openInBrowser(viewer.url);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await viewer.close();
+    });
+}
