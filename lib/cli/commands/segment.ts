@@ -23,7 +23,7 @@ import {
   loadModels,
   modelsTrainedWithoutMirroring,
 } from '../../pipeline/models.ts';
-import { renderPreviewPng } from '../../pipeline/preview.ts';
+import { previewOptionsOf, renderPreviewPng } from '../../pipeline/preview.ts';
 import {
   type LoadedModels,
   manifestPatch,
@@ -218,7 +218,7 @@ async function segmentLocked(
     if (path && vol) files.push([path, encodeNifti(vol, { gzip: true })]);
   }
   files.push([paths.report, `${JSON.stringify(report, null, 2)}\n`]);
-  files.push([paths.preview, renderPreviewPng(ct, result.labels)]);
+  files.push([paths.preview, renderPreviewPng(ct, result.labels, previewOptionsOf(report))]);
   const batch = new OutputBatch({ overwrite: o.overwrite });
   for (const [path, bytes] of files) await batch.write(path, bytes);
   const written = await batch.commit();
