@@ -48,8 +48,10 @@ describe('segment: input checks and flags', () => {
     expect(outcomes[0].reason).toMatch(
       new RegExp(`^${file}: values 0\\.\\.\\d+ are not CT Hounsfield units`),
     );
-    expect(lines.join('')).toContain(`${file}: FAILED: ${file}: values`);
-    expect(await readdir(out)).toEqual([]);
+    expect(lines.join('')).toContain(`${file}: FAILED: values`);
+    expect(lines.join('')).not.toContain(`${file}: FAILED: ${file}`);
+    // nothing written: not even the output folder the run created is left behind
+    await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('prints the result flags as warnings and writes them into the report', async () => {
@@ -98,7 +100,9 @@ describe('segment: input checks and flags', () => {
       expect(o.ok).toBe(false);
       expect(o.reason).toBe(`${file}: no liver found in the scan (is it an abdominal CT?)`);
     }
-    expect(await readdir(join(dir, 'out-e1'))).toEqual([]);
+    for (const out of ['out-e1', 'out-e2']) {
+      await expect(readdir(join(dir, out))).rejects.toMatchObject({ code: 'ENOENT' });
+    }
   });
 
   it('says so on stderr and in the report when demo models segment a scan', async () => {

@@ -240,8 +240,10 @@ export async function runSegment(
   // Failures are printed even with --quiet: the exit code alone does not say which input failed or why.
   const failed = (path: string, reason: string) => {
     progress.finish();
-    if (o.quiet) (deps.stream ?? process.stderr).write(`${path}: FAILED: ${reason}\n`);
-    else progress.log(`${path}: FAILED: ${reason}`);
+    // Input errors already begin with the file's name: say it once.
+    const why = reason.startsWith(`${path}: `) ? reason.slice(path.length + 2) : reason;
+    if (o.quiet) (deps.stream ?? process.stderr).write(`${path}: FAILED: ${why}\n`);
+    else progress.log(`${path}: FAILED: ${why}`);
   };
   const { cases, problems, skipped } = await expandInputs(inputs, { allSeries: o.allSeries });
   for (const x of skipped) progress.log(`note: ${x.path}: skipped, ${x.reason}`);
