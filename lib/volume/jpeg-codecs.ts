@@ -9,68 +9,34 @@
  * Every decoder returns the same `DecodedFrame` as the JPEG 2000 one.
  */
 import { createRequire } from 'node:module';
-import type { DecodedFrame } from './jpeg2000.ts';
-
-interface WasmFrameInfo {
-  width: number;
-  height: number;
-  bitsPerSample: number;
-  componentCount: number;
-  isSigned?: boolean;
-}
-
-interface WasmDecoder {
-  getEncodedBuffer(length: number): Uint8Array;
-  getDecodedBuffer(): Uint8Array;
-  decode(): void;
-  getFrameInfo(): WasmFrameInfo;
-  delete(): void;
-}
+import { type DecodedFrame, decodeWithWasm, type WasmFrameDecoder } from './jpeg2000.ts';
 
 type Factory<M> = (overrides?: Record<string, unknown>) => Promise<M>;
 
 const require = createRequire(import.meta.url);
 const quiet = { print: () => {}, printErr: () => {} };
 
-let charls: Promise<{ JpegLSDecoder: new () => WasmDecoder }> | undefined;
-let turbo: Promise<{ JPEGDecoder: new () => WasmDecoder }> | undefined;
-
-function runWasm(decoder: WasmDecoder, frame: Uint8Array): DecodedFrame {
-  try {
-    decoder.getEncodedBuffer(frame.length).set(frame);
-    decoder.decode();
-    const info = decoder.getFrameInfo();
-    return {
-      width: info.width,
-      height: info.height,
-      bitsPerSample: info.bitsPerSample,
-      componentCount: info.componentCount,
-      isSigned: Boolean(info.isSigned),
-      pixels: decoder.getDecodedBuffer().slice(),
-    };
-  } finally {
-    decoder.delete();
-  }
-}
+let charls: Promise<{ JpegLSDecoder: new () => WasmFrameDecoder }> | undefined;
+let turbo: Promise<{ JPEGDecoder: new () => WasmFrameDecoder }> | undefined;
 
 export async function decodeJpegLs(frame: Uint8Array): Promise<DecodedFrame> {
   charls ??= (
     require('@cornerstonejs/codec-charls/decodewasmjs') as Factory<{
-      JpegLSDecoder: new () => WasmDecoder;
+      JpegLSDecoder: new () => WasmFrameDecoder;
     }>
   )(quiet);
   const mod = await charls;
-  return runWasm(new mod.JpegLSDecoder(), frame);
+  return decodeWithWasm(new mod.JpegLSDecoder(), frame);
 }
 
 export async function decodeJpegBaseline(frame: Uint8Array): Promise<DecodedFrame> {
   turbo ??= (
     require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as Factory<{
-      JPEGDecoder: new () => WasmDecoder;
+      JPEGDecoder: new () => WasmFrameDecoder;
     }>
   )(quiet);
   const mod = await turbo;
-  return runWasm(new mod.JPEGDecoder(), frame);
+  return decodeWithWasm(new mod.JPEGDecoder(), frame);
 }
 
 interface LosslessDecoder {

@@ -15,16 +15,17 @@ interface FrameInfo {
   isSigned: boolean;
 }
 
-interface J2KDecoder {
+/** The decoder interface the cornerstone WebAssembly codecs share (OpenJPEG, CharLS, libjpeg-turbo). */
+export interface WasmFrameDecoder {
   getEncodedBuffer(length: number): Uint8Array;
   getDecodedBuffer(): Uint8Array;
   decode(): void;
-  getFrameInfo(): FrameInfo;
+  getFrameInfo(): Omit<FrameInfo, 'isSigned'> & { isSigned?: boolean };
   delete(): void;
 }
 
 interface OpenJpegModule {
-  J2KDecoder: new () => J2KDecoder;
+  J2KDecoder: new () => WasmFrameDecoder;
 }
 
 type OpenJpegFactory = (overrides?: Record<string, unknown>) => Promise<OpenJpegModule>;
@@ -47,7 +48,11 @@ export interface DecodedFrame extends FrameInfo {
 
 export async function decodeJpeg2000(frame: Uint8Array): Promise<DecodedFrame> {
   const mod = await loadCodec();
-  const decoder = new mod.J2KDecoder();
+  return decodeWithWasm(new mod.J2KDecoder(), frame);
+}
+
+/** Decode one frame with a cornerstone WebAssembly decoder, copy the samples out, free the decoder. */
+export function decodeWithWasm(decoder: WasmFrameDecoder, frame: Uint8Array): DecodedFrame {
   try {
     decoder.getEncodedBuffer(frame.length).set(frame);
     decoder.decode();
@@ -57,7 +62,7 @@ export async function decodeJpeg2000(frame: Uint8Array): Promise<DecodedFrame> {
       height: info.height,
       bitsPerSample: info.bitsPerSample,
       componentCount: info.componentCount,
-      isSigned: info.isSigned,
+      isSigned: Boolean(info.isSigned),
       pixels: decoder.getDecodedBuffer().slice(),
     };
   } finally {
