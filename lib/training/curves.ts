@@ -6,17 +6,13 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { drawText, GLYPH_H, textWidth } from '../pipeline/font.ts';
+import type { MetricsLine } from './train-stage.ts';
 
 /** The fields of a `metrics.jsonl` line the plot uses. */
-export interface CurvePoint {
-  epoch: number;
-  loss: number;
-  valLoss: number;
-  valDice: number;
-  lr: number;
-  best: number;
-  bestEpoch: number;
-}
+export type CurvePoint = Pick<
+  MetricsLine,
+  'epoch' | 'loss' | 'valLoss' | 'valDice' | 'lr' | 'best' | 'bestEpoch'
+>;
 
 export const CURVE_COLOURS = {
   loss: [80, 160, 255],
