@@ -27,6 +27,13 @@ export const BUNDLE_BANNER = [
 /** The OpenJPEG decoder's WebAssembly (lib/volume/jpeg2000.ts), relative to the project root. */
 export const OPENJPEG_WASM = 'node_modules/@cornerstonejs/codec-openjpeg/dist/openjpegwasm_decode.wasm';
 
+/** Every DICOM codec's WebAssembly (lib/volume/jpeg2000.ts, jpeg-codecs.ts), relative to the project root. */
+export const CODEC_WASM = [
+  OPENJPEG_WASM,
+  'node_modules/@cornerstonejs/codec-charls/dist/charlswasm_decode.wasm',
+  'node_modules/@cornerstonejs/codec-libjpeg-turbo-8bit/dist/libjpegturbowasm_decode.wasm',
+];
+
 export interface PipelineFunctionProps {
   config: DeploymentConfig;
   /** Handler file name in `functions/` without extension, e.g. `ingest`. */
@@ -84,13 +91,12 @@ export class PipelineFunction extends Construct {
         // ESM bundles of CommonJS dependencies still call require() and read __dirname; give them both.
         banner: BUNDLE_BANNER,
         externalModules: ['@aws-sdk/*', '@tensorflow/*', 'onnxruntime-node'],
-        // The JPEG 2000 decoder's WebAssembly next to index.mjs, where its bundled loader looks for it.
+        // The DICOM codecs' WebAssembly next to index.mjs, where their bundled loaders look for it.
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) => [
-            `cp "${path.join(inputDir, OPENJPEG_WASM)}" "${outputDir}/"`,
-          ],
+          afterBundling: (inputDir: string, outputDir: string) =>
+            CODEC_WASM.map((file) => `cp "${path.join(inputDir, file)}" "${outputDir}/"`),
         },
       },
     });

@@ -8,33 +8,29 @@
  *   compiled to WebAssembly (`@cornerstonejs/codec-libjpeg-turbo-8bit`). Lossy.
  * Every decoder returns the same `DecodedFrame` as the JPEG 2000 one.
  */
-import { createRequire } from 'node:module';
+// Static imports, so that esbuild puts the decoders' JavaScript into the Lambda bundles (their .wasm files
+// are copied beside the bundle, see lib/infra/pipeline-function.ts); the WebAssembly is instantiated on
+// first use only.
+import charlsFactory from '@cornerstonejs/codec-charls/decodewasmjs';
+import turboFactory from '@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs';
+import { Decoder as JpegLosslessDecoder } from 'jpeg-lossless-decoder-js';
 import { type DecodedFrame, decodeWithWasm, type WasmFrameDecoder } from './jpeg2000.ts';
 
 type Factory<M> = (overrides?: Record<string, unknown>) => Promise<M>;
 
-const require = createRequire(import.meta.url);
 const quiet = { print: () => {}, printErr: () => {} };
 
 let charls: Promise<{ JpegLSDecoder: new () => WasmFrameDecoder }> | undefined;
 let turbo: Promise<{ JPEGDecoder: new () => WasmFrameDecoder }> | undefined;
 
 export async function decodeJpegLs(frame: Uint8Array): Promise<DecodedFrame> {
-  charls ??= (
-    require('@cornerstonejs/codec-charls/decodewasmjs') as Factory<{
-      JpegLSDecoder: new () => WasmFrameDecoder;
-    }>
-  )(quiet);
+  charls ??= (charlsFactory as Factory<{ JpegLSDecoder: new () => WasmFrameDecoder }>)(quiet);
   const mod = await charls;
   return decodeWithWasm(new mod.JpegLSDecoder(), frame);
 }
 
 export async function decodeJpegBaseline(frame: Uint8Array): Promise<DecodedFrame> {
-  turbo ??= (
-    require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as Factory<{
-      JPEGDecoder: new () => WasmFrameDecoder;
-    }>
-  )(quiet);
+  turbo ??= (turboFactory as Factory<{ JPEGDecoder: new () => WasmFrameDecoder }>)(quiet);
   const mod = await turbo;
   return decodeWithWasm(new mod.JPEGDecoder(), frame);
 }
@@ -48,8 +44,7 @@ interface LosslessDecoder {
 }
 
 export function decodeJpegLossless(frame: Uint8Array, bytesPerSample: number): DecodedFrame {
-  const { Decoder } = require('jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder };
-  const d = new Decoder();
+  const d = new (JpegLosslessDecoder as new () => LosslessDecoder)();
   const copy = new Uint8Array(frame); // a copy that starts at offset 0 (Buffer.slice would be a view)
   const out = d.decode(copy.buffer, 0, copy.length, bytesPerSample);
   return {

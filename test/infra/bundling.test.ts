@@ -26,7 +26,7 @@ import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../lib/infra/config.ts';
 import { REPO_ROOT } from '../../lib/infra/paths.ts';
-import { PipelineFunction } from '../../lib/infra/pipeline-function.ts';
+import { CODEC_WASM, PipelineFunction } from '../../lib/infra/pipeline-function.ts';
 import { clients, emulatorEnv, startEmulators } from '../../lib/localcloud/emulators.ts';
 
 const HANDLERS = [
@@ -70,9 +70,10 @@ describe('Lambda bundling', () => {
       // Nothing the Lambda runtime lacks: TensorFlow.js and ONNX Runtime are external and not deployed.
       expect(text).not.toMatch(/from\s*["'](@tensorflow\/|onnxruntime-node)/);
       expect(text).not.toMatch(/(import|require)\(\s*["'](@tensorflow\/|onnxruntime-node)/);
-      // No runtime require of the codec package (the bundle has no node_modules).
-      expect(text, handler).not.toContain('@cornerstonejs/codec-openjpeg');
-      expect(readdirSync(dir), handler).toContain('openjpegwasm_decode.wasm');
+      // No runtime require of a codec package (the bundle has no node_modules), their wasm beside it.
+      expect(text, handler).not.toContain('@cornerstonejs/codec-');
+      expect(text, handler).not.toContain('jpeg-lossless-decoder-js');
+      for (const wasm of CODEC_WASM) expect(readdirSync(dir), handler).toContain(path.basename(wasm));
     }
   }, 300_000);
 
