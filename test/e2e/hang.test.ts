@@ -7,12 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TIMEOUT_REASON } from '../../lib/localcloud/batch.ts';
 import { LocalCloud } from '../../lib/localcloud/cloud.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { encodeNifti } from '../../lib/volume/nifti.ts';
+import { promoteStandInModels } from './helpers.ts';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures', 'slow-container.mjs');
 const pidDir = mkdtempSync(path.join(tmpdir(), 'raunet-hang-'));
@@ -38,22 +39,7 @@ beforeAll(async () => {
   const modelsTable = cloud.names.physicalName(
     cloud.names.idsOfType('AWS::DynamoDB::GlobalTable').find((id) => id.includes('Models'))!,
   );
-  // Promoted models per stage (the stand-in container never reads them).
-  const doc = DynamoDBDocumentClient.from(cloud.ddb);
-  for (const stage of ['localize', 'liver', 'tumor']) {
-    await doc.send(
-      new PutCommand({
-        TableName: modelsTable,
-        Item: {
-          stage,
-          runId: 'CURRENT',
-          currentRunId: 'r',
-          currentDice: 0,
-          models: 's3://models-bucket/runs/r/',
-        },
-      }),
-    );
-  }
+  await promoteStandInModels(cloud.ddb, modelsTable);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,5 +1,7 @@
 /** Shared set-up of the local-cloud scenario files: template names and a tiny phantom dataset. */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalCloud } from '../../lib/localcloud/cloud.ts';
 import { TABLE_TYPES } from '../../lib/localcloud/emulators.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
@@ -37,5 +39,27 @@ export async function putPhantomDataset(
         }),
       );
     }
+  }
+}
+
+/**
+ * CURRENT records promoting a stand-in run `r` for the three stages, so ingest finds models (for scenarios
+ * whose stages never read them).
+ */
+export async function promoteStandInModels(ddb: DynamoDBClient, table: string): Promise<void> {
+  const doc = DynamoDBDocumentClient.from(ddb);
+  for (const stage of ['localize', 'liver', 'tumor']) {
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          stage,
+          runId: 'CURRENT',
+          currentRunId: 'r',
+          currentDice: 0,
+          models: 's3://models-bucket/runs/r/',
+        },
+      }),
+    );
   }
 }

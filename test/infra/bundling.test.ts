@@ -20,7 +20,6 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,6 +27,7 @@ import { resolveConfig } from '../../lib/infra/config.ts';
 import { REPO_ROOT } from '../../lib/infra/paths.ts';
 import { CODEC_WASM, PipelineFunction } from '../../lib/infra/pipeline-function.ts';
 import { clients, emulatorEnv, startEmulators } from '../../lib/localcloud/emulators.ts';
+import { promoteStandInModels } from '../e2e/helpers.ts';
 
 const HANDLERS = [
   'starter',
@@ -101,21 +101,7 @@ describe('Lambda bundling', () => {
         );
       await table('jobs', ['jobId']);
       await table('models', ['stage', 'runId']);
-      const doc = DynamoDBDocumentClient.from(ddb);
-      for (const stage of ['localize', 'liver', 'tumor']) {
-        await doc.send(
-          new PutCommand({
-            TableName: 'models',
-            Item: {
-              stage,
-              runId: 'CURRENT',
-              currentRunId: 'r',
-              currentDice: 0,
-              models: 's3://models-bucket/runs/r/',
-            },
-          }),
-        );
-      }
+      await promoteStandInModels(ddb, 'models');
       (s3 as S3Client).destroy();
       (ddb as DynamoDBClient).destroy();
 
