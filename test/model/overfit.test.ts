@@ -13,8 +13,9 @@ import { initBackend } from '../../lib/model/backend.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { boundingBox, cropArray } from '../../lib/preprocess/crop.ts';
 import { windowAndNormalize } from '../../lib/preprocess/window.ts';
-import { type Batch, trainModel } from '../../lib/training/trainer.ts';
+import type { Batch } from '../../lib/training/trainer.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
+import { overfitOneBatch } from './overfit-run.ts';
 
 /** Patch size [x, y, z]. */
 const PATCH: Vec3 = [64, 64, 32];
@@ -51,18 +52,7 @@ describe('RA-UNet-II overfits one phantom patch', () => {
       bnMomentum: 0,
       seed: 1, // the same run every time: 29 steps (unseeded, 28-73 steps in 14 CI logs)
     });
-    const stop = new AbortController();
-    const result = await trainModel(model, {
-      train: () => [patch],
-      validation: () => [patch],
-      epochs: MAX_STEPS,
-      initialLr: 3e-3,
-      signal: stop.signal,
-      onEpoch: (log) => {
-        if (log.valDice > 0.9) stop.abort();
-      },
-    });
-    model.dispose();
+    const result = await overfitOneBatch(model, patch, MAX_STEPS);
     expect(result.bestValDice).toBeGreaterThan(0.9);
     expect(result.history.length).toBeLessThanOrEqual(MAX_STEPS);
     expect(tf.memory().numTensors).toBeLessThan(10);

@@ -10,7 +10,8 @@ import { buildRAUNet } from '../../lib/model/archs.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { boundingBox, cropArray } from '../../lib/preprocess/crop.ts';
 import { windowAndNormalize } from '../../lib/preprocess/window.ts';
-import { type Batch, trainModel } from '../../lib/training/trainer.ts';
+import type { Batch } from '../../lib/training/trainer.ts';
+import { overfitOneBatch } from './overfit-run.ts';
 import { startWebGpu, webgpuSuiteRuns } from './webgpu-gate.ts';
 
 const SIDE = 64;
@@ -54,18 +55,7 @@ describe.skipIf(!runs)('RA-UNet-I overfits one phantom slice on webgpu', () => {
       bnMomentum: 0,
       seed: 1,
     });
-    const stop = new AbortController();
-    const result = await trainModel(model, {
-      train: () => [slice],
-      validation: () => [slice],
-      epochs: MAX_STEPS,
-      initialLr: 3e-3,
-      signal: stop.signal,
-      onEpoch: (log) => {
-        if (log.valDice > 0.9) stop.abort();
-      },
-    });
-    model.dispose();
+    const result = await overfitOneBatch(model, slice, MAX_STEPS);
     expect(result.bestValDice).toBeGreaterThan(0.9);
     expect(result.history.length).toBeLessThanOrEqual(MAX_STEPS);
     console.log(`webgpu overfit: Dice ${result.bestValDice.toFixed(3)} after ${result.history.length} steps`);
