@@ -2,11 +2,23 @@
  * Writes the ONNX export of a model next to its tfjs files (`<dest>/model.onnx`, local folder or
  * s3://). The training pipeline calls this after `saveModel`; `raunet export` calls `exportModelFolder`.
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { loadModel, type StorageOptions, storeFor } from '../model/storage.ts';
-import { writeFileAtomic } from '../volume/nifti.ts';
+import {
+  isS3Url,
+  loadModel,
+  MANIFEST_JSON,
+  MODEL_JSON,
+  type StorageOptions,
+  storeFor,
+  WEIGHTS_BIN,
+} from '../model/storage.ts';
+import {
+  checkOutputTargets,
+  OutputBatch,
+  prepareOutputFolder,
+  releaseOutputFolder,
+} from '../output/safe-output.ts';
 import { ONNX_FILE } from './load.ts';
 import { exportToOnnx } from './onnx-export.ts';
 
@@ -32,24 +44,40 @@ export async function saveOnnx(
 
 /**
  * Loads the stored model at `modelDir` and writes its ONNX export to the local file `out`
- * (default `<modelDir>/model.onnx`, which may also be an s3:// model location).
+ * (default `<modelDir>/model.onnx`, which may also be an s3:// model location). A local target that
+ * exists is refused before the model is loaded unless `overwrite`; one of the model's own files is refused
+ * even then. The file appears complete or not at all (lib/output/safe-output.ts).
  */
 export async function exportModelFolder(
   modelDir: string,
   out?: string,
-  opts: StorageOptions = {},
+  opts: StorageOptions & { overwrite?: boolean } = {},
 ): Promise<{ path: string; bytes: number; arch: string }> {
+  const s3Default = out === undefined && isS3Url(modelDir);
+  const target = out ?? join(modelDir, ONNX_FILE);
+  if (!s3Default) {
+    const inputs = isS3Url(modelDir)
+      ? []
+      : [MODEL_JSON, WEIGHTS_BIN, MANIFEST_JSON].map((f) => join(modelDir, f));
+    await checkOutputTargets([target], { overwrite: opts.overwrite, inputs });
+  }
   const { model, manifest } = await loadModel(modelDir, opts);
   try {
-    if (out === undefined) {
+    if (s3Default) {
       const bytes = await saveOnnx(model, modelDir, opts);
       return { path: storeFor(modelDir, opts).describe(ONNX_FILE), bytes, arch: manifest.arch };
     }
     await weightsReadable(model);
     const bytes = exportToOnnx(model);
-    await mkdir(dirname(out), { recursive: true });
-    await writeFileAtomic(out, bytes);
-    return { path: out, bytes: bytes.length, arch: manifest.arch };
+    const folder = await prepareOutputFolder(dirname(target));
+    try {
+      const batch = new OutputBatch({ overwrite: opts.overwrite });
+      await batch.write(target, bytes);
+      await batch.commit();
+    } finally {
+      await releaseOutputFolder(folder);
+    }
+    return { path: target, bytes: bytes.length, arch: manifest.arch };
   } finally {
     model.dispose();
   }

@@ -159,6 +159,10 @@ function describeFsError(e: unknown): string {
       return 'a folder cannot be created there';
     case 'ENOSPC':
       return 'no space left on device';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
+    case 'EFBIG':
+      return 'file too large (file size limit)';
     case 'ELOOP':
       return 'too many levels of symbolic links';
     case 'ENAMETOOLONG':

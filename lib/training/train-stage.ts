@@ -10,7 +10,7 @@
  * after the current step and keeps the best checkpoint.
  */
 import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
@@ -18,6 +18,7 @@ import { ONNX_FILE } from '../inference/load.ts';
 import { saveOnnx } from '../inference/save-onnx.ts';
 import { ARCHS, type ArchName, buildRAUNet } from '../model/archs.ts';
 import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/storage.ts';
+import { replaceModelFiles } from '../output/model-folder.ts';
 import { LIVER_PATCH, LOCALIZE_SLICE, TUMOR_PATCH } from '../pipeline/stages.ts';
 import { CANONICAL_ORIENTATION } from '../volume/orientation.ts';
 import { writeCurvesPng } from './curves.ts';
@@ -153,6 +154,38 @@ const exists = (p: string) =>
     () => false,
   );
 
+/**
+ * Refuse (before any work) a fold folder this run may not write: one that holds anything, unless the run
+ * resumes and the folder has the `train-state.json` to resume from. An empty or missing folder is fine.
+ */
+async function checkFoldFolder(dir: string, resume: boolean | undefined): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new InputError('is a file, expected a fold folder', 'BAD_ARGUMENT', dir);
+    throw e;
+  }
+  if (names.length === 0 || (resume && names.includes('train-state.json'))) return;
+  if (names.includes('manifest.json') && !resume) {
+    throw new InputError(
+      'already holds a trained model; pass --resume to continue or choose another --out',
+      'BAD_ARGUMENT',
+      dir,
+    );
+  }
+  const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', ...' : '');
+  throw new InputError(
+    resume
+      ? `holds files (${shown}) but no train-state.json to resume from; choose another --out`
+      : `already holds files of an earlier run (${shown}); pass --resume to continue it or choose another --out`,
+    'BAD_ARGUMENT',
+    dir,
+  );
+}
+
 /** Write the state through a temporary file and a rename, so a crash never leaves half a file. */
 function writeStateSync(path: string, state: TrainState): void {
   const tmp = `${path}.tmp`;
@@ -232,11 +265,15 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
   if (!(width > 0)) throw new InputError(`width must be positive, got ${width}`);
   const { patch, inputShape } = stagePatch(stage, defaults.arch, opts.patch);
   const log = opts.log ?? (() => {});
-  const store = await CaseStore.open(opts.data, { cacheSize: opts.cacheSize ?? 8 });
-  const splits = kFoldSplit(store.ids, folds, seed);
   if (opts.fold !== undefined && !(Number.isInteger(opts.fold) && opts.fold >= 0 && opts.fold < folds)) {
     throw new InputError(`--fold must be in 0..${folds - 1}, got ${opts.fold}`);
   }
+  // Every fold folder is checked before any work, so that a run never trains some folds and then stops
+  // at one it may not write (nor appends to an earlier run's metrics.jsonl).
+  const foldNumbers = opts.fold === undefined ? [...Array(folds).keys()] : [opts.fold];
+  for (const k of foldNumbers) await checkFoldFolder(join(opts.out, stage, `fold-${k}`), opts.resume);
+  const store = await CaseStore.open(opts.data, { cacheSize: opts.cacheSize ?? 8 });
+  const splits = kFoldSplit(store.ids, folds, seed);
   const todo = opts.fold === undefined ? splits : [splits[opts.fold]];
   const results: FoldResult[] = [];
   const samplesOf = new Map<string, number>();
@@ -277,13 +314,6 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       );
     } else {
       if (opts.resume) log(`${stage} fold ${split.fold}: nothing to resume in ${dir}, starting afresh`);
-      if (await exists(join(dir, 'manifest.json'))) {
-        throw new InputError(
-          'already holds a trained model; pass --resume to continue or choose another --out',
-          'BAD_ARGUMENT',
-          dir,
-        );
-      }
       await mkdir(dir, { recursive: true });
       state = {
         stage,
@@ -415,8 +445,11 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
     const checkpoint = async (m: tf.LayersModel, entry: EpochLog) => {
       if (!(entry.valDice > state.bestDice)) return; // after a resume, the trainer's first "best" may not be
       const epoch = offset + entry.epoch;
-      await saveModel(m, dir, manifestFor(entry.valDice, epoch));
-      await writeOnnx(m, dir, log);
+      // All of the checkpoint or none of it: a full disk keeps the previous best (lib/output/model-folder.ts).
+      await replaceModelFiles(dir, async (staging) => {
+        await saveModel(m, staging, manifestFor(entry.valDice, epoch));
+        await writeOnnx(m, staging, log);
+      });
       state.bestDice = entry.valDice;
       state.bestEpoch = epoch;
     };
