@@ -219,6 +219,10 @@ export class BatchCompute extends Construct {
         img = ecs.ContainerImage.fromAsset(REPO_ROOT, {
           file: path.join('containers', dockerfile),
           exclude: DOCKER_EXCLUDES,
+          // A digest-pinned CUDA base from config replaces the Dockerfile's tag (docs/aws.md).
+          ...(dockerfile === 'Dockerfile.infer' && config.batch.inferenceBaseImage
+            ? { buildArgs: { CUDA_IMAGE: config.batch.inferenceBaseImage } }
+            : {}),
           // The compute environments run x86 instances; an arm64 build machine must not ship arm64 images.
           platform: Platform.LINUX_AMD64,
         });

@@ -28,6 +28,13 @@ const vpcSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 
+/**
+ * A container image pinned by digest: `repository[:tag]@sha256:<64 hex>` (the tag, when given, is
+ * informational; Docker pulls by the digest).
+ */
+export const PINNED_IMAGE =
+  /^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$/;
+
 export const configSchema = z
   .object({
     envName: z.enum(ENV_NAMES),
@@ -89,6 +96,14 @@ export const configSchema = z
         .int()
         .min(10)
         .max(24 * 60),
+      /**
+       * CUDA base of the inference image (`Dockerfile.infer`'s CUDA_IMAGE build argument), pinned by digest;
+       * unset: the Dockerfile's tag. Read the digest at deploy time (docs/aws.md, "Pinning the CUDA base").
+       */
+      inferenceBaseImage: z
+        .string()
+        .regex(PINNED_IMAGE, 'must be an image pinned by digest: repository[:tag]@sha256:<64 hex digits>')
+        .optional(),
     }),
     /** The buffer between S3 events and the segmentation workflow (EventBridge -> SQS -> starter). */
     ingestion: z.object({

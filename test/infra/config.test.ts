@@ -38,6 +38,22 @@ describe('resolveConfig', () => {
     );
   });
 
+  it('takes the inference CUDA base only pinned by digest', () => {
+    const pinned = `nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04@sha256:${'ab'.repeat(32)}`;
+    expect(resolveConfig({ env: 'dev' }).batch.inferenceBaseImage).toBeUndefined();
+    const c = resolveConfig({ env: 'dev', config: { batch: { inferenceBaseImage: pinned } } });
+    expect(c.batch.inferenceBaseImage).toBe(pinned);
+    for (const bad of [
+      'nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04',
+      `${pinned.slice(0, -2)}`,
+      `${pinned}x`,
+    ]) {
+      expect(() => resolveConfig({ env: 'dev', config: { batch: { inferenceBaseImage: bad } } })).toThrow(
+        /batch\.inferenceBaseImage: must be an image pinned by digest/,
+      );
+    }
+  });
+
   it('differs where environments should: prod retains data and trains on a schedule', () => {
     expect(resolveConfig({ env: 'dev' }).retention.removalPolicy).toBe('destroy');
     expect(resolveConfig({ env: 'dev' }).training.schedule).toBeNull();

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseEngineKind } from '../../lib/inference/load.ts';
+import { PINNED_IMAGE } from '../../lib/infra/config.ts';
 import { BACKEND_PACKAGE, type BackendChoice, parseBackendChoice } from '../../lib/model/backend.ts';
 import { REPO_ROOT } from '../../lib/repo-root.ts';
 
@@ -55,10 +56,45 @@ const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'
 /** Backends whose package has a native part built by an install script. */
 const NATIVE: readonly BackendChoice[] = ['tensorflow', 'tensorflow-gpu'];
 
+/** `repository:tag`, the unpinned form a base image may take (never without a tag, never `latest`). */
+const TAGGED_IMAGE = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * Every FROM (with the ARG defaults substituted) names an earlier stage, a `repository:tag` other than
+ * `latest`, or an image pinned by digest (`repository[:tag]@sha256:<64 hex>`, the form config's
+ * `batch.inferenceBaseImage` passes as CUDA_IMAGE).
+ */
+function baseImageProblems(name: string, ins: Instruction[]): string[] {
+  const problems: string[] = [];
+  const args: Record<string, string> = {};
+  const stages: string[] = [];
+  for (const i of ins) {
+    if (i.op === 'ARG') {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:=("[^"]*"|\S*))?/.exec(i.args);
+      if (m?.[2] !== undefined) args[m[1]!] = m[2]!.replace(/^"|"$/g, '');
+      continue;
+    }
+    if (i.op !== 'FROM') continue;
+    const words = i.args.split(/\s+/).filter((w) => !w.startsWith('--'));
+    const image = words[0]!.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, v: string) => args[v] ?? '');
+    const isStage = stages.includes(image); // FROM <an earlier stage>: not a registry image
+    if (words[1]?.toUpperCase() === 'AS' && words[2]) stages.push(words[2]);
+    if (isStage) continue;
+    if (image.includes('@')) {
+      if (!PINNED_IMAGE.test(image))
+        problems.push(`${name}: FROM ${image}: a digest must be @sha256: and 64 lowercase hex digits`);
+    } else if (!TAGGED_IMAGE.test(image) || image.endsWith(':latest')) {
+      problems.push(`${name}: FROM ${image || '(empty)'}: name a tag (not latest) or pin a digest`);
+    }
+  }
+  return problems;
+}
+
 /** Problems of one Dockerfile, as sentences (empty: fine). */
 function dockerfileProblems(name: string, text: string): string[] {
   const problems: string[] = [];
   const ins = parseDockerfile(text);
+  problems.push(...baseImageProblems(name, ins));
   const stage = finalStage(ins);
   const env = envOf(ins);
   const runs = stage.filter((i) => i.op === 'RUN').map((i) => i.args);
@@ -181,6 +217,25 @@ describe('container images (Dockerfiles checked against the code, no Docker)', (
     expect(read('Dockerfile.infer')).toMatchObject({ RAUNET_ENGINE: 'onnx', RAUNET_REQUIRE_GPU: '1' });
     const infer = readFileSync(path.join(REPO_ROOT, 'containers', 'Dockerfile.infer'), 'utf8');
     expect(infer).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
+  });
+
+  it('accepts base images pinned by digest (the CUDA base at deploy time) and refuses malformed or untagged ones', () => {
+    const infer = readFileSync(path.join(REPO_ROOT, 'containers', 'Dockerfile.infer'), 'utf8');
+    const tag = /^ARG CUDA_IMAGE=(\S+)$/m.exec(infer)?.[1];
+    expect(tag).toMatch(/^nvidia\/cuda:12\./);
+    const withBase = (image: string) => infer.replace(/^ARG CUDA_IMAGE=\S+$/m, `ARG CUDA_IMAGE=${image}`);
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+    expect(dockerfileProblems('pinned', withBase(`${tag}@${digest}`))).toEqual([]);
+    expect(dockerfileProblems('pinned', withBase(`nvidia/cuda@${digest}`))).toEqual([]);
+    expect(dockerfileProblems('short', withBase(`${tag}@sha256:0123abcd`))).toEqual([
+      `short: FROM ${tag}@sha256:0123abcd: a digest must be @sha256: and 64 lowercase hex digits`,
+    ]);
+    expect(dockerfileProblems('untagged', withBase('nvidia/cuda'))).toEqual([
+      'untagged: FROM nvidia/cuda: name a tag (not latest) or pin a digest',
+    ]);
+    expect(dockerfileProblems('latest', withBase('nvidia/cuda:latest'))).toEqual([
+      'latest: FROM nvidia/cuda:latest: name a tag (not latest) or pin a digest',
+    ]);
   });
 
   it('catches the defects of the old training image (tfjs-node never built; CPU backend on a GPU queue)', () => {

@@ -8,9 +8,11 @@ import { definitionOf, resourcesOf, type Synth, synthEnv } from './synth.ts';
 
 let staging: Synth;
 let prod: Synth;
+/** prod is synthesized with its inference CUDA base pinned by digest (config), staging with the tag. */
+const PINNED_CUDA = `nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04@sha256:${'0f'.repeat(32)}`;
 beforeAll(async () => {
   staging = await synthEnv('staging');
-  prod = await synthEnv('prod');
+  prod = await synthEnv('prod', { config: { batch: { inferenceBaseImage: PINNED_CUDA } } });
 });
 afterAll(() => {
   staging?.cleanup();
@@ -114,6 +116,25 @@ describe('staging and prod', () => {
         expect(e.Properties.ComputeResources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023_NVIDIA' }]);
       }
     }
+  });
+
+  it('builds the inference image on the digest-pinned CUDA base from config, the tag otherwise', () => {
+    const buildArgs = (s: Synth, env: string) => {
+      const assets = JSON.parse(readFileSync(path.join(s.outdir, `Raunet-${env}.assets.json`), 'utf8'));
+      return Object.fromEntries(
+        Object.values<{ source: { dockerFile: string; dockerBuildArgs?: Record<string, string> } }>(
+          assets.dockerImages,
+        ).map((d) => [d.source.dockerFile, d.source.dockerBuildArgs ?? {}]),
+      );
+    };
+    expect(buildArgs(prod, 'prod')).toEqual({
+      'containers/Dockerfile.infer': { CUDA_IMAGE: PINNED_CUDA },
+      'containers/Dockerfile.train': {},
+    });
+    expect(buildArgs(staging, 'staging')).toEqual({
+      'containers/Dockerfile.infer': {},
+      'containers/Dockerfile.train': {},
+    });
   });
 
   it('an on-demand-only config drops the Spot environment', async () => {
