@@ -17,6 +17,12 @@ export interface DcmSlice {
   intercept?: number;
   /** 8 (unsigned) or 16 (signed, the default). */
   bits?: 8 | 16;
+  /** ImageOrientationPatient (LPS row and column cosines; default axial [1,0,0,0,1,0]). */
+  iop?: [number, number, number, number, number, number];
+  /** InstanceNumber (default: none). */
+  instanceNumber?: number;
+  /** SliceThickness in mm (default 2). */
+  sliceThickness?: number;
   /** Encapsulated: the transfer syntax and the compressed frame (pixels then only set the type). */
   compressed?: { transferSyntax: string; frame: Uint8Array };
 }
@@ -35,10 +41,11 @@ export function dcmSlice(s: DcmSlice): Uint8Array {
     FrameOfReferenceUID: '2.25.1002',
     Modality: 'CT',
     PatientID: 'FAKE',
+    ...(s.instanceNumber === undefined ? {} : { InstanceNumber: s.instanceNumber }),
     ImagePositionPatient: s.ipp,
-    ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
+    ImageOrientationPatient: s.iop ?? [1, 0, 0, 0, 1, 0],
     PixelSpacing: s.pixelSpacing ?? [0.7, 0.7],
-    SliceThickness: 2,
+    SliceThickness: s.sliceThickness ?? 2,
     Rows: s.rows,
     Columns: s.cols,
     SamplesPerPixel: 1,
