@@ -3,11 +3,12 @@
  * on the real `example_ct` (RAS) and on copies of it stored LAS, LPS and with permuted axes (written here
  * as NIfTI), and on DICOM series made from it whose files are not in position order: InstanceNumber (and
  * file names) counting against the slice positions, and feet-first (mirrored rows, the slice normal
- * pointing to the feet). Six segmentations: 90-130 s on the shared 2-core machine (one takes 3.7 s idle). Every label map, read back
- * from disk, must agree voxel for voxel with the RAS one at the same world point, and every report must
- * give the same liver and tumors (volumes, HU, world bounding box, world centroids).
+ * pointing to the feet). Every label map, read back from disk, must agree voxel for voxel with the RAS one
+ * at the same world point, and every report must give the same liver and tumors (volumes, HU, world
+ * bounding box, world centroids). Six segmentations: 90-130 s on the shared 2-core machine (one takes
+ * 3.7 s when it is idle).
  *
- * The variants and the world lookup are built here by index arithmetic (test/pipeline/orientation-variants.ts
+ * The variants and the world lookup are built by index arithmetic (test/pipeline/orientation-variants.ts
  * and below), not with lib/volume/orientation.ts.
  */
 import {
