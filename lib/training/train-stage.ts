@@ -263,17 +263,19 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
     if (!Number.isInteger(v) || v < 1) throw new InputError(`${name} must be a positive integer, got ${v}`);
   }
   if (!(width > 0)) throw new InputError(`width must be positive, got ${width}`);
+  // Every fold folder this run writes is checked before the dataset is read, so that a run never trains
+  // some folds and then stops at one it may not write, nor appends to an earlier run's metrics.jsonl.
+  for (let k = 0; k < folds; k++) {
+    if (opts.fold === undefined || opts.fold === k)
+      await checkFoldFolder(join(opts.out, stage, `fold-${k}`), opts.resume);
+  }
   const { patch, inputShape } = stagePatch(stage, defaults.arch, opts.patch);
   const log = opts.log ?? (() => {});
+  const store = await CaseStore.open(opts.data, { cacheSize: opts.cacheSize ?? 8 });
+  const splits = kFoldSplit(store.ids, folds, seed);
   if (opts.fold !== undefined && !(Number.isInteger(opts.fold) && opts.fold >= 0 && opts.fold < folds)) {
     throw new InputError(`--fold must be in 0..${folds - 1}, got ${opts.fold}`);
   }
-  // Every fold folder is checked before any work, so that a run never trains some folds and then stops
-  // at one it may not write (nor appends to an earlier run's metrics.jsonl).
-  const foldNumbers = opts.fold === undefined ? [...Array(folds).keys()] : [opts.fold];
-  for (const k of foldNumbers) await checkFoldFolder(join(opts.out, stage, `fold-${k}`), opts.resume);
-  const store = await CaseStore.open(opts.data, { cacheSize: opts.cacheSize ?? 8 });
-  const splits = kFoldSplit(store.ids, folds, seed);
   const todo = opts.fold === undefined ? splits : [splits[opts.fold]];
   const results: FoldResult[] = [];
   const samplesOf = new Map<string, number>();
@@ -314,6 +316,13 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       );
     } else {
       if (opts.resume) log(`${stage} fold ${split.fold}: nothing to resume in ${dir}, starting afresh`);
+      if (await exists(join(dir, 'manifest.json'))) {
+        throw new InputError(
+          'already holds a trained model; pass --resume to continue or choose another --out',
+          'BAD_ARGUMENT',
+          dir,
+        );
+      }
       await mkdir(dir, { recursive: true });
       state = {
         stage,
