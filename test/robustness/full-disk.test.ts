@@ -6,7 +6,7 @@
  * in the same folder stays byte for byte.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { exportModelFolder } from '../../lib/inference/save-onnx.ts';
 import { buildRAUNet } from '../../lib/model/archs.ts';
 import { initBackend } from '../../lib/model/backend.ts';
 import { saveModel } from '../../lib/model/storage.ts';
+import { REPO_ROOT } from '../../lib/repo-root.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume } from '../../lib/volume/volume.ts';
 import { snapshot } from './inputs.ts';
@@ -129,6 +130,68 @@ describe.skipIf(noTmpfs !== undefined)('a full disk (ENOSPC on a small tmpfs)', 
     expect(snapshot(join(keep, 'after'))).toEqual(before);
   }, 180_000);
 });
+
+describe.skipIf(noTmpfs !== undefined)(
+  'a full disk during a training checkpoint (ENOSPC on a small tmpfs)',
+  () => {
+    it('the earlier checkpoint stays whole, nothing is staged or half-moved', () => {
+      const disk = join(root, 'ckpt-disk');
+      const keep = join(root, 'ckpt-keep');
+      const log = join(root, 'ckpt-log');
+      for (const d of [disk, keep, log]) mkdirSync(d);
+      // tmpfs counts whole 4 KiB pages per file: room for one checkpoint and a half, never two.
+      const pages = readdirSync(model).reduce(
+        (sum, f) => sum + Math.ceil(statSync(join(model, f)).size / 4096),
+        0,
+      );
+      const sizeKiB = Math.ceil(pages * 1.5) * 4 + 8;
+      // train-stage's checkpoint call, as a script: the same model saved twice through replaceModelFiles.
+      const lib = (f: string) => JSON.stringify(join(REPO_ROOT, 'lib', f));
+      const code = [
+        `import { initBackend } from ${lib('model/backend.ts')};`,
+        `import { loadModel, saveModel } from ${lib('model/storage.ts')};`,
+        `import { replaceModelFiles } from ${lib('output/model-folder.ts')};`,
+        "await initBackend('cpu', () => {});",
+        'const { model, manifest } = await loadModel(process.env.MODEL);',
+        "const dir = process.env.DISK + '/fold-0';",
+        'const save = (note) => replaceModelFiles(dir, (staging) => saveModel(model, staging, { ...manifest, note }));',
+        "await save('earlier');",
+        "await import('node:child_process').then((cp) => cp.execFileSync('cp', ['-a', process.env.DISK + '/.', process.env.KEEP + '/before/']));",
+        "try { await save('newer'); console.log('saved'); } catch (e) { console.log(e.message); }",
+      ].join('\n');
+      const script = [
+        'set -u',
+        `mount -t tmpfs -o size=${sizeKiB}k raunet-full "$DISK" || exit 97`,
+        'mkdir "$KEEP/before" "$KEEP/after"',
+        `"${process.execPath}" --import tsx --input-type=module -e "$CODE" >"$LOG/out" 2>"$LOG/err"; echo $? >"$LOG/code"`,
+        'cp -a "$DISK/." "$KEEP/after/"',
+      ].join('\n');
+      const r = spawnSync('unshare', ['-Urm', 'sh', '-c', script], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, DISK: disk, KEEP: keep, LOG: log, MODEL: model, CODE: code },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const err = readFileSync(join(log, 'err'), 'utf8');
+      expect(readFileSync(join(log, 'code'), 'utf8').trim(), err).toBe('0');
+      const before = snapshot(join(keep, 'before'));
+      expect(Object.keys(before).sort()).toEqual([
+        'fold-0/manifest.json',
+        'fold-0/model.json',
+        'fold-0/weights.bin',
+      ]);
+      expect(JSON.parse(readFileSync(join(keep, 'after', 'fold-0', 'manifest.json'), 'utf8')).note).toBe(
+        'earlier',
+      );
+      // the earlier checkpoint byte for byte, no staging folder, no temporary file
+      expect(snapshot(join(keep, 'after'))).toEqual(before);
+      expect(readFileSync(join(log, 'out'), 'utf8').trim()).toMatch(
+        /fold-0\/manifest\.json: cannot write: no space left on device$/,
+      );
+    }, 180_000);
+  },
+);
 
 describe('a file-size limit (EFBIG through RLIMIT_FSIZE)', () => {
   it('convert fails with one line, keeps the earlier output, leaves no partial file', () => {
