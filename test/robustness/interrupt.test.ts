@@ -1,0 +1,67 @@
+/**
+ * SIGTERM while a case's files are being written (not before any file, as in outputs.test.ts): the
+ * second case is interrupted the moment its first temporary file appears. The first case's files stay
+ * whole, the second case has all of its files or none, and no temporary file or lock is left.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, watch } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generatePhantom } from '../../lib/phantom/phantom.ts';
+import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
+import { runRaunet } from './child.ts';
+import { snapshot } from './inputs.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'raunet-interrupt-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The files `segment` writes for case `name` (label map with its colour tables, report, preview). */
+const caseFiles = (name: string) =>
+  [
+    `${name}_preview.png`,
+    `${name}_report.json`,
+    `${name}_seg.ctbl`,
+    `${name}_seg.labels.txt`,
+    `${name}_seg.nii.gz`,
+  ].sort();
+
+describe('segment interrupted while writing a case', () => {
+  it('SIGTERM at the second case’s first temporary file: exit 143, the first case whole, the second all or nothing', async () => {
+    const d = join(root, 'run');
+    const out = join(d, 'out');
+    mkdirSync(out, { recursive: true });
+    for (const [name, seed] of [
+      ['p1', 11],
+      ['p2', 12],
+    ] as const) {
+      await writeNifti(join(d, `${name}.nii.gz`), generatePhantom({ seed, dims: [64, 64, 48] }).ct);
+    }
+    let sawPart = false;
+    const watcher = watch(out);
+    const r = await runRaunet(['segment', join(d, 'p1.nii.gz'), join(d, 'p2.nii.gz'), '--out', out], {
+      timeoutMs: 120_000,
+      onStart: (child) => {
+        watcher.on('change', (_kind, file) => {
+          if (!sawPart && /^\.p2_.*\.part$/.test(String(file))) {
+            sawPart = true;
+            child.kill('SIGTERM');
+          }
+        });
+      },
+    });
+    watcher.close();
+    expect(sawPart, r.err).toBe(true);
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(143);
+    expect(r.err).toMatch(/interrupted \(SIGTERM\): removed this run's unfinished outputs/);
+    const left = readdirSync(out).sort();
+    const second = left.filter((f) => f.startsWith('p2_'));
+    // what remains: the first case, complete; of the second, everything (committed in time) or nothing
+    expect(left.filter((f) => !f.startsWith('p2_'))).toEqual(caseFiles('p1'));
+    expect([[], caseFiles('p2')]).toContainEqual(second);
+    process.stderr.write(`interrupt: the second case had ${second.length ? 'committed' : 'not committed'}\n`);
+    // the first case's label map decodes whole, on its input's grid
+    expect((await readNifti(join(out, 'p1_seg.nii.gz'))).dims).toEqual([64, 64, 48]);
+    expect(Object.keys(snapshot(out)).filter((f) => f.includes('.part') || f.includes('lock'))).toEqual([]);
+  }, 180_000);
+});
