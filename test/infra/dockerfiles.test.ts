@@ -149,6 +149,15 @@ function dockerfileProblems(name: string, text: string): string[] {
       problems.push(`${name}: ${(e as Error).message}`);
     }
   }
+  // Building tfjs-node(-gpu) downloads libtensorflow from storage.googleapis.com, which answers 403 since
+  // August 2026: only an opt-in build (a mirror passed as a build argument) may do it.
+  for (const run of runs) {
+    const rebuild = /npm rebuild [^&;]*@tensorflow\/tfjs-node(-gpu)?\b/.exec(run);
+    if (rebuild && !/\bif \[ -n "?\$\{?[A-Za-z_]+\}?"? \]; then[\s\S]*npm rebuild/.test(run))
+      problems.push(
+        `${name}: ${rebuild[0]} downloads libtensorflow unconditionally (its storage answers 403): make it opt-in`,
+      );
+  }
   const requireGpu = env.RAUNET_REQUIRE_GPU;
   if (requireGpu !== undefined && requireGpu !== '0' && requireGpu !== '1')
     problems.push(`${name}: RAUNET_REQUIRE_GPU=${requireGpu} (the entrypoint reads only 0 or 1)`);
@@ -258,6 +267,7 @@ describe('container images (Dockerfiles checked against the code, no Docker)', (
     );
     const noVulkan = old.replace('RAUNET_BACKEND=tensorflow', 'RAUNET_BACKEND=webgpu');
     expect(dockerfileProblems('nv', noVulkan)).toEqual([
+      'nv: npm rebuild @tensorflow/tfjs-node-gpu downloads libtensorflow unconditionally (its storage answers 403): make it opt-in',
       'nv: WebGPU on NVIDIA needs NVIDIA_DRIVER_CAPABILITIES with graphics (the Vulkan ICD)',
       'nv: no Vulkan loader (libvulkan1)',
       'nv: no NVIDIA Vulkan ICD file pointing at libGLX_nvidia.so.0',
