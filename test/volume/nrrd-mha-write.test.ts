@@ -191,4 +191,18 @@ describe('raunet convert both ways', () => {
     expect(existsSync(join(tmp(), 'x.mhd'))).toBe(false);
     expect(await readFile(join(tmp(), 'x.zraw'), 'utf8')).toBe('keep');
   });
+
+  it("never writes over a detached input's data file, even with --overwrite", async () => {
+    const src = join(tmp(), 'in.mhd');
+    const vol = oblique(int16Values());
+    const enc = encodeMetaImage(vol, { compress: false, dataFile: 'in.raw' });
+    await writeFile(src, enc.header);
+    await writeFile(join(tmp(), 'in.raw'), enc.data ?? new Uint8Array());
+    // in.nhdr --no-compress would put its data in in.raw, the input's data file
+    const r = await run(src, join(tmp(), 'in.nhdr'), '--no-compress', '--overwrite');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/in\.raw: output would overwrite the input .*in\.raw/);
+    expect(existsSync(join(tmp(), 'in.nhdr'))).toBe(false);
+    expectSameVolume(await readVolume(src), vol);
+  });
 });

@@ -2,7 +2,8 @@
  * `raunet convert <input> <output>`: any readable volume to NIfTI-1 (`.nii`, `.nii.gz`), NRRD (`.nrrd`,
  * `.nhdr` + data file) or MetaImage (`.mha`, `.mhd` + data file), same geometry and values.
  */
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import {
@@ -12,6 +13,7 @@ import {
   releaseOutputFolder,
 } from '../../output/safe-output.ts';
 import { orientationCode } from '../../volume/affine.ts';
+import { detachedDataFileOf } from '../../volume/nrrd-mha.ts';
 import { readVolume } from '../../volume/read.ts';
 import {
   detachedDataPath,
@@ -20,6 +22,14 @@ import {
   WRITABLE_SUFFIXES,
 } from '../../volume/write-formats.ts';
 import { readOptionsFrom } from './io-options.ts';
+
+/** The data file a detached `.nhdr` / `.mhd` input names (beside it), if any. */
+async function detachedInputData(input: string): Promise<string[]> {
+  if (!/\.(nhdr|mhd)$/i.test(input)) return [];
+  const head = await readFile(input).catch(() => undefined);
+  const file = head && detachedDataFileOf(new Uint8Array(head));
+  return file ? [join(dirname(input), file)] : [];
+}
 
 export function register(program: Command): void {
   program
@@ -51,7 +61,9 @@ export function register(program: Command): void {
         const compress = opts.compress ?? true;
         const dataPath = detachedDataPath(output, compress);
         const targets = dataPath ? [output, dataPath] : [output];
-        await checkOutputTargets(targets, { overwrite: opts.overwrite, inputs: [input] });
+        // a detached input's data file is an input too: never written over, even with --overwrite
+        const inputs = [input, ...(await detachedInputData(input))];
+        await checkOutputTargets(targets, { overwrite: opts.overwrite, inputs });
         const folder = await prepareOutputFolder(dirname(output));
         try {
           const vol = await readVolume(input, readOpts);
