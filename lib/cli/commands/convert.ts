@@ -73,7 +73,12 @@ export function register(program: Command): void {
           } catch (e) {
             // NIfTI-1 limits (dims up to 32767) that a NIfTI-2 or DICOM input can exceed.
             if (!(e instanceof RangeError)) throw e;
-            throw new InputError(`cannot be written as ${output}: ${e.message}`, 'UNSUPPORTED', input);
+            const format = /\.nii(\.gz)?$/i.test(output)
+              ? 'NIfTI-1'
+              : /\.(nrrd|nhdr)$/i.test(output)
+                ? 'NRRD'
+                : 'MetaImage';
+            throw new InputError(`cannot be written as ${format}: ${e.message}`, 'UNSUPPORTED', input);
           }
           // a detached header and its data file appear together or not at all
           const out = new OutputBatch({ overwrite: opts.overwrite });
