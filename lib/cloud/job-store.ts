@@ -37,7 +37,19 @@ export interface JobRecord {
   step?: string;
   reason?: string;
   summary?: JobSummary;
-  results?: { labels: string; report: string; preview: string };
+  results?: JobResults;
+}
+
+/**
+ * S3 URIs of a finished job's files. `dicomSeg` when the scan was a DICOM series, else `dicomSegSkipped`
+ * says why there is none (see `lib/cloud/dicom-seg-result.ts`).
+ */
+export interface JobResults {
+  labels: string;
+  report: string;
+  preview: string;
+  dicomSeg?: string;
+  dicomSegSkipped?: string;
 }
 
 /** A write lost a race with another writer (the condition did not hold). */

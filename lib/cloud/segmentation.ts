@@ -18,6 +18,7 @@ import { noLiverFound } from '../pipeline/stages.ts';
 import type { Box3 } from '../preprocess/crop.ts';
 import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientation.ts';
 import { type Vec3, type Volume, voxelCount, withData } from '../volume/volume.ts';
+import { DICOM_SEG_FILE, dicomSegOutcome } from './dicom-seg-result.ts';
 import {
   boxFile,
   type ExecutionEndedEvent,
@@ -32,7 +33,7 @@ import {
 } from './events.ts';
 import { clip, failureReason } from './failure.ts';
 import { executionNameFor, jobOfExecution } from './identity.ts';
-import type { JobStore, JobSummary } from './job-store.ts';
+import type { JobResults, JobStore, JobSummary } from './job-store.ts';
 import { hasInputSuffix, RESULT_FILES, resultsPrefix, STAGE_FILES, s3Uri, workPrefix } from './layout.ts';
 import { logger } from './logger.ts';
 import type { ModelRegistry } from './model-registry.ts';
@@ -277,10 +278,14 @@ export function reportName(key: string): string {
 export async function finalizeJob(
   deps: SegmentationDeps,
   input: FinalizeInput,
-): Promise<{ results: { labels: string; report: string; preview: string }; summary: JobSummary }> {
+): Promise<{ results: JobResults; summary: JobSummary }> {
   const { jobId, source, plan } = input;
   const file = fileNameOf(source.key);
-  const ct = await deps.codec.decodeScan(file, await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES));
+  const scanBytes = await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES);
+  // The same object version ingest accepted: a DICOM series' references for the SEG come from it.
+  const { volume: ct, dicom } = deps.codec.decodeScanWithInfo
+    ? await deps.codec.decodeScanWithInfo(file, scanBytes)
+    : { volume: await deps.codec.decodeScan(file, scanBytes), dicom: undefined };
   // The stages ran on the canonical grid (see windowScan); their masks go back onto the scan's own grid.
   const { volume: canonical, reorientation } = toCanonical(ct);
   const liverUri = plan.tumor.liver;
@@ -326,12 +331,21 @@ export async function finalizeJob(
   });
   const summary = summaryOf(report);
   const prefix = s3Uri(deps.resultsBucket, resultsPrefix(jobId));
-  const results = {
+  const seg = dicomSegOutcome(labels, dicom);
+  const results: JobResults = {
     labels: `${prefix}${RESULT_FILES.labels}`,
     report: `${prefix}${RESULT_FILES.report}`,
     preview: `${prefix}${RESULT_FILES.preview}`,
+    ...(seg.kind === 'written'
+      ? { dicomSeg: `${prefix}${DICOM_SEG_FILE}` }
+      : { dicomSegSkipped: seg.reason }),
   };
   await putObjectBytes(deps.s3, results.labels, deps.codec.encodeNifti(labels), 'application/gzip');
+  if (seg.kind === 'written' && results.dicomSeg) {
+    // the warnings name missing UID attributes only, never values
+    for (const w of seg.warnings) logger.warn('DICOM SEG written with generated UIDs', { jobId, detail: w });
+    await putObjectBytes(deps.s3, results.dicomSeg, seg.bytes, 'application/dicom');
+  }
   await putObjectBytes(deps.s3, results.preview, deps.codec.previewPng(ct, labels), 'image/png');
   await putJson(deps.s3, results.report, {
     ...report,

@@ -6,12 +6,17 @@
 import { renderPreviewPng } from '../pipeline/preview.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
 import { decodeNifti, encodeNifti } from '../volume/nifti.ts';
-import { decodeVolumeBytes } from '../volume/read.ts';
+import { decodeVolumeBytes, decodeVolumeBytesWithInfo, type VolumeWithInfo } from '../volume/read.ts';
 import type { Volume } from '../volume/volume.ts';
 
 export interface VolumeCodec {
   /** A dropped scan (`.nii`, `.nii.gz`, `.zip` of a DICOM series); throws `InputError` on bad input. */
   decodeScan(name: string, bytes: Uint8Array): Promise<Volume>;
+  /**
+   * `decodeScan` that also keeps a DICOM series' references (for the results' DICOM SEG). Optional: a
+   * codec without it (test fakes) yields no references, so its jobs get no SEG.
+   */
+  decodeScanWithInfo?(name: string, bytes: Uint8Array): Promise<VolumeWithInfo>;
   /** A NIfTI written by the pipeline itself (preprocessed volume, masks). */
   decodeNifti(name: string, bytes: Uint8Array): Volume;
   /** gzip-compressed NIfTI-1 bytes. */
@@ -22,6 +27,7 @@ export interface VolumeCodec {
 
 export const libraryCodec: VolumeCodec = {
   decodeScan: (name, bytes) => decodeVolumeBytes(name, bytes),
+  decodeScanWithInfo: (name, bytes) => decodeVolumeBytesWithInfo(name, bytes),
   decodeNifti: (name, bytes) => decodeNifti(bytes, name),
   encodeNifti: (vol) => encodeNifti(vol, { gzip: true, level: 1 }),
   windowAndNormalize: (vol) => windowAndNormalize(vol),

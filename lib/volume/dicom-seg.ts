@@ -300,7 +300,10 @@ export function encodeDicomSeg(
     ReferencedSeriesSequence: [
       {
         SeriesInstanceUID: source.seriesInstanceUid || generated.series,
-        ReferencedInstanceSequence: source.slices.map((s) => ({
+        // each instance once (the frames of an enhanced multi-frame source share one)
+        ReferencedInstanceSequence: [
+          ...new Map(source.slices.map((s) => [s.sopInstanceUid, s])).values(),
+        ].map((s) => ({
           ReferencedSOPClassUID: s.sopClassUid,
           ReferencedSOPInstanceUID: s.sopInstanceUid,
         })),
@@ -350,6 +353,7 @@ export function encodeDicomSeg(
               {
                 ReferencedSOPClassUID: s.sopClassUid,
                 ReferencedSOPInstanceUID: s.sopInstanceUid,
+                ...(s.frameNumber !== undefined ? { ReferencedFrameNumber: s.frameNumber } : {}),
                 PurposeOfReferenceCodeSequence: [
                   code({
                     value: '121322',

@@ -11,6 +11,9 @@
  *   bottom-up (j flipped), the layout dcm2niix writes, so label maps made on its output overlay ours.
  * Transfer syntaxes: implicit and explicit VR little endian, explicit VR big endian, deflated explicit VR
  * little endian (inflation capped like any decompression), RLE Lossless, JPEG 2000.
+ * An enhanced multi-frame object (Enhanced CT Image Storage: every frame's position, orientation, pixel
+ * spacing and rescale in its per-frame or the shared functional groups) is split into one slice per frame,
+ * which then go through the same ordering and geometry checks as a classic one-file-per-slice series.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -80,6 +83,8 @@ const TAG = {
   intercept: 'x00281052',
   slope: 'x00281053',
   pixelData: 'x7fe00010',
+  sharedFunctionalGroups: 'x52009229',
+  perFrameFunctionalGroups: 'x52009230',
 };
 
 /** Gaps may differ from the series' typical gap by this much (mm) plus this fraction of it. */
@@ -89,6 +94,10 @@ const GAP_TOL_REL = 0.01;
 interface Slice {
   name: string;
   ds: DataSet;
+  /** Frame index in a multi-frame object (0 for a single-frame file). */
+  frame: number;
+  /** 1-based frame number when the slice is a frame of an enhanced multi-frame object. */
+  frameNumber?: number;
   ts: string;
   rows: number;
   cols: number;
@@ -102,6 +111,9 @@ interface Slice {
   intercept: number;
   /** Position along the slice normal (mm). */
   position: number;
+  /** SliceThickness and SpacingBetweenSlices (mm), when given (enhanced objects: in Pixel Measures). */
+  thickness?: number;
+  spacingBetweenSlices?: number;
 }
 
 export function hasDicmPreamble(bytes: Uint8Array): boolean {
@@ -136,9 +148,64 @@ function dot(a: number[], b: number[]): number {
   return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
-function toSlice(name: string, ds: DataSet, label: string): Slice {
+/** Where a slice's attributes are: one data set, or a frame's functional groups then the object itself. */
+type AttributeLookup = (tag: string) => number[] | undefined;
+
+/**
+ * An attribute of frame `index` of an enhanced multi-frame object: in the frame's item of the Per-frame
+ * Functional Groups Sequence, else the Shared Functional Groups Sequence (each functional group is a
+ * sequence of one item holding the attributes, e.g. Plane Position (0020,9113) -> ImagePositionPatient),
+ * else the top level.
+ */
+function frameLookup(ds: DataSet, index: number): AttributeLookup {
+  const groups = [
+    ds.elements[TAG.perFrameFunctionalGroups]?.items?.[index]?.dataSet,
+    ds.elements[TAG.sharedFunctionalGroups]?.items?.[0]?.dataSet,
+  ];
+  return (tag) => {
+    for (const group of groups) {
+      if (!group) continue;
+      for (const el of Object.values(group.elements)) {
+        const item = el.items?.[0]?.dataSet;
+        const v = item?.elements[tag] ? numbers(item, tag) : undefined;
+        if (v) return v;
+      }
+    }
+    return numbers(ds, tag);
+  };
+}
+
+/** True for an enhanced (functional-group) multi-frame image object. */
+function isEnhanced(ds: DataSet): boolean {
+  return ds.elements[TAG.perFrameFunctionalGroups] !== undefined;
+}
+
+/** One slice per image: a classic file is one, an enhanced multi-frame object one per frame. */
+function toSlices(name: string, ds: DataSet, label: string): Slice[] {
+  if (!isEnhanced(ds)) return [toSlice(name, ds, label)];
+  const frames = Number(ds.string(TAG.frames) ?? '1');
+  const perFrame = ds.elements[TAG.perFrameFunctionalGroups]?.items?.length ?? 0;
+  if (!(Number.isInteger(frames) && frames >= 1) || perFrame !== frames) {
+    throw new InputError(
+      `${name}: NumberOfFrames ${ds.string(TAG.frames)} does not match the ${perFrame} items of its Per-frame Functional Groups Sequence`,
+      'BAD_HEADER',
+      label,
+    );
+  }
+  return Array.from({ length: frames }, (_, f) =>
+    toSlice(`${name} frame ${f + 1}`, ds, label, { index: f, lookup: frameLookup(ds, f) }),
+  );
+}
+
+function toSlice(
+  name: string,
+  ds: DataSet,
+  label: string,
+  frame?: { index: number; lookup: AttributeLookup },
+): Slice {
+  const attribute: AttributeLookup = frame?.lookup ?? ((tag) => numbers(ds, tag));
   const need = (tag: string, what: string, count: number): number[] => {
-    const v = numbers(ds, tag);
+    const v = attribute(tag);
     if (!v || v.length < count) {
       throw new InputError(`${name}: missing or unreadable ${what} (${tag.slice(1)})`, 'BAD_HEADER', label);
     }
@@ -161,9 +228,9 @@ function toSlice(name: string, ds: DataSet, label: string): Slice {
     );
   }
   const frames = Number(ds.string(TAG.frames) ?? '1');
-  if (frames > 1) {
+  if (frames > 1 && !frame) {
     throw new InputError(
-      `${name}: multi-frame DICOM (${frames} frames) is not supported`,
+      `${name}: multi-frame DICOM (${frames} frames) without per-frame functional groups is not supported`,
       'UNSUPPORTED',
       label,
     );
@@ -186,8 +253,8 @@ function toSlice(name: string, ds: DataSet, label: string): Slice {
   if (!(ps[0] > 0 && ps[1] > 0)) {
     throw new InputError(`${name}: PixelSpacing ${ps.join('\\')} is not positive`, 'BAD_HEADER', label);
   }
-  const slope = numbers(ds, TAG.slope)?.[0] ?? 1;
-  const intercept = numbers(ds, TAG.intercept)?.[0] ?? 0;
+  const slope = attribute(TAG.slope)?.[0] ?? 1;
+  const intercept = attribute(TAG.intercept)?.[0] ?? 0;
   const normal = cross(iop.slice(0, 3), iop.slice(3, 6));
   if (Math.abs(Math.hypot(...normal) - 1) > 1e-2) {
     throw new InputError(
@@ -199,6 +266,8 @@ function toSlice(name: string, ds: DataSet, label: string): Slice {
   return {
     name,
     ds,
+    frame: frame?.index ?? 0,
+    ...(frame ? { frameNumber: frame.index + 1 } : {}),
     ts,
     rows,
     cols,
@@ -211,6 +280,8 @@ function toSlice(name: string, ds: DataSet, label: string): Slice {
     slope: slope === 0 ? 1 : slope,
     intercept,
     position: dot(ipp, normal),
+    thickness: attribute(TAG.sliceThickness)?.[0],
+    spacingBetweenSlices: attribute(TAG.spacingBetweenSlices)?.[0],
   };
 }
 
@@ -317,7 +388,19 @@ async function slicePixels(
   let bytesPerSample = s.bitsAllocated / 8;
   const encapsulated = (): Uint8Array => {
     try {
-      return dicomParser.readEncapsulatedPixelDataFromFragments(s.ds, el, 0, el.fragments?.length ?? 1);
+      if (s.frameNumber === undefined) {
+        return dicomParser.readEncapsulatedPixelDataFromFragments(s.ds, el, 0, el.fragments?.length ?? 1);
+      }
+      // a frame of a multi-frame object: by the Basic Offset Table, or one fragment per frame without one
+      if ((el.basicOffsetTable?.length ?? 0) > 0)
+        return dicomParser.readEncapsulatedImageFrame(s.ds, el, s.frame);
+      const frames = Number(s.ds.string(TAG.frames) ?? '1');
+      if ((el.fragments?.length ?? 0) !== frames) {
+        throw new Error(
+          `${el.fragments?.length ?? 0} fragments for ${frames} frames and no Basic Offset Table`,
+        );
+      }
+      return dicomParser.readEncapsulatedPixelDataFromFragments(s.ds, el, s.frame, 1);
     } catch (e) {
       throw new InputError(
         `${s.name}: unreadable encapsulated pixel data (${errorText(e)})`,
@@ -360,15 +443,18 @@ async function slicePixels(
     bytesPerSample = decoded.bitsPerSample <= 8 ? 1 : 2;
   } else {
     const need = n * bytesPerSample;
-    if (el.dataOffset + need > s.ds.byteArray.length || el.length < need) {
+    // frames of a multi-frame object lie back to back
+    const start = el.dataOffset + s.frame * need;
+    const end = start + need;
+    if (end > s.ds.byteArray.length || el.length < end - el.dataOffset) {
       throw new InputError(
-        `${s.name}: truncated pixel data (${Math.min(el.length, s.ds.byteArray.length - el.dataOffset)} of ${need} bytes)`,
+        `${s.name}: truncated pixel data (${Math.max(0, Math.min(el.dataOffset + el.length, s.ds.byteArray.length) - start)} of ${need} bytes)`,
         'TRUNCATED',
         label,
       );
     }
     // a copy (byteArray is often a Node Buffer, whose slice() would be a view)
-    bytes = new Uint8Array(s.ds.byteArray.subarray(el.dataOffset, el.dataOffset + need));
+    bytes = new Uint8Array(s.ds.byteArray.subarray(start, end));
     if (s.ts === TS_EXPLICIT_BE && bytesPerSample === 2) {
       for (let i = 0; i < bytes.length; i += 2) {
         const t = bytes[i];
@@ -442,8 +528,17 @@ export interface DicomSeriesInfo {
   sliceThickness?: number;
   /** Distance between consecutive slices (mm); for one slice, SpacingBetweenSlices or thickness. */
   sliceStep: number;
-  /** In the volume's k order (ascending along the slice normal). */
-  slices: Array<{ sopClassUid: string; sopInstanceUid: string; position: Vec3; file: string }>;
+  /**
+   * In the volume's k order (ascending along the slice normal). `frameNumber` (1-based) when the slices are
+   * frames of one enhanced multi-frame object (they then share its SOP Instance UID).
+   */
+  slices: Array<{
+    sopClassUid: string;
+    sopInstanceUid: string;
+    position: Vec3;
+    file: string;
+    frameNumber?: number;
+  }>;
 }
 
 const PATIENT_STUDY_TAGS: Record<string, string> = {
@@ -475,7 +570,7 @@ function seriesInfo(slices: Slice[], sliceStep: number): DicomSeriesInfo {
     columns: slices[0].cols,
     orientation: [...slices[0].iop],
     pixelSpacing: [...slices[0].pixelSpacing],
-    sliceThickness: numbers(ds, TAG.sliceThickness)?.[0],
+    sliceThickness: slices[0].thickness,
     sliceStep,
     // the file meta header repeats both UIDs (some anonymised exports keep only that copy)
     slices: slices.map((s) => ({
@@ -483,6 +578,7 @@ function seriesInfo(slices: Slice[], sliceStep: number): DicomSeriesInfo {
       sopInstanceUid: (s.ds.string(TAG.sopInstanceUid) || s.ds.string(TAG.mediaSopInstanceUid) || '').trim(),
       position: [...s.ipp],
       file: s.name,
+      ...(s.frameNumber !== undefined ? { frameNumber: s.frameNumber } : {}),
     })),
   };
 }
@@ -530,7 +626,7 @@ export async function decodeDicomSeriesWithInfo(
   const images = parsed.filter((p) => p.ds.elements[TAG.pixelData]);
   if (images.length === 0) throw new InputError('no DICOM image (with PixelData) found', 'BAD_SERIES', label);
   checkSameSeries(images, label);
-  const slices = images.map((p) => toSlice(p.name, p.ds, label));
+  const slices = images.flatMap((p) => toSlices(p.name, p.ds, label));
   checkConsistent(slices, label);
   slices.sort((a, b) => a.position - b.position);
   checkSpacing(slices, label);
@@ -554,8 +650,7 @@ export async function decodeDicomSeriesWithInfo(
     const last = slices[nz - 1].ipp;
     kStep = [0, 1, 2].map((a) => (last[a] - ref.ipp[a]) / (nz - 1));
   } else {
-    const thick =
-      numbers(ref.ds, TAG.spacingBetweenSlices)?.[0] ?? numbers(ref.ds, TAG.sliceThickness)?.[0] ?? 1;
+    const thick = ref.spacingBetweenSlices ?? ref.thickness ?? 1;
     kStep = cross(rowCos, colCos).map((v) => v * (thick > 0 ? thick : 1));
   }
   // LPS affine, then RAS (negate x and y), then rows flipped: voxel j' = ny-1-j.

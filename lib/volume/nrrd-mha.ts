@@ -294,3 +294,21 @@ export async function decodeMetaImage(
   const data = voxels(raw, dtype, dims, msb, name);
   return { data, dims, spacing, affine, dtype };
 }
+
+/**
+ * The data file a detached NRRD (`data file:`) or MetaImage (`ElementDataFile =`, not LOCAL) header names,
+ * relative to the header's folder; undefined for attached files and anything else. Writers use it to
+ * keep an input's data file from being overwritten.
+ */
+export function detachedDataFileOf(bytes: Uint8Array): string | undefined {
+  const text = textOf(bytes, Math.min(bytes.length, 1 << 16));
+  if (isNrrd(bytes)) {
+    const header = text.split(/\r?\n\r?\n/)[0];
+    return /^data ?file:=?\s*(.+?)\s*$/im.exec(header)?.[1];
+  }
+  if (isMetaImage(bytes)) {
+    const file = /^ElementDataFile\s*=\s*(.+?)\s*$/m.exec(text)?.[1];
+    return file && file !== 'LOCAL' ? file : undefined;
+  }
+  return undefined;
+}

@@ -5,14 +5,18 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executionNameFor } from '../../lib/cloud/identity.ts';
 import { LocalCloud } from '../../lib/localcloud/cloud.ts';
 import { seedModels } from '../../lib/localcloud/models.ts';
 import { handlerFiles } from '../../lib/localcloud/template.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
+import { decodeDicomSeg, segToLabelMap } from '../../lib/volume/dicom-seg.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
+import { decodeVolumeBytes } from '../../lib/volume/read.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
+import { dcmSlice } from '../datasets/dcmjs-slices.ts';
 import { expectValidReport } from '../report-schema.ts';
 import { putPhantomDataset, tableNameOf } from './helpers.ts';
 
@@ -255,6 +259,58 @@ describe('segmentation workflow', () => {
         'Essential container in task exited',
       ]);
       expect(await keys(results, `results/${jobId}/`)).toHaveLength(3);
+    },
+    SEGMENTATION_MS,
+  );
+
+  it(
+    '5b. a zipped DICOM series -> the label map also as a DICOM SEG referencing the series, listed in the job',
+    async () => {
+      // the phantom as an axial DICOM series (dcmjs): pixel (c, r) of slice k is RAS voxel
+      // (nx-1-c, ny-1-r, k), so the scan read back is the phantom stored LAS
+      const { ct } = generatePhantom({ seed: 16, dims: DIMS, tumors: 1 });
+      const [nx, ny, nz] = ct.dims;
+      const [sx, sy, sz] = ct.spacing;
+      const files: Record<string, Uint8Array> = {};
+      const sops: string[] = [];
+      for (let k = 0; k < nz; k++) {
+        const pixels = new Int16Array(nx * ny);
+        for (let r = 0; r < ny; r++) {
+          for (let c = 0; c < nx; c++) pixels[r * nx + c] = ct.data[nx - 1 - c + nx * (ny - 1 - r + ny * k)];
+        }
+        sops.push(`2.25.77.${k + 1}`);
+        files[`series/IM${k}`] = dcmSlice({
+          seriesUid: '2.25.77',
+          sopUid: sops[k],
+          ipp: [0, 0, k * sz],
+          rows: ny,
+          cols: nx,
+          pixelSpacing: [sy, sx],
+          pixels,
+        });
+      }
+      const zip = zipSync(files);
+      const { jobId } = await drop('incoming/case-dicom.zip', zip);
+      const job = (await items(jobsTable)).find((i) => i.jobId === jobId);
+      expect(job?.status, String(job?.reason)).toBe('SUCCEEDED');
+      const prefix = `results/${jobId}/`;
+      expect((await keys(results, prefix)).sort()).toEqual(
+        ['labels.dcm', 'labels.nii.gz', 'preview.png', 'report.json'].map((f) => prefix + f),
+      );
+      expect((job?.results as Record<string, string> | undefined)?.dicomSeg).toBe(
+        `s3://${results}/${prefix}labels.dcm`,
+      );
+      // the SEG references the dropped series and puts back exactly the NIfTI label map
+      const segBytes = await bytes(results, `${prefix}labels.dcm`);
+      const seg = decodeDicomSeg(segBytes, 'labels.dcm');
+      expect(seg.studyInstanceUid).toBe('2.25.1001'); // the fake slices' study and frame of reference
+      expect(seg.frameOfReferenceUid).toBe('2.25.1002');
+      expect(seg.referencedSeries).toEqual([{ seriesInstanceUid: '2.25.77', sopInstanceUids: sops }]);
+      const scan = await decodeVolumeBytes('case-dicom.zip', zip);
+      const labels = decodeNifti(await bytes(results, `${prefix}labels.nii.gz`), 'labels.nii.gz');
+      for (let i = 0; i < 16; i++) expect(labels.affine[i]).toBeCloseTo(scan.affine[i], 4); // NIfTI: float32
+      expect(labels.data.some((v) => v > 0)).toBe(true);
+      expect([...segToLabelMap(seg, scan).data]).toEqual([...labels.data]);
     },
     SEGMENTATION_MS,
   );

@@ -66,7 +66,7 @@ describe('raunet info / convert', () => {
     expect(missing.err).toMatch(/^error: .*none\.nii\.gz: no such file/);
     const badOut = await run('convert', ct, join(tmp(), 'out.png'));
     expect(badOut.code).toBe(2);
-    expect(badOut.err).toMatch(/out\.png: output must end in \.nii or \.nii\.gz/);
+    expect(badOut.err).toMatch(/out\.png: output must end in \.nii, \.nii\.gz, \.nrrd, \.nhdr, \.mha, \.mhd/);
     const capped = await run('info', ct, '--max-decompressed-bytes', '1000');
     expect(capped.code).toBe(2);
     expect(capped.err).toMatch(/cap of 1000 bytes/);
