@@ -210,5 +210,16 @@ describe('raunet evaluate --task brats', () => {
     expect(
       (await run(['--pred', join(root, 'pred'), '--ref', refFiles, '--ref-label', 'liver=5'])).code,
     ).toBe(2);
+    // a prediction with a label BraTS does not have: exit 2, one line naming the file
+    const badPred = join(root, 'bad-pred');
+    await mkdir(badPred);
+    await writeNifti(
+      join(badPred, 'S1.nii.gz'),
+      createVolume(new Uint8Array(N).fill(7), DIMS, [1, 2, 3], affine),
+    );
+    const bad = await run(['--pred', badPred, '--ref', refFiles]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(join(badPred, 'S1.nii.gz'));
+    expect(bad.err).toContain('label values other than BraTS');
   });
 });
