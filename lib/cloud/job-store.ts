@@ -37,7 +37,8 @@ export interface JobRecord {
   step?: string;
   reason?: string;
   summary?: JobSummary;
-  results?: { labels: string; report: string; preview: string };
+  /** `viewer`: the job's viewer page (`viewer/index.html`, see job-viewer.ts). */
+  results?: { labels: string; report: string; preview: string; viewer?: string };
 }
 
 /** A write lost a race with another writer (the condition did not hold). */

@@ -152,7 +152,12 @@ describe('segmentation workflow', () => {
       expect(job?.status).toBe('SUCCEEDED');
       const prefix = `results/${first.jobId}/`;
       expect((await keys(results, prefix)).sort()).toEqual(
-        ['labels.nii.gz', 'preview.png', 'report.json'].map((f) => prefix + f),
+        [
+          ...['labels.nii.gz', 'preview.png', 'report.json'],
+          // the viewer folder (`raunet view --static` of the case; test/viewer/cloud-results.test.ts)
+          ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `viewer/data/case-1/${f}`),
+          ...['viewer/index.html', 'viewer/manifest.json', 'viewer/viewer.js'],
+        ].map((f) => prefix + f),
       );
       const labels = decodeNifti(await bytes(results, `${prefix}labels.nii.gz`), 'labels.nii.gz');
       expect(labels.dims).toEqual(ct.dims);
