@@ -6,6 +6,7 @@
 import {
   GetObjectCommand,
   type GetObjectCommandInput,
+  ListObjectsV2Command,
   PutObjectCommand,
   type PutObjectCommandInput,
   type S3Client,
@@ -25,7 +26,7 @@ export const RESULTS = 'results-bucket';
 const INPUT = 'input-bucket';
 const WORK = 'work-bucket';
 
-/** S3 as a map of `bucket/key` -> bytes (GetObject and PutObject only, what finalize uses). */
+/** S3 as a map of `bucket/key` -> bytes (GetObject, PutObject, ListObjectsV2 in one page). */
 export class MemoryS3 {
   readonly objects = new Map<string, { bytes: Uint8Array; type?: string }>();
   async send(cmd: unknown): Promise<unknown> {
@@ -40,6 +41,14 @@ export class MemoryS3 {
       const o = this.objects.get(`${i.Bucket}/${i.Key}`);
       if (!o) throw Object.assign(new Error(`NoSuchKey ${i.Key}`), { name: 'NoSuchKey' });
       return { ContentLength: o.bytes.length, Body: { transformToByteArray: async () => o.bytes } };
+    }
+    if (cmd instanceof ListObjectsV2Command) {
+      const { Bucket, Prefix = '' } = cmd.input;
+      const Contents = [...this.objects.keys()]
+        .filter((k) => k.startsWith(`${Bucket}/${Prefix}`))
+        .sort()
+        .map((k) => ({ Key: k.slice(`${Bucket}/`.length) }));
+      return { Contents, IsTruncated: false };
     }
     throw new Error(`MemoryS3: unexpected ${(cmd as object).constructor.name}`);
   }
