@@ -72,6 +72,17 @@ export async function viewerSite(cases: ViewerCase[]): Promise<Map<string, SiteF
   return files;
 }
 
+/** The decoded segments of a relative URL path, or null when one could leave the folder or is malformed. */
+function safeParts(rel: string): string[] | null {
+  try {
+    const parts = rel.split('/').map(decodeURIComponent);
+    const bad = (p: string) => p === '' || p === '.' || p === '..' || p.includes('/') || p.includes('\\');
+    return parts.some(bad) ? null : parts;
+  } catch {
+    return null; // a malformed %-escape
+  }
+}
+
 /**
  * The files of a folder written by `raunet view --static` or downloaded from an AWS job's `viewer/`
  * prefix: the page, its script, its manifest and exactly the files the manifest lists (nothing else in
@@ -100,9 +111,9 @@ export async function staticFolderSite(dir: string): Promise<Map<string, SiteFil
       [c.report, CONTENT_TYPES.json],
     ] as const) {
       if (rel === null) continue;
-      const parts = String(rel).split('/').map(decodeURIComponent);
       // Only paths inside the folder: a manifest cannot make the server read elsewhere.
-      if (!String(rel).startsWith('data/') || parts.some((p) => p === '..' || p === '' || p.includes('\\'))) {
+      const parts = safeParts(String(rel));
+      if (parts?.[0] !== 'data') {
         throw new InputError(`lists a file outside data/: ${rel}`, 'BAD_HEADER', manifestPath);
       }
       files.set(String(rel), { type, file: join(dir, ...parts) });

@@ -14,6 +14,7 @@ import { resolveViewerCases } from '../../lib/viewer/cases.ts';
 import type { ViewerManifest } from '../../lib/viewer/manifest.ts';
 import { serveSite, staticFolderSite, writeStaticViewer } from '../../lib/viewer/site.ts';
 import { decodeNifti, writeNifti } from '../../lib/volume/nifti.ts';
+import { runCli } from '../cli.ts';
 import { finalizeInMemory, JOB, RESULTS } from './cloud-job.ts';
 import { type ViewerFixture, writeViewerFixture } from './fixture.ts';
 
@@ -164,12 +165,25 @@ describe('the AWS job viewer folder', () => {
     } finally {
       await v.close();
     }
+    // `raunet view <folder>` takes it as a page: --static or --ct make no sense there (bad input, exit 2).
+    const cli = await runCli(['view', join(down, 'viewer'), '--static', join(dir, 'again')]);
+    expect(cli.code).toBe(2);
+    expect(cli.err).toMatch(/viewer.*is already a viewer folder: --static and --ct do not apply/);
     // A manifest pointing outside the folder, or a missing data file, is refused with the file named.
     const manifestPath = join(down, 'viewer', 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
-    manifest.cases[0].report = 'data/../../report.json';
-    await writeFile(manifestPath, JSON.stringify(manifest));
-    await expect(staticFolderSite(join(down, 'viewer'))).rejects.toThrow(/manifest\.json.*outside data\//);
+    for (const outside of [
+      'data/../../report.json',
+      'data/..%2F..%2Freport.json',
+      '../report.json',
+      'data/%E0',
+    ]) {
+      manifest.cases[0].report = outside;
+      await writeFile(manifestPath, JSON.stringify(manifest));
+      await expect(staticFolderSite(join(down, 'viewer')), outside).rejects.toThrow(
+        /manifest\.json.*outside data\//,
+      );
+    }
     manifest.cases[0].report = 'data/nothing.json';
     await writeFile(manifestPath, JSON.stringify(manifest));
     await expect(staticFolderSite(join(down, 'viewer'))).rejects.toThrow(/missing data\/nothing\.json/);
