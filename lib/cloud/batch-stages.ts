@@ -30,6 +30,7 @@ import { assertGpu, GpuUnavailableError } from './gpu-check.ts';
 import { parseS3Uri, STAGE_FILES } from './layout.ts';
 import { logger, safeError } from './logger.ts';
 import { getJson, getUriBytes, listKeys, putJson, putObjectBytes } from './object-store.ts';
+import { storeRunCurves } from './run-curves.ts';
 import type { VolumeCodec } from './volume-codec.ts';
 
 export const BATCH_STAGE_ARGS = {
@@ -284,6 +285,14 @@ const RUNNERS: {
       dirs.push(local);
     }
     await putJson(ctx.s3, args.out, await lib.evaluateEnsemble(args, manifest, dirs));
+    // Each variant's run curves (its folds side by side) beside its fold folders; a plot that cannot be
+    // drawn does not fail the run.
+    for (const c of args.candidates) {
+      const title = `${args.stage} ${args.runId} ${c.variant}`;
+      await storeRunCurves(ctx.s3, `${c.models}${args.stage}/`, title, c.folds).catch((e: unknown) =>
+        logger.warn('run curves not drawn', { variant: c.variant, error: String(e) }),
+      );
+    }
   },
 };
 

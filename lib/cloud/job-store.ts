@@ -50,6 +50,8 @@ export interface JobResults {
   preview: string;
   dicomSeg?: string;
   dicomSegSkipped?: string;
+  /** The job's viewer page (`viewer/index.html`, see job-viewer.ts). */
+  viewer?: string;
 }
 
 /** A write lost a race with another writer (the condition did not hold). */

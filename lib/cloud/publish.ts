@@ -10,6 +10,7 @@
  * and the run is registered and promoted by `registerEnsemble`, the training workflow's own Register
  * step: it becomes the stage's current ensemble when its Dice beats the current one's.
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -28,6 +29,7 @@ import { newRunId } from './identity.ts';
 import { RUNS_PREFIX, s3Uri } from './layout.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import { listKeys, putJson, putObjectBytes } from './object-store.ts';
+import { RUN_CURVES } from './run-curves.ts';
 import { registerEnsemble } from './training.ts';
 
 /** The variant name a published run is registered under. */
@@ -140,6 +142,18 @@ export async function publishModels(
       );
     }
     opts.log?.(`uploaded ${opts.stage}/fold-${f.fold} (${f.files.length} files)`);
+  }
+  // The run's curves (`raunet train` draws them beside the fold folders), with the models.
+  const stageDir = (await isDir(path.join(opts.dir, opts.stage)))
+    ? path.join(opts.dir, opts.stage)
+    : opts.dir;
+  if (existsSync(path.join(stageDir, RUN_CURVES))) {
+    await putObjectBytes(
+      deps.s3,
+      `${models}${opts.stage}/${RUN_CURVES}`,
+      await readFile(path.join(stageDir, RUN_CURVES)),
+      'image/png',
+    );
   }
   const perFold = folds.map(foldDice);
   const metrics: EnsembleMetrics = {

@@ -8,6 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from './job-store.ts';
+import { jobViewerScript } from './job-viewer.ts';
 import { DynamoModelRegistry } from './model-registry.ts';
 import type { RunFailureDeps } from './run-failure.ts';
 import type { SegmentationDeps } from './segmentation.ts';
@@ -42,6 +43,7 @@ export function segmentationDeps(env: NodeJS.ProcessEnv = process.env): Segmenta
     jobs: new DynamoJobStore(docClient(), requireEnv('JOBS_TABLE', env)),
     models: new DynamoModelRegistry(docClient(), requireEnv('MODELS_TABLE', env)),
     codec: libraryCodec,
+    viewerScript: jobViewerScript,
     resultsBucket: requireEnv('RESULTS_BUCKET', env),
     workBucket: requireEnv('WORK_BUCKET', env),
   };

@@ -7,6 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../errors.ts';
 import { checkInput } from '../pipeline/input-checks.ts';
 import { caseName } from '../pipeline/inputs.ts';
+import { previewOptionsOf } from '../pipeline/preview.ts';
 import {
   buildReport,
   isDemoModel,
@@ -16,6 +17,7 @@ import {
 } from '../pipeline/report.ts';
 import { noLiverFound } from '../pipeline/stages.ts';
 import type { Box3 } from '../preprocess/crop.ts';
+import { VIEWER_PAGE } from '../viewer/static-layout.ts';
 import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientation.ts';
 import { type Vec3, type Volume, voxelCount, withData } from '../volume/volume.ts';
 import { DICOM_SEG_FILE, dicomSegOutcome } from './dicom-seg-result.ts';
@@ -34,6 +36,7 @@ import {
 import { clip, failureReason } from './failure.ts';
 import { executionNameFor, jobOfExecution } from './identity.ts';
 import type { JobResults, JobStore, JobSummary } from './job-store.ts';
+import { JOB_VIEWER_DIR, writeJobViewer } from './job-viewer.ts';
 import { hasInputSuffix, RESULT_FILES, resultsPrefix, STAGE_FILES, s3Uri, workPrefix } from './layout.ts';
 import { logger } from './logger.ts';
 import type { ModelRegistry } from './model-registry.ts';
@@ -51,6 +54,8 @@ export interface SegmentationDeps {
   jobs: JobStore;
   models: ModelRegistry;
   codec: VolumeCodec;
+  /** The viewer page's script (`jobViewerScript`), for the job's viewer folder. */
+  viewerScript: () => Promise<Uint8Array>;
   resultsBucket: string;
   /** Where the intermediate files go (`work/<jobId>/`): a bucket without event notifications. */
   workBucket: string;
@@ -336,24 +341,40 @@ export async function finalizeJob(
     labels: `${prefix}${RESULT_FILES.labels}`,
     report: `${prefix}${RESULT_FILES.report}`,
     preview: `${prefix}${RESULT_FILES.preview}`,
+    viewer: `${prefix}${JOB_VIEWER_DIR}${VIEWER_PAGE}`,
     ...(seg.kind === 'written'
       ? { dicomSeg: `${prefix}${DICOM_SEG_FILE}` }
       : { dicomSegSkipped: seg.reason }),
   };
-  await putObjectBytes(deps.s3, results.labels, deps.codec.encodeNifti(labels), 'application/gzip');
   if (seg.kind === 'written' && results.dicomSeg) {
     // the warnings name missing UID attributes only, never values
     for (const w of seg.warnings) logger.warn('DICOM SEG written with generated UIDs', { jobId, detail: w });
     await putObjectBytes(deps.s3, results.dicomSeg, seg.bytes, 'application/dicom');
   }
-  await putObjectBytes(deps.s3, results.preview, deps.codec.previewPng(ct, labels), 'image/png');
-  await putJson(deps.s3, results.report, {
+  const labelBytes = deps.codec.encodeNifti(labels);
+  const jobReport = {
     ...report,
     jobId,
     source: { bucket: source.bucket, key: source.key, versionId: source.versionId ?? null },
     summary,
     files: results,
+  };
+  await putObjectBytes(deps.s3, results.labels, labelBytes, 'application/gzip');
+  await putObjectBytes(
+    deps.s3,
+    results.preview,
+    deps.codec.previewPng(ct, labels, previewOptionsOf(report)),
+    'image/png',
+  );
+  // The viewer folder (`raunet view --static`'s layout): the scan as NIfTI, the label map and the report.
+  await writeJobViewer(deps.s3, prefix, await deps.viewerScript(), {
+    name: report.input.name,
+    ctNiftiGz: deps.codec.encodeNifti(ct),
+    segNiftiGz: labelBytes,
+    report: jobReport,
   });
+  // The report last: a job whose report.json exists has all its results.
+  await putJson(deps.s3, results.report, jobReport);
   await deps.jobs.succeed(jobId, summary, results, at);
   logger.info('job succeeded', { jobId, ...summary });
   return { results, summary };

@@ -3,7 +3,7 @@
  * without real multi-hundred-megabyte scans. `libraryCodec` is the real one: the io engineer's readers and
  * writers, the numerics engineer's windowing and the pipeline's preview.
  */
-import { renderPreviewPng } from '../pipeline/preview.ts';
+import { type PreviewOptions, renderPreviewPng } from '../pipeline/preview.ts';
 import { windowAndNormalize } from '../preprocess/window.ts';
 import { decodeNifti, encodeNifti } from '../volume/nifti.ts';
 import { decodeVolumeBytes, decodeVolumeBytesWithInfo, type VolumeWithInfo } from '../volume/read.ts';
@@ -22,7 +22,11 @@ export interface VolumeCodec {
   /** gzip-compressed NIfTI-1 bytes. */
   encodeNifti(vol: Volume): Uint8Array;
   windowAndNormalize(vol: Volume): Volume<Float32Array>;
-  previewPng(ct: Volume, labels: Volume<Uint8Array>): Uint8Array;
+  /**
+   * The CLI's preview (`renderPreviewPng`); `options` carry the header the report gives (case name,
+   * demo-model mark, plausibility flags: `previewOptionsOf(report)`), as `raunet segment` passes them.
+   */
+  previewPng(ct: Volume, labels: Volume<Uint8Array>, options: PreviewOptions): Uint8Array;
 }
 
 export const libraryCodec: VolumeCodec = {
@@ -31,5 +35,5 @@ export const libraryCodec: VolumeCodec = {
   decodeNifti: (name, bytes) => decodeNifti(bytes, name),
   encodeNifti: (vol) => encodeNifti(vol, { gzip: true, level: 1 }),
   windowAndNormalize: (vol) => windowAndNormalize(vol),
-  previewPng: (ct, labels) => renderPreviewPng(ct, labels),
+  previewPng: (ct, labels, options) => renderPreviewPng(ct, labels, options),
 };

@@ -43,6 +43,8 @@ export interface PipelineFunctionProps {
   timeout?: Duration;
   ephemeralStorageMiB?: number;
   environment?: Record<string, string>;
+  /** Put the viewer page's script (`viewer.js`, scripts/build-viewer.ts) beside index.mjs (finalize). */
+  viewerScript?: boolean;
 }
 
 export class PipelineFunction extends Construct {
@@ -95,8 +97,12 @@ export class PipelineFunction extends Construct {
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) =>
-            CODEC_WASM.map((file) => `cp "${path.join(inputDir, file)}" "${outputDir}/"`),
+          afterBundling: (inputDir: string, outputDir: string) => [
+            ...CODEC_WASM.map((file) => `cp "${path.join(inputDir, file)}" "${outputDir}/"`),
+            ...(props.viewerScript
+              ? [`cd "${inputDir}" && npx tsx scripts/build-viewer.ts "${outputDir}/viewer.js"`]
+              : []),
+          ],
         },
       },
     });

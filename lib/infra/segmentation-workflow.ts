@@ -90,8 +90,9 @@ export class SegmentationWorkflow extends Construct {
       timeout: Duration.minutes(10),
       ephemeralStorageMiB: 4096,
     });
-    const finalize = fn('finalize', 'Write label map, report and preview; mark the job SUCCEEDED', {
+    const finalize = fn('finalize', 'Write label map, report, preview and viewer; mark the job SUCCEEDED', {
       memoryMiB: 6144,
+      viewerScript: true,
       timeout: Duration.minutes(10),
       ephemeralStorageMiB: 2048,
     });

@@ -36,8 +36,8 @@ export const REQUIRED_OUTPUTS = [
 ] as const;
 export type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
 
-/** The result files of a segmentation job (`results/<jobId>/`). */
-export const RESULT_FILES = ['labels.nii.gz', 'preview.png', 'report.json'] as const;
+/** The result files of a segmentation job (`results/<jobId>/`; the viewer folder's page stands for it). */
+export const RESULT_FILES = ['labels.nii.gz', 'preview.png', 'report.json', 'viewer/index.html'] as const;
 
 export interface LocalStackDeps {
   endpoint: string;
@@ -170,7 +170,7 @@ export async function runScenario1(deps: LocalStackDeps, out: StackOutputs): Pro
     new ListObjectsV2Command({ Bucket: out.ResultsBucketName, Prefix: `results/${jobId}/` }),
   );
   const files = (listed.Contents ?? []).map((o) => (o.Key ?? '').slice(`results/${jobId}/`.length)).sort();
-  if (files.join() !== RESULT_FILES.join()) {
+  if (!RESULT_FILES.every((f) => files.includes(f))) {
     throw new LocalStackRunError(`results of job ${jobId}: ${files.join(', ') || 'none'}`, 1);
   }
   deps.log(`job ${jobId} SUCCEEDED with ${files.join(', ')}`);

@@ -2,11 +2,11 @@
  * `raunet report <dir> --html`: one HTML page summarising a folder. A segmentation output (`<name>_report.json`
  * per case) gives a table of volumes, tumor counts, flags, Dice against references when there are any, and
  * the preview thumbnails; a training output (`[<stage>/]fold-<k>/metrics.jsonl`) gives the folds side by
- * side with their curves and final metrics. Images are linked relative to the page, not copied.
+ * side with their curves and final metrics, under the run's curves. Images are linked relative to the page, not copied.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { InputError } from '../errors.ts';
 import { evaluateCase } from '../metrics/lits.ts';
 import { readCurvePoints } from '../training/curves.ts';
@@ -19,7 +19,7 @@ const esc = (s: string) =>
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:20px;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}
 td.l,th.l{text-align:left}img{max-width:320px;display:block}.warn{color:#a60}.demo{color:#fff;background:#b35c00;padding:0 4px}
-.folds{display:flex;flex-wrap:wrap;gap:16px}.fold{border:1px solid #ccc;padding:8px}`;
+.folds{display:flex;flex-wrap:wrap;gap:16px}.fold{border:1px solid #ccc;padding:8px}img.run{max-width:100%}`;
 
 function page(title: string, body: string): string {
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${STYLE}</style></head>\n<body><h1>${esc(title)}</h1>\n${body}\n</body></html>\n`;
@@ -166,9 +166,16 @@ export function trainingHtml(folds: FoldSummary[], pageDir: string): string {
       `<tr><td class="l">learning rate</td><td>${f.lr.toExponential(1)}</td></tr></table></div>`,
     ].join('');
   });
+  // The run's curves (`<stage>/curves.png`, every fold side by side) above the fold cards.
+  const runs = [...new Set(folds.map((f) => dirname(f.dir)))]
+    .filter((d) => existsSync(join(d, 'curves.png')))
+    .map((d) => {
+      const src = esc(relative(pageDir, join(d, 'curves.png')) || 'curves.png');
+      return `<div class="run"><h2>run: ${esc(basename(d))}</h2><img class="run" src="${src}" alt="run curves"></div>`;
+    });
   return page(
     `Training summary (${folds.length} fold${folds.length === 1 ? '' : 's'})`,
-    `<div class="folds">\n${cards.join('\n')}\n</div>`,
+    `${runs.join('\n')}\n<div class="folds">\n${cards.join('\n')}\n</div>`,
   );
 }
 

@@ -1,9 +1,11 @@
 /**
  * `curves.png` of a training fold, redrawn after every epoch from its `metrics.jsonl`: training and
  * validation loss and validation Dice per epoch (all in [0, 1]: the loss is the Dice loss), learning-rate
- * drops as dashed vertical lines, and the best checkpoint marked.
+ * drops as dashed vertical lines, and the best checkpoint marked. The run's `curves.png` (one folder up)
+ * puts every fold's plot side by side.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { drawText, GLYPH_H, textWidth } from '../pipeline/font.ts';
 import type { MetricsLine } from './train-stage.ts';
@@ -28,8 +30,13 @@ const PLOT = { x: 48, y: 40, w: W - 48 - 16, h: H - 40 - 60 };
 
 /** Read the lines of a `metrics.jsonl` (malformed lines, e.g. a half-written last one, are skipped). */
 export function readCurvePoints(path: string): CurvePoint[] {
+  return parseCurvePoints(readFileSync(path, 'utf8'));
+}
+
+/** The lines of a `metrics.jsonl`'s text (malformed lines skipped). */
+export function parseCurvePoints(text: string): CurvePoint[] {
   const out: CurvePoint[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     try {
       out.push(JSON.parse(line) as CurvePoint);
@@ -55,16 +62,36 @@ export function curvePixel(epoch: number, value: number, lastEpoch: number): [nu
   return [x, PLOT.y + Math.round((1 - v) * (PLOT.h - 1))];
 }
 
-export function renderCurvesPng(points: readonly CurvePoint[], title: string): Uint8Array {
-  const png = new PNG({ width: W, height: H });
-  const d = png.data;
-  for (let p = 0; p < d.length; p += 4) {
-    d[p] = d[p + 1] = d[p + 2] = 20;
-    d[p + 3] = 255;
+/** An RGBA canvas the plots are drawn into. */
+interface Canvas {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+function newCanvas(width: number, height: number): PNG {
+  const png = new PNG({ width, height });
+  for (let p = 0; p < png.data.length; p += 4) {
+    png.data[p] = png.data[p + 1] = png.data[p + 2] = 20;
+    png.data[p + 3] = 255;
   }
-  const set = (x: number, y: number, rgb: readonly number[]) => {
-    if (x < 0 || y < 0 || x >= W || y >= H) return;
-    const o = 4 * (x + W * y);
+  return png;
+}
+
+/** Draw one fold's plot (W x H) with its top-left corner at (ox, oy). */
+function drawCurvesPanel(
+  c: Canvas,
+  ox: number,
+  oy: number,
+  points: readonly CurvePoint[],
+  title: string,
+): void {
+  const d = c.data;
+  const set = (px: number, py: number, rgb: readonly number[]) => {
+    const x = px + ox;
+    const y = py + oy;
+    if (px < 0 || py < 0 || px >= W || py >= H || x >= c.width || y >= c.height) return;
+    const o = 4 * (x + c.width * y);
     d[o] = rgb[0];
     d[o + 1] = rgb[1];
     d[o + 2] = rgb[2];
@@ -79,7 +106,7 @@ export function renderCurvesPng(points: readonly CurvePoint[], title: string): U
     }
   };
   const text = (x: number, y: number, s: string, rgb: readonly number[], scale = 1) =>
-    drawText(d, W, H, x, y, s, rgb, scale);
+    drawText(d, c.width, c.height, ox + x, oy + y, s, rgb, scale);
   // Axes and grid: 0, 0.25, ..., 1.
   const grid = [60, 60, 60];
   for (let q = 0; q <= 4; q++) {
@@ -131,13 +158,74 @@ export function renderCurvesPng(points: readonly CurvePoint[], title: string): U
     text(x + 16, ly + 2, name, [220, 220, 220]);
     x += 16 + textWidth(name) + 18;
   }
+}
+
+export function renderCurvesPng(points: readonly CurvePoint[], title: string): Uint8Array {
+  const png = newCanvas(W, H);
+  drawCurvesPanel(png, 0, 0, points, title);
   return new Uint8Array(PNG.sync.write(png));
+}
+
+/** Folds per row of the run's `curves.png`. */
+export const RUN_COLUMNS = 3;
+/** Height of the run picture's title band above the panels. */
+export const RUN_HEADER = 32;
+
+/** Top-left corner of fold panel `index` (0-based, in fold order) in the run's `curves.png`. */
+export function runPanelOrigin(index: number): [number, number] {
+  return [(index % RUN_COLUMNS) * W, RUN_HEADER + Math.floor(index / RUN_COLUMNS) * H];
+}
+
+export interface FoldCurves {
+  fold: number;
+  points: CurvePoint[];
+}
+
+/** The run's title line: fold count and the mean of the folds' best validation Dice. */
+export function runCurvesTitle(title: string, folds: readonly FoldCurves[]): string {
+  const bests = folds.map((f) => f.points.at(-1)?.best).filter((b): b is number => b !== undefined);
+  const mean = bests.length ? bests.reduce((a, b) => a + b, 0) / bests.length : Number.NaN;
+  return `${title}: ${folds.length} fold${folds.length === 1 ? '' : 's'}, mean best val Dice ${Number.isNaN(mean) ? '-' : mean.toFixed(3)}`;
+}
+
+/**
+ * The run's `curves.png`: every fold's plot side by side (`RUN_COLUMNS` per row, fold order), each with
+ * its own curves, learning-rate drops and best checkpoint, under a title with the folds' mean best Dice.
+ */
+export function renderRunCurvesPng(folds: readonly FoldCurves[], title: string): Uint8Array {
+  const n = Math.max(1, folds.length);
+  const png = newCanvas(Math.min(n, RUN_COLUMNS) * W, RUN_HEADER + Math.ceil(n / RUN_COLUMNS) * H);
+  drawText(png.data, png.width, png.height, PLOT.x, 9, runCurvesTitle(title, folds), [235, 235, 235], 2);
+  folds.forEach((f, i) => {
+    const [ox, oy] = runPanelOrigin(i);
+    drawCurvesPanel(png, ox, oy, f.points, `fold ${f.fold}`);
+  });
+  return new Uint8Array(PNG.sync.write(png));
+}
+
+function writeAtomic(outPath: string, bytes: Uint8Array): void {
+  const tmp = `${outPath}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, outPath);
 }
 
 /** Redraw `curves.png` from `metrics.jsonl` (atomically: temp file + rename). */
 export function writeCurvesPng(metricsPath: string, outPath: string, title: string): void {
-  const bytes = renderCurvesPng(readCurvePoints(metricsPath), title);
-  const tmp = `${outPath}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, outPath);
+  writeAtomic(outPath, renderCurvesPng(readCurvePoints(metricsPath), title));
+}
+
+/** The folds under a stage folder: `fold-<k>/metrics.jsonl`, in fold order (folds without metrics left out). */
+export function readRunCurves(stageDir: string): FoldCurves[] {
+  const folds: FoldCurves[] = [];
+  for (const name of existsSync(stageDir) ? readdirSync(stageDir) : []) {
+    const m = /^fold-(\d+)$/.exec(name);
+    const metrics = join(stageDir, name, 'metrics.jsonl');
+    if (m && existsSync(metrics)) folds.push({ fold: Number(m[1]), points: readCurvePoints(metrics) });
+  }
+  return folds.sort((a, b) => a.fold - b.fold);
+}
+
+/** Redraw the run's `<stage dir>/curves.png` from its folds' `metrics.jsonl` (atomically). */
+export function writeRunCurvesPng(stageDir: string, title: string): void {
+  writeAtomic(join(stageDir, 'curves.png'), renderRunCurvesPng(readRunCurves(stageDir), title));
 }

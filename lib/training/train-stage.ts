@@ -21,7 +21,7 @@ import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/stora
 import { replaceModelFiles } from '../output/model-folder.ts';
 import { LIVER_PATCH, LOCALIZE_SLICE, TUMOR_PATCH } from '../pipeline/stages.ts';
 import { CANONICAL_ORIENTATION } from '../volume/orientation.ts';
-import { writeCurvesPng } from './curves.ts';
+import { writeCurvesPng, writeRunCurvesPng } from './curves.ts';
 import { CaseStore } from './dataset.ts';
 import { kFoldSplit } from './kfold.ts';
 import { foregroundFraction, initialiseOutputBias } from './output-prior.ts';
@@ -482,6 +482,8 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       };
       appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
       writeCurvesPng(metricsPath, join(dir, 'curves.png'), `${stage} fold ${split.fold}`);
+      // The run's curves: every fold of the stage side by side, next to the fold folders.
+      writeRunCurvesPng(join(opts.out, stage), `${stage} run`);
       writeStateSync(statePath, state);
       log(
         `${stage} fold ${split.fold} epoch ${epoch}/${epochs}: loss ${entry.loss.toFixed(4)} ` +

@@ -3,21 +3,29 @@
  * `raunet view` or written to a folder by `raunet view --static`. NIfTI inputs are served as they are;
  * a DICOM CT is converted to NIfTI (once, on first request).
  */
-import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { LABELS } from '../pipeline/labels.ts';
+import { InputError } from '../errors.ts';
 import { encodeNifti } from '../volume/nifti.ts';
 import { readVolume } from '../volume/read.ts';
 import { viewerBundle } from './bundle.ts';
 import type { ViewerCase } from './cases.ts';
 import type { ViewerManifest } from './manifest.ts';
-import { VIEWER_TITLE, viewerHtml } from './page.ts';
+import {
+  CONTENT_TYPES,
+  caseEntry,
+  type ManifestCase,
+  pageFiles,
+  VIEWER_MANIFEST,
+  VIEWER_PAGE,
+  VIEWER_SCRIPT,
+} from './static-layout.ts';
 
 /** One file of the page: from disk, or produced in memory. */
-type SiteFile = { type: string } & ({ file: string } | { bytes: () => Promise<Uint8Array> });
+export type SiteFile = { type: string } & ({ file: string } | { bytes: () => Promise<Uint8Array> });
 
 const NIFTI_EXT = /\.nii(\.gz)?$/i;
 
@@ -36,44 +44,86 @@ function once<T>(f: () => Promise<T>): () => Promise<T> {
 /** The page's files by relative URL path. */
 export async function viewerSite(cases: ViewerCase[]): Promise<Map<string, SiteFile>> {
   const files = new Map<string, SiteFile>();
-  const html = viewerHtml();
-  files.set('index.html', { type: 'text/html; charset=utf-8', bytes: async () => Buffer.from(html) });
-  files.set('viewer.js', { type: 'text/javascript; charset=utf-8', file: await viewerBundle() });
-  const manifest: ViewerManifest = { title: VIEWER_TITLE, labels: LABELS.map((l) => ({ ...l })), cases: [] };
+  const entries: ManifestCase[] = [];
   for (const c of cases) {
-    const base = `data/${encodeURIComponent(c.name)}`;
-    const nifti = 'application/octet-stream';
-    let ct: string;
-    if (c.ct.kind === 'dicom') {
-      ct = `${base}/ct.nii.gz`;
-      files.set(ct, {
-        type: nifti,
-        bytes: once(async () => encodeNifti(await readVolume(c.ct.path), { gzip: true, level: 1 })),
-      });
-    } else {
-      if (!NIFTI_EXT.test(c.ct.path)) {
-        // A zip of DICOM or a single DICOM file: convert like a folder.
-        ct = `${base}/ct.nii.gz`;
-        files.set(ct, {
-          type: nifti,
-          bytes: once(async () => encodeNifti(await readVolume(c.ct.path), { gzip: true, level: 1 })),
-        });
-      } else {
-        ct = `${base}/ct${niftiExt(c.ct.path)}`;
-        files.set(ct, { type: nifti, file: c.ct.path });
-      }
-    }
-    const seg = `${base}/seg${niftiExt(c.seg)}`;
-    files.set(seg, { type: nifti, file: c.seg });
-    let report: string | null = null;
-    if (c.report) {
-      report = `${base}/report.json`;
-      files.set(report, { type: 'application/json', file: c.report });
-    }
-    manifest.cases.push({ name: c.name, ct, seg, report });
+    // A DICOM folder, a zip of DICOM or a single DICOM file is served converted to NIfTI.
+    const convert = c.ct.kind === 'dicom' || !NIFTI_EXT.test(c.ct.path);
+    const entry = caseEntry(c.name, {
+      ctExt: convert ? '.nii.gz' : niftiExt(c.ct.path),
+      segExt: niftiExt(c.seg),
+      report: c.report !== null,
+    });
+    const ctPath = c.ct.path;
+    files.set(
+      entry.ct,
+      convert
+        ? {
+            type: CONTENT_TYPES.nifti,
+            bytes: once(async () => encodeNifti(await readVolume(ctPath), { gzip: true, level: 1 })),
+          }
+        : { type: CONTENT_TYPES.nifti, file: ctPath },
+    );
+    files.set(entry.seg, { type: CONTENT_TYPES.nifti, file: c.seg });
+    if (entry.report && c.report) files.set(entry.report, { type: CONTENT_TYPES.json, file: c.report });
+    entries.push(entry);
   }
-  const json = `${JSON.stringify(manifest, null, 2)}\n`;
-  files.set('manifest.json', { type: 'application/json', bytes: async () => Buffer.from(json) });
+  for (const [rel, f] of pageFiles(entries)) files.set(rel, { type: f.type, bytes: async () => f.bytes });
+  files.set(VIEWER_SCRIPT, { type: CONTENT_TYPES.script, file: await viewerBundle() });
+  return files;
+}
+
+/** The decoded segments of a relative URL path, or null when one could leave the folder or is malformed. */
+function safeParts(rel: string): string[] | null {
+  try {
+    const parts = rel.split('/').map(decodeURIComponent);
+    const bad = (p: string) => p === '' || p === '.' || p === '..' || p.includes('/') || p.includes('\\');
+    return parts.some(bad) ? null : parts;
+  } catch {
+    return null; // a malformed %-escape
+  }
+}
+
+/**
+ * The files of a folder written by `raunet view --static` or downloaded from an AWS job's `viewer/`
+ * prefix: the page, its script, its manifest and exactly the files the manifest lists (nothing else in
+ * the folder is served). Throws `InputError` when the folder is not such a page.
+ */
+export async function staticFolderSite(dir: string): Promise<Map<string, SiteFile>> {
+  const manifestPath = join(dir, VIEWER_MANIFEST);
+  let manifest: ViewerManifest;
+  try {
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ViewerManifest;
+  } catch (e) {
+    throw new InputError(`not a viewer manifest (${(e as Error).message})`, 'BAD_HEADER', manifestPath);
+  }
+  if (!Array.isArray(manifest.cases)) {
+    throw new InputError('not a viewer manifest (no cases)', 'BAD_HEADER', manifestPath);
+  }
+  const files = new Map<string, SiteFile>([
+    [VIEWER_PAGE, { type: CONTENT_TYPES.html, file: join(dir, VIEWER_PAGE) }],
+    [VIEWER_SCRIPT, { type: CONTENT_TYPES.script, file: join(dir, VIEWER_SCRIPT) }],
+    [VIEWER_MANIFEST, { type: CONTENT_TYPES.json, file: manifestPath }],
+  ]);
+  for (const c of manifest.cases) {
+    for (const [rel, type] of [
+      [c.ct, CONTENT_TYPES.nifti],
+      [c.seg, CONTENT_TYPES.nifti],
+      [c.report, CONTENT_TYPES.json],
+    ] as const) {
+      if (rel === null) continue;
+      // Only paths inside the folder: a manifest cannot make the server read elsewhere.
+      const parts = safeParts(String(rel));
+      if (parts?.[0] !== 'data') {
+        throw new InputError(`lists a file outside data/: ${rel}`, 'BAD_HEADER', manifestPath);
+      }
+      files.set(String(rel), { type, file: join(dir, ...parts) });
+    }
+  }
+  for (const [rel, f] of files) {
+    if ('file' in f && !existsSync(f.file)) {
+      throw new InputError(`missing ${rel} (the folder is incomplete)`, 'NOT_FOUND', dir);
+    }
+  }
   return files;
 }
 
@@ -102,7 +152,14 @@ export async function serveViewer(
   cases: ViewerCase[],
   opts: { host?: string; port?: number } = {},
 ): Promise<ViewerServer> {
-  const files = await viewerSite(cases);
+  return serveSite(await viewerSite(cases), opts);
+}
+
+/** Serve a page's files (`viewerSite`, `staticFolderSite`) over HTTP; nothing else is served. */
+export async function serveSite(
+  files: Map<string, SiteFile>,
+  opts: { host?: string; port?: number } = {},
+): Promise<ViewerServer> {
   const server = createServer((req, res) => {
     const send = (status: number, body: string) => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });

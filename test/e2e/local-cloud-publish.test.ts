@@ -108,7 +108,8 @@ describe('publishing models to a fresh deployment', () => {
     expect(jobs).toHaveLength(1);
     expect([jobs[0].status, jobs[0].reason]).toEqual(['SUCCEEDED', undefined]);
     const results = cloud.nameOf('AWS::S3::Bucket', 'results');
-    expect((await keys(results, `results/${jobs[0].jobId}/`)).length).toBe(3);
+    // label map, report, preview and the viewer folder (page, script, manifest, CT, label map, report)
+    expect((await keys(results, `results/${jobs[0].jobId}/`)).length).toBe(9);
   }, 600_000);
 
   it('never overwrites a published run: the same run id again is refused before any upload', async () => {

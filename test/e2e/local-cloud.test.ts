@@ -6,6 +6,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { zipSync } from 'fflate';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executionNameFor } from '../../lib/cloud/identity.ts';
 import { LocalCloud } from '../../lib/localcloud/cloud.ts';
@@ -156,7 +157,12 @@ describe('segmentation workflow', () => {
       expect(job?.status).toBe('SUCCEEDED');
       const prefix = `results/${first.jobId}/`;
       expect((await keys(results, prefix)).sort()).toEqual(
-        ['labels.nii.gz', 'preview.png', 'report.json'].map((f) => prefix + f),
+        [
+          ...['labels.nii.gz', 'preview.png', 'report.json'],
+          // the viewer folder (`raunet view --static` of the case; test/viewer/cloud-results.test.ts)
+          ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `viewer/data/case-1/${f}`),
+          ...['viewer/index.html', 'viewer/manifest.json', 'viewer/viewer.js'],
+        ].map((f) => prefix + f),
       );
       const labels = decodeNifti(await bytes(results, `${prefix}labels.nii.gz`), 'labels.nii.gz');
       expect(labels.dims).toEqual(ct.dims);
@@ -181,7 +187,7 @@ describe('segmentation workflow', () => {
   );
 
   it('1b. one drop starts exactly one execution: what the workflow writes triggers nothing', async () => {
-    // Scenario 1 wrote preprocessed.nii.gz, three stage outputs, stage.json files and three results.
+    // Scenario 1 wrote preprocessed.nii.gz, three stage outputs, stage.json files and its results.
     const work = cloud.nameOf('AWS::S3::Bucket', 'work');
     expect((await keys(work, `work/${first.jobId}/`)).length).toBeGreaterThanOrEqual(8);
     expect(await keys(input, 'work/')).toEqual([]);
@@ -258,7 +264,7 @@ describe('segmentation workflow', () => {
         HOST_FAILURE,
         'Essential container in task exited',
       ]);
-      expect(await keys(results, `results/${jobId}/`)).toHaveLength(3);
+      expect(await keys(results, `results/${jobId}/`)).toHaveLength(9); // 3 files + the viewer folder's 6
     },
     SEGMENTATION_MS,
   );
@@ -450,6 +456,13 @@ describe('training workflow', () => {
         trainedOn.push(manifest.trainedOn.caseIds);
       }
       expect(trainedOn.flat().sort()).toEqual(['0', '1', '2', '3']);
+      // The curves with the models: each fold's (uploaded by its job) and the run's, both folds side by
+      // side (drawn by evaluate-ensemble; lib/training/curves.ts lays out 640 x 400 panels under a title).
+      for (const k of [0, 1]) {
+        for (const f of ['metrics.jsonl', 'curves.png']) expect(runKeys).toContain(`${root}fold-${k}/${f}`);
+      }
+      const runCurves = PNG.sync.read(Buffer.from(await bytes(models, `${root}curves.png`)));
+      expect([runCurves.width, runCurves.height]).toEqual([2 * 640, 32 + 400]);
       // The ensemble's metrics: the mean of the folds' validation Dice.
       const metrics = JSON.parse(new TextDecoder().decode(await bytes(models, `runs/${runId}/metrics.json`)));
       expect(metrics.models).toBe(`s3://${models}/runs/${runId}/v0/`);

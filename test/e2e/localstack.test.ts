@@ -106,7 +106,9 @@ beforeEach(() => {
   s3.on(PutObjectCommand).resolves({});
   s3.on(HeadObjectCommand).resolves({ ETag: ETAG });
   s3.on(ListObjectsV2Command).resolves({
-    Contents: ['report.json', 'labels.nii.gz', 'preview.png'].map((f) => ({ Key: `results/${JOB_ID}/${f}` })),
+    Contents: ['report.json', 'labels.nii.gz', 'preview.png', 'viewer/index.html', 'viewer/viewer.js'].map(
+      (f) => ({ Key: `results/${JOB_ID}/${f}` }),
+    ),
   });
 });
 

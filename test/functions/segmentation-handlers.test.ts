@@ -510,7 +510,12 @@ describe('finalize', () => {
       s3.commandCalls(PutObjectCommand).map((c) => [c.args[0].input.Key, c.args[0].input]),
     );
     expect(Object.keys(puts).sort()).toEqual(
-      ['labels.nii.gz', 'preview.png', 'report.json'].map((f) => `results/${JOB_ID}/${f}`),
+      [
+        ...['labels.nii.gz', 'preview.png', 'report.json'],
+        // the viewer folder (test/viewer/cloud-results.test.ts), named after the case
+        ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `viewer/data/ct scan/${f}`),
+        ...['viewer/index.html', 'viewer/manifest.json', 'viewer/viewer.js'],
+      ].map((f) => `results/${JOB_ID}/${f}`),
     );
     const labels = decodeNifti(puts[`results/${JOB_ID}/labels.nii.gz`].Body as Uint8Array, 'labels.nii.gz');
     const ct = makeCt();

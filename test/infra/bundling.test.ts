@@ -53,7 +53,9 @@ describe('Lambda bundling', () => {
     const stack = new Stack(app, 'Bundles');
     const config = resolveConfig({ env: 'dev' });
     for (const handler of HANDLERS) {
-      const f = new PipelineFunction(stack, handler, { config, handler, description: handler });
+      // finalize carries the viewer page's script (as segmentation-workflow.ts builds it)
+      const viewerScript = handler === 'finalize';
+      const f = new PipelineFunction(stack, handler, { config, handler, description: handler, viewerScript });
       // The staged asset folder holds what Lambda runs.
       const code = f.fn.node.findChild('Code') as unknown as { assetPath: string };
       bundles[handler] = path.join(outdir, code.assetPath);
@@ -74,7 +76,14 @@ describe('Lambda bundling', () => {
       expect(text, handler).not.toContain('@cornerstonejs/codec-');
       expect(text, handler).not.toContain('jpeg-lossless-decoder-js');
       for (const wasm of CODEC_WASM) expect(readdirSync(dir), handler).toContain(path.basename(wasm));
+      // The job's viewer folder needs viewer.js beside index.mjs (lib/cloud/job-viewer.ts), and no
+      // bundler inside the Lambda.
+      expect(existsSync(path.join(dir, 'viewer.js')), handler).toBe(handler === 'finalize');
+      expect(text, handler).not.toMatch(/require\(["']esbuild["']\)/);
     }
+    const viewerJs = readFileSync(path.join(bundles.finalize, 'viewer.js'), 'utf8');
+    expect(viewerJs.length).toBeGreaterThan(100_000); // niivue bundled in
+    expect(viewerJs).toContain('raunetViewer');
   }, 300_000);
 
   it('the ingest bundle decodes a JPEG 2000 DICOM series (.zip) from S3 in a plain Node.js process', async () => {

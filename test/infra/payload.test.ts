@@ -177,7 +177,15 @@ function fakes(scanDims: Vec3) {
         ]),
       ),
   } as unknown as ModelRegistry;
-  return { s3, jobs, models, codec, resultsBucket: 'results-bucket', workBucket: 'work-bucket' };
+  return {
+    s3,
+    jobs,
+    models,
+    codec,
+    viewerScript: async () => new Uint8Array(16),
+    resultsBucket: 'results-bucket',
+    workBucket: 'work-bucket',
+  };
 }
 
 describe('execution state size', () => {

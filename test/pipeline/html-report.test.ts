@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCurvesPng } from '../../lib/training/curves.ts';
+import { writeCurvesPng, writeRunCurvesPng } from '../../lib/training/curves.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { runCli } from '../cli.ts';
 import { type ViewerFixture, writeViewerFixture } from '../viewer/fixture.ts';
@@ -74,9 +74,16 @@ describe('raunet report --html', () => {
         await writeFile(join(fold, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n'));
         writeCurvesPng(join(fold, 'metrics.jsonl'), join(fold, 'curves.png'), `liver fold ${k}`);
       }
-      const r = await runCli(['report', train, '--html']);
+      // Without the run's curves: only the fold cards.
+      expect(await runCli(['report', train, '--html'])).toMatchObject({ code: 0 });
+      expect(await readFile(join(train, 'report.html'), 'utf8')).not.toContain('class="run"');
+      writeRunCurvesPng(join(train, 'liver'), 'liver run');
+      const r = await runCli(['report', train, '--html', '--out', join(train, 'report2.html')]);
       expect(r.code).toBe(0);
-      const html = await readFile(join(train, 'report.html'), 'utf8');
+      const html = await readFile(join(train, 'report2.html'), 'utf8');
+      // The run's curves above the folds.
+      expect(html).toContain('<h2>run: liver</h2><img class="run" src="liver/curves.png"');
+      expect(html.indexOf('liver/curves.png')).toBeLessThan(html.indexOf('data-fold="liver/fold-0"'));
       expect([...html.matchAll(/data-fold="([^"]+)"/g)].map((m) => m[1])).toEqual([
         'liver/fold-0',
         'liver/fold-1',

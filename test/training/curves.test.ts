@@ -1,5 +1,5 @@
 /** curves.png: the curves, learning-rate drops and best checkpoint where the metrics put them. */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -10,8 +10,13 @@ import {
   curvePixel,
   lrDrops,
   readCurvePoints,
+  readRunCurves,
   renderCurvesPng,
+  renderRunCurvesPng,
+  runCurvesTitle,
+  runPanelOrigin,
   writeCurvesPng,
+  writeRunCurvesPng,
 } from '../../lib/training/curves.ts';
 
 // 8 epochs; lr 1e-3 then 1e-4 from epoch 5; validation Dice best (0.8) at epoch 6.
@@ -67,6 +72,91 @@ describe('training curves', () => {
       expect(rgbAt(png, curvePixel(8, 0.78, 8))).toEqual([...CURVE_COLOURS.valDice]);
     } finally {
       await rm(dir, { recursive: true });
+    }
+  });
+
+  // A second fold: 5 epochs, no lr drop, best 0.6 at epoch 3.
+  const DICE_B = [0.2, 0.5, 0.6, 0.55, 0.58];
+  const POINTS_B: CurvePoint[] = DICE_B.map((v, i) => ({
+    epoch: i + 1,
+    loss: 0.9 - 0.05 * i,
+    valLoss: 1 - v,
+    valDice: v,
+    lr: 1e-3,
+    best: Math.max(...DICE_B.slice(0, i + 1)),
+    bestEpoch: DICE_B.indexOf(Math.max(...DICE_B.slice(0, i + 1))) + 1,
+  }));
+  const at = (png: PNG, index: number, [x, y]: [number, number]) => {
+    const [ox, oy] = runPanelOrigin(index);
+    return rgbAt(png, [ox + x, oy + y]);
+  };
+
+  it("draws the run's folds side by side, each with its own curves, lr drops and best checkpoint", () => {
+    const folds = [
+      { fold: 0, points: POINTS },
+      { fold: 1, points: POINTS_B },
+    ];
+    // mean best: (0.8 + 0.6) / 2
+    expect(runCurvesTitle('liver run', folds)).toBe('liver run: 2 folds, mean best val Dice 0.700');
+    const png = PNG.sync.read(Buffer.from(renderRunCurvesPng(folds, 'liver run')));
+    expect([png.width, png.height]).toEqual([2 * 640, 32 + 400]);
+    expect(runPanelOrigin(1)).toEqual([640, 32]);
+    // fold 0 (8 epochs) on the left, fold 1 (5 epochs) on the right, each on its own epoch axis
+    expect(at(png, 0, curvePixel(8, 0.78, 8))).toEqual([...CURVE_COLOURS.valDice]);
+    expect(at(png, 1, curvePixel(5, 0.58, 5))).toEqual([...CURVE_COLOURS.valDice]);
+    expect(at(png, 1, curvePixel(1, 0.9, 5))).toEqual([...CURVE_COLOURS.loss]);
+    // best rings: fold 0 at (6, 0.8), fold 1 at (3, 0.6)
+    const [b0x, b0y] = curvePixel(6, 0.8, 8);
+    expect(at(png, 0, [b0x + 5, b0y])).toEqual([...CURVE_COLOURS.best]);
+    const [b1x, b1y] = curvePixel(3, 0.6, 5);
+    expect(at(png, 1, [b1x, b1y - 5])).toEqual([...CURVE_COLOURS.best]);
+    // the lr drop of fold 0 (epoch 5) only: no dashed line in fold 1's panel
+    const dashes = (index: number, epoch: number, last: number) => {
+      const [x] = curvePixel(epoch, 0, last);
+      const top = curvePixel(epoch, 0.98, last)[1];
+      return Array.from({ length: 30 }, (_, dy) => at(png, index, [x, top + dy])).filter(
+        (c) => c.join() === CURVE_COLOURS.lrDrop.join(),
+      ).length;
+    };
+    expect(dashes(0, 5, 8)).toBeGreaterThan(10);
+    for (let e = 1; e <= 5; e++) expect(dashes(1, e, 5)).toBe(0);
+    // four folds: three per row, the fourth below the first
+    const four = PNG.sync.read(
+      Buffer.from(
+        renderRunCurvesPng(
+          [0, 1, 2, 3].map((fold) => ({ fold, points: POINTS })),
+          'r',
+        ),
+      ),
+    );
+    expect([four.width, four.height]).toEqual([3 * 640, 32 + 2 * 400]);
+    expect(runPanelOrigin(3)).toEqual([0, 432]);
+    expect(at(four, 3, curvePixel(8, 0.78, 8))).toEqual([...CURVE_COLOURS.valDice]);
+  });
+
+  it("redraws the run's curves.png from the stage folder's fold-<k>/metrics.jsonl, in fold order", async () => {
+    const stage = await mkdtemp(join(tmpdir(), 'raunet-run-curves-'));
+    try {
+      const lines = (pts: CurvePoint[]) => `${pts.map((p) => JSON.stringify(p)).join('\n')}\n`;
+      for (const [name, pts] of [
+        ['fold-10', POINTS],
+        ['fold-2', POINTS_B],
+      ] as const) {
+        await mkdir(join(stage, name));
+        await writeFile(join(stage, name, 'metrics.jsonl'), lines(pts));
+      }
+      await mkdir(join(stage, 'fold-3')); // no metrics yet: left out
+      expect(readRunCurves(stage).map((f) => [f.fold, f.points.length])).toEqual([
+        [2, 5],
+        [10, 8],
+      ]);
+      writeRunCurvesPng(stage, 'tumor run');
+      const png = PNG.sync.read(await readFile(join(stage, 'curves.png')));
+      expect([png.width, png.height]).toEqual([2 * 640, 432]);
+      expect(at(png, 0, curvePixel(5, 0.58, 5))).toEqual([...CURVE_COLOURS.valDice]);
+      expect(at(png, 1, curvePixel(8, 0.78, 8))).toEqual([...CURVE_COLOURS.valDice]);
+    } finally {
+      await rm(stage, { recursive: true });
     }
   });
 });

@@ -92,6 +92,8 @@ describe('trainStage (tiny end-to-end run)', () => {
     ]) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
+    // The run's curves beside the fold folders (lib/training/curves.ts draws them).
+    expect(existsSync(join(out, 'localize', 'curves.png'))).toBe(true);
     const { manifest, model } = await loadModel(dir);
     model.dispose();
     expect(manifest).toMatchObject({

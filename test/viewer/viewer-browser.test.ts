@@ -5,17 +5,18 @@
  * Without Chromium this fails under CI=true and is skipped loudly elsewhere.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../../lib/pipeline/labels.ts';
 import { resolveViewerCases } from '../../lib/viewer/cases.ts';
 import type { ViewerHook } from '../../lib/viewer/manifest.ts';
-import { serveViewer, type ViewerServer } from '../../lib/viewer/site.ts';
+import { serveSite, serveViewer, staticFolderSite, type ViewerServer } from '../../lib/viewer/site.ts';
 import { applyAffine } from '../../lib/volume/affine.ts';
+import { finalizeInMemory } from './cloud-job.ts';
 import { type ViewerFixture, writeViewerFixture } from './fixture.ts';
 
 const CHROMIUM = process.env.RAUNET_CHROMIUM ?? '/usr/bin/chromium';
@@ -91,6 +92,35 @@ function interiorVoxel(
   return null;
 }
 
+/**
+ * With the crosshair on `target`'s slice, the label colours are on screen where the label map has liver
+ * (green) and tumor (red), off the crosshair lines; returns the page positions checked.
+ */
+async function expectOverlayColours(
+  page: Page,
+  f: ViewerFixture,
+  target: { centroidVoxel: number[] },
+): Promise<[number, number][]> {
+  const k = Math.round(target.centroidVoxel[2]);
+  const avoid: [number, number] = [Math.round(target.centroidVoxel[0]), Math.round(target.centroidVoxel[1])];
+  const liverVox = interiorVoxel(f, 1, k, avoid, 2, 4);
+  const tumorVox = interiorVoxel(f, 2, k, avoid, 1, 1);
+  expect(liverVox).not.toBeNull();
+  expect(tumorVox).not.toBeNull();
+  const xy = await page.evaluate(
+    (mms) => mms.map((mm) => (globalThis as unknown as HookWindow).raunetViewer.pageXYOfMm(mm)),
+    [liverVox!, tumorVox!].map((v) => applyAffine(f.ct.affine, v)),
+  );
+  expect(xy[0]).not.toBeNull();
+  expect(xy[1]).not.toBeNull();
+  if (process.env.RAUNET_VIEWER_SHOT) await page.screenshot({ path: process.env.RAUNET_VIEWER_SHOT });
+  const [liverRgb, tumorRgb] = await pixelsAt(page, xy as [number, number][]);
+  const seen = JSON.stringify({ liverVox, tumorVox, xy, liverRgb, tumorRgb });
+  expect(liverRgb[1] - Math.max(liverRgb[0], liverRgb[2]), seen).toBeGreaterThan(40); // green
+  expect(tumorRgb[0] - Math.max(tumorRgb[1], tumorRgb[2]), seen).toBeGreaterThan(40); // red
+  return xy as [number, number][];
+}
+
 describe.runIf(HAVE_CHROMIUM || IN_CI)('viewer page in headless Chromium', () => {
   let dir: string;
   let fixture: ViewerFixture;
@@ -158,37 +188,52 @@ describe.runIf(HAVE_CHROMIUM || IN_CI)('viewer page in headless Chromium', () =>
     console.log(`viewer browser test: loaded and clicked in ${Date.now() - t0} ms`);
 
     // The axial tile now shows the tumor's slice: its label colours are on screen where the labels are.
-    const k = Math.round(target.centroidVoxel[2]);
-    const avoid: [number, number] = [
-      Math.round(target.centroidVoxel[0]),
-      Math.round(target.centroidVoxel[1]),
-    ];
-    const liverVox = interiorVoxel(fixture, 1, k, avoid, 2, 4);
-    const tumorVox = interiorVoxel(fixture, 2, k, avoid, 1, 1);
-    expect(liverVox).not.toBeNull();
-    expect(tumorVox).not.toBeNull();
-    const xy = await page.evaluate(
-      (mms) => mms.map((mm) => (globalThis as unknown as HookWindow).raunetViewer.pageXYOfMm(mm)),
-      [liverVox!, tumorVox!].map((v) => applyAffine(fixture.ct.affine, v)),
-    );
-    expect(xy[0]).not.toBeNull();
-    expect(xy[1]).not.toBeNull();
-    if (process.env.RAUNET_VIEWER_SHOT) await page.screenshot({ path: process.env.RAUNET_VIEWER_SHOT });
-    const [liverRgb, tumorRgb] = await pixelsAt(page, xy as [number, number][]);
-    const seen = JSON.stringify({ liverVox, tumorVox, xy, liverRgb, tumorRgb });
-    expect(liverRgb[1] - Math.max(liverRgb[0], liverRgb[2]), seen).toBeGreaterThan(40); // green
-    expect(tumorRgb[0] - Math.max(tumorRgb[1], tumorRgb[2]), seen).toBeGreaterThan(40); // red
+    const xy = await expectOverlayColours(page, fixture, target);
     // Opacity 0: the same pixels are grey, so the colour came from the label overlay.
     await page.$eval('#opacity', (el) => {
       (el as unknown as { value: string }).value = '0';
       el.dispatchEvent(new Event('input'));
     });
-    const [liverGrey, tumorGrey] = await pixelsAt(page, xy as [number, number][]);
+    const [liverGrey, tumorGrey] = await pixelsAt(page, xy);
     for (const rgb of [liverGrey, tumorGrey]) expect(Math.max(...rgb) - Math.min(...rgb)).toBeLessThan(12);
     if (process.env.RAUNET_VIEWER_SHOT) await page.screenshot({ path: process.env.RAUNET_VIEWER_SHOT });
     await page.close();
     console.log(`viewer browser test: page loaded and checked in ${Date.now() - t0} ms`);
   });
+
+  it("loads an AWS job's viewer folder as downloaded, with the job's report and label colours", async () => {
+    // The finalize step of the segmentation workflow (in memory), its results copied to disk as
+    // `aws s3 cp --recursive s3://<results>/results/<jobId>/ job/` would.
+    const job = await finalizeInMemory(fixture.ct, fixture.seg, { scanName: 'job case', demoModels: true });
+    const down = join(dir, 'job');
+    for (const [key, bytes] of job.results) {
+      await mkdir(dirname(join(down, key)), { recursive: true });
+      await writeFile(join(down, key), bytes);
+    }
+    const report = JSON.parse(await readFile(join(down, 'report.json'), 'utf8'));
+    const server = await serveSite(await staticFolderSite(join(down, 'viewer')), { port: 0 });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 640 }, deviceScaleFactor: 1 });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(server.url);
+      expect(await waitLoaded(page)).toEqual({ state: 'ready', error: null });
+      expect(errors).toEqual([]);
+      expect(await page.evaluate(() => (globalThis as unknown as HookWindow).raunetViewer.caseName)).toBe(
+        'job case',
+      );
+      expect(await page.isVisible('#demo')).toBe(true);
+      expect(await page.$$eval('#flags li', (li) => li.length)).toBe(report.flags.length);
+      const items = report.tumors.items as ViewerFixture['report']['tumors']['items'];
+      expect(items.length).toBe(fixture.report.tumors.items.length);
+      expect(await page.$$eval('#tumors tbody tr', (rows) => rows.length)).toBe(items.length);
+      await page.click(`#tumors tbody tr[data-tumor="${items[0].id}"]`);
+      await expectOverlayColours(page, fixture, items[0]);
+      await page.close();
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
 
   it('shows an error on the page when the data cannot be loaded', async () => {
     await writeFile(join(dir, 'broken_seg.nii.gz'), 'not a nifti');

@@ -4,10 +4,24 @@
  * written to a self-contained folder.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { resolveViewerCases } from '../../viewer/cases.ts';
-import { serveViewer, writeStaticViewer } from '../../viewer/site.ts';
+import {
+  type SiteFile,
+  serveSite,
+  staticFolderSite,
+  viewerSite,
+  writeStaticViewer,
+} from '../../viewer/site.ts';
+import { VIEWER_MANIFEST, VIEWER_PAGE } from '../../viewer/static-layout.ts';
+
+/** A folder that already is a viewer page (`--static` output, an AWS job's `viewer/` downloaded). */
+function isViewerFolder(target: string): boolean {
+  return existsSync(join(target, VIEWER_MANIFEST)) && existsSync(join(target, VIEWER_PAGE));
+}
 
 interface ViewFlags {
   ct?: string;
@@ -30,7 +44,11 @@ export function register(program: Command): void {
     .description(
       'look at segmentations in the browser: CT and label map in three planes and 3D, with the report',
     )
-    .argument('<target>', 'an output folder of `raunet segment`/`raunet demo`, or one <name>_seg.nii.gz')
+    .argument(
+      '<target>',
+      'an output folder of `raunet segment`/`raunet demo`, one <name>_seg.nii.gz, or a viewer folder ' +
+        "(`--static` output, an AWS job's viewer/ downloaded)",
+    )
     .option(
       '--ct <scan>',
       'the CT (NIfTI or DICOM folder) when it is not beside the label map or in its report',
@@ -43,31 +61,47 @@ export function register(program: Command): void {
       'write the page as a self-contained folder (HTML + JS + data) instead of serving',
     )
     .action(async (target: string, flags: ViewFlags) => {
+      if (isViewerFolder(target)) {
+        if (flags.static || flags.ct) {
+          throw new InputError(
+            'is already a viewer folder: --static and --ct do not apply',
+            'BAD_ARGUMENT',
+            target,
+          );
+        }
+        await serve(await staticFolderSite(target), flags);
+        return;
+      }
       const cases = await resolveViewerCases(target, flags.ct);
       if (flags.static) {
         const written = await writeStaticViewer(cases, flags.static);
         process.stdout.write(
-          `wrote ${written.length} files to ${flags.static} (${cases.length} case(s)); serve the folder over ` +
-            'HTTP (browsers do not load data from file:// pages), e.g. put it in S3 or run a static server\n',
+          `wrote ${written.length} files to ${flags.static} (${cases.length} case(s)); open it with ` +
+            `\`raunet view ${flags.static}\` or any static web server (browsers do not load data from file:// pages)\n`,
         );
         return;
       }
-      const port = Number(flags.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        throw new InputError(`--port: expected 0..65535, got '${flags.port}'`, 'BAD_ARGUMENT');
-      }
-      if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host)) {
-        process.stderr.write(
-          `warning: listening on ${flags.host}: anyone who can reach this machine can see these scans\n`,
-        );
-      }
-      const viewer = await serveViewer(cases, { host: flags.host, port });
-      process.stdout.write(`viewer for ${cases.length} case(s) at ${viewer.url} (Ctrl-C to stop)\n`);
-      if (flags.open) openInBrowser(viewer.url);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      await viewer.close();
+      await serve(await viewerSite(cases), flags);
     });
+}
+
+/** Serve the page until Ctrl-C. */
+async function serve(files: Map<string, SiteFile>, flags: ViewFlags): Promise<void> {
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InputError(`--port: expected 0..65535, got '${flags.port}'`, 'BAD_ARGUMENT');
+  }
+  if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host)) {
+    process.stderr.write(
+      `warning: listening on ${flags.host}: anyone who can reach this machine can see these scans\n`,
+    );
+  }
+  const viewer = await serveSite(files, { host: flags.host, port });
+  process.stdout.write(`viewer at ${viewer.url} (Ctrl-C to stop)\n`);
+  if (flags.open) openInBrowser(viewer.url);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await viewer.close();
 }
