@@ -28,6 +28,9 @@ export async function jobViewerScript(): Promise<Uint8Array> {
   return new Uint8Array(await readFile(await viewerBundle()));
 }
 
+/** `viewer/data/<this>/` holds the job's CT, label map and report. */
+export const JOB_VIEWER_CASE_FOLDER = 'case';
+
 /**
  * Write the viewer folder of one job under `prefixUri` (`s3://bucket/results/<jobId>/`); the page last,
  * so a folder whose `index.html` exists is complete. Returns the page's URI.
@@ -38,7 +41,9 @@ export async function writeJobViewer(
   script: Uint8Array,
   job: { name: string; ctNiftiGz: Uint8Array; segNiftiGz: Uint8Array; report: unknown },
 ): Promise<string> {
-  const files = oneCaseViewerFiles(script, job);
+  // The data folder has a fixed name: the case name comes from the dropped key, which may identify a
+  // patient, and object keys end up in S3 access logs (layout.ts). The page still shows the name.
+  const files = oneCaseViewerFiles(script, { ...job, folder: JOB_VIEWER_CASE_FOLDER });
   const dir = `${prefixUri}${JOB_VIEWER_DIR}`;
   // Keys are the file names `--static` writes on disk (URL paths decoded: `data/case 7/...`), so a
   // downloaded copy is that folder.

@@ -20,12 +20,16 @@ export const CONTENT_TYPES = {
 
 export type ManifestCase = ViewerManifest['cases'][number];
 
-/** Where a case's files go in the folder (URL paths relative to the page); `ext` is `.nii` or `.nii.gz`. */
+/**
+ * Where a case's files go in the folder (URL paths relative to the page); `ext` is `.nii` or `.nii.gz`.
+ * `folder` defaults to the case name; the cloud job passes a fixed one (object keys never carry names).
+ */
 export function caseEntry(
   name: string,
   files: { ctExt: string; segExt: string; report: boolean },
+  folder = name,
 ): ManifestCase {
-  const base = `data/${encodeURIComponent(name)}`;
+  const base = `data/${encodeURIComponent(folder)}`;
   return {
     name,
     ct: `${base}/ct${files.ctExt}`,
@@ -54,9 +58,9 @@ export function pageFiles(cases: ManifestCase[]): Map<string, { type: string; by
  */
 export function oneCaseViewerFiles(
   script: Uint8Array,
-  c: { name: string; ctNiftiGz: Uint8Array; segNiftiGz: Uint8Array; report: unknown },
+  c: { name: string; folder?: string; ctNiftiGz: Uint8Array; segNiftiGz: Uint8Array; report: unknown },
 ): Map<string, { type: string; bytes: Uint8Array }> {
-  const entry = caseEntry(c.name, { ctExt: '.nii.gz', segExt: '.nii.gz', report: true });
+  const entry = caseEntry(c.name, { ctExt: '.nii.gz', segExt: '.nii.gz', report: true }, c.folder);
   const files = pageFiles([entry]);
   files.set(VIEWER_SCRIPT, { type: CONTENT_TYPES.script, bytes: script });
   files.set(entry.ct, { type: CONTENT_TYPES.nifti, bytes: c.ctNiftiGz });

@@ -160,7 +160,7 @@ describe('segmentation workflow', () => {
         [
           ...['labels.nii.gz', 'preview.png', 'report.json'],
           // the viewer folder (`raunet view --static` of the case; test/viewer/cloud-results.test.ts)
-          ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `viewer/data/case-1/${f}`),
+          ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `viewer/data/case/${f}`),
           ...['viewer/index.html', 'viewer/manifest.json', 'viewer/viewer.js'],
         ].map((f) => prefix + f),
       );
@@ -301,7 +301,18 @@ describe('segmentation workflow', () => {
       expect(job?.status, String(job?.reason)).toBe('SUCCEEDED');
       const prefix = `results/${jobId}/`;
       expect((await keys(results, prefix)).sort()).toEqual(
-        ['labels.dcm', 'labels.nii.gz', 'preview.png', 'report.json'].map((f) => prefix + f),
+        [
+          'labels.dcm',
+          'labels.nii.gz',
+          'preview.png',
+          'report.json',
+          'viewer/data/case/ct.nii.gz',
+          'viewer/data/case/report.json',
+          'viewer/data/case/seg.nii.gz',
+          'viewer/index.html',
+          'viewer/manifest.json',
+          'viewer/viewer.js',
+        ].map((f) => prefix + f),
       );
       expect((job?.results as Record<string, string> | undefined)?.dicomSeg).toBe(
         `s3://${results}/${prefix}labels.dcm`,

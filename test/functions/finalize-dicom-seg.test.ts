@@ -130,9 +130,12 @@ describe('finalize: DICOM SEG in the results', () => {
     const out = await finalize({ jobId: JOB_ID, source, plan: PLAN, ...TIMES }, context);
     const prefix = `results/${JOB_ID}/`;
     const files = puts();
-    expect(Object.keys(files).sort()).toEqual(
-      ['labels.dcm', 'labels.nii.gz', 'preview.png', 'report.json'].map((f) => `${prefix}${f}`),
-    );
+    // the SEG beside the label map, report and preview (the viewer/ folder is checked in test/viewer/)
+    expect(
+      Object.keys(files)
+        .filter((k) => !k.startsWith(`${prefix}viewer/`))
+        .sort(),
+    ).toEqual(['labels.dcm', 'labels.nii.gz', 'preview.png', 'report.json'].map((f) => `${prefix}${f}`));
     const segUri = `s3://${RESULTS_BUCKET}/${prefix}labels.dcm`;
     expect(out.results.dicomSeg).toBe(segUri);
     expect(out.results.dicomSegSkipped).toBeUndefined();

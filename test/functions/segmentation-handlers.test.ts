@@ -512,8 +512,9 @@ describe('finalize', () => {
     expect(Object.keys(puts).sort()).toEqual(
       [
         ...['labels.nii.gz', 'preview.png', 'report.json'],
-        // the viewer folder (test/viewer/cloud-results.test.ts), named after the case
-        ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `viewer/data/ct scan/${f}`),
+        // the viewer folder (test/viewer/cloud-results.test.ts); its data folder is not named after the
+        // case ("ct scan"): keys never carry names from the dropped key
+        ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `viewer/data/case/${f}`),
         ...['viewer/index.html', 'viewer/manifest.json', 'viewer/viewer.js'],
       ].map((f) => `results/${JOB_ID}/${f}`),
     );

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_VIEWER_CASE_FOLDER } from '../../lib/cloud/job-viewer.ts';
 import { drawText, GLYPH_H } from '../../lib/pipeline/font.ts';
 import { renderPreviewPng } from '../../lib/pipeline/preview.ts';
 import { resolveViewerCases } from '../../lib/viewer/cases.ts';
@@ -110,8 +111,11 @@ describe('the AWS job viewer folder', () => {
       .filter((e) => e.isFile())
       .map((e) => relative(site, join(e.parentPath, e.name)))
       .sort();
+    // Same files, except that the job's data folder has a fixed name (keys never carry the case name).
     const cloud = [...demo.results.keys()].filter((k) => k.startsWith('viewer/')).map((k) => k.slice(7));
-    expect(cloud.sort()).toEqual(written);
+    expect(cloud.sort()).toEqual(
+      written.map((f) => f.replace(`data/${NAME}/`, `data/${JOB_VIEWER_CASE_FOLDER}/`)).sort(),
+    );
     expect(written).toEqual(
       [
         'index.html',
@@ -120,13 +124,13 @@ describe('the AWS job viewer folder', () => {
         ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `data/${NAME}/${f}`),
       ].sort(),
     );
-    for (const f of ['index.html', 'manifest.json', 'viewer.js']) {
+    for (const f of ['index.html', 'viewer.js']) {
       expect(Buffer.from(demo.results.get(`viewer/${f}`)!).equals(await readFile(join(site, f))), f).toBe(
         true,
       );
     }
     // The data: the scan and the label map voxel for voxel, the job's report (with its files).
-    const data = `viewer/data/${NAME}/`;
+    const data = `viewer/data/${JOB_VIEWER_CASE_FOLDER}/`;
     const ct = decodeNifti(demo.results.get(`${data}ct.nii.gz`)!, 'ct.nii.gz');
     expect(ct.dims).toEqual(fixture.ct.dims);
     expect(Array.from(ct.data)).toEqual(Array.from(fixture.ct.data));
@@ -156,10 +160,12 @@ describe('the AWS job viewer folder', () => {
       expect(await (await fetch(v.url)).text()).toContain('src="viewer.js"');
       const manifest = (await (await fetch(`${v.url}manifest.json`)).json()) as ViewerManifest;
       expect(manifest.cases.map((c: { name: string }) => c.name)).toEqual([NAME]);
-      // The manifest's URL paths are encoded (`data/case%207/...`), the stored keys are not.
-      expect(manifest.cases[0].seg).toBe('data/case%207/seg.nii.gz');
+      // The page shows the case's name; its data sit in the fixed folder.
+      expect(manifest.cases[0].seg).toBe(`data/${JOB_VIEWER_CASE_FOLDER}/seg.nii.gz`);
       const seg = Buffer.from(await (await fetch(`${v.url}${manifest.cases[0].seg}`)).arrayBuffer());
-      expect(seg.equals(Buffer.from(demo.results.get(`viewer/data/${NAME}/seg.nii.gz`)!))).toBe(true);
+      expect(
+        seg.equals(Buffer.from(demo.results.get(`viewer/data/${JOB_VIEWER_CASE_FOLDER}/seg.nii.gz`)!)),
+      ).toBe(true);
       expect((await fetch(`${v.url}secret.txt`)).status).toBe(404);
       expect((await fetch(`${v.url}..%2freport.json`)).status).toBe(404);
     } finally {
