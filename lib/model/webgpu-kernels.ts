@@ -16,10 +16,13 @@
  *  - `MaxPoolGrad` (2D) sends the gradient of a window with tied maxima (zeros after a ReLU) to another
  *    element than the cpu backend and TensorFlow (the first maximum): replaced by a WGSL kernel of ours
  *    with that rule. (The 3D kernel already follows it.)
+ *  - `Conv3D` and its two gradients are direct loops, far too slow for training on a GPU: replaced by
+ *    tiled matrix products of ours (lib/model/webgpu-conv3d.ts).
  *  - Synchronous reads (`dataSync`) need an OffscreenCanvas, which Node lacks: they fail with a message
  *    that says to use `await tensor.data()` instead of `OffscreenCanvas is not defined`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { useGemmConv3d } from './webgpu-conv3d.ts';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
 type Info = tf.TensorInfo;
@@ -417,6 +420,7 @@ export function installWebGpuKernelPatches(): void {
   wrapKernel('PadV2', padOnMergedView);
   wrapKernel('ResizeNearestNeighborGrad', resizeNearestGrad);
   wrapKernel('MaxPoolGrad', maxPoolGrad);
+  useGemmConv3d(true);
 }
 
 /** Patches on the backend instance, once it exists (after `tf.setBackend('webgpu')`). */

@@ -1,0 +1,100 @@
+/**
+ * The tiled 3D convolution kernels of lib/model/webgpu-conv3d.ts (forward, input gradient, filter
+ * gradient) on webgpu (lavapipe in CI) against the pure-JS cpu backend, at the kernel sizes, paddings and
+ * channel counts the RA-UNets use (1 and 4 input channels, counts not multiples of 4, odd sizes), and the
+ * tiling plan against hand-derived values.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { planGemm, useGemmConv3d } from '../../lib/model/webgpu-conv3d.ts';
+import { randomTensor as T, startWebGpu, webgpuSuiteRuns, webgpuVsCpu } from './webgpu-gate.ts';
+
+describe('tiling plan', () => {
+  it('picks the n tile that holds the channels and fills 256 threads with 4x4 outputs each', () => {
+    // N 5 -> TN 16 (4 threads along n), 64 threads along m x 4 = TM 256; (256 + 16) x 16 floats > 16 KiB -> TK 8
+    const p = planGemm(1000, 5, 27, false);
+    expect([p.TM, p.TN, p.TK, p.splits, p.chunk]).toEqual([256, 16, 8, 1, 32]);
+    expect(p.dispatch).toEqual([4, 1, 1]); // ceil(1000 / 256) tiles of m
+    const q = planGemm(64, 40, 100, false); // N 40 -> TN 64, TM 64; 128 x 16 floats = 8 KiB -> TK 16
+    expect([q.TM, q.TN, q.TK, q.chunk, q.dispatch]).toEqual([64, 64, 16, 112, [1, 1, 1]]);
+  });
+
+  it('folds tiles of m past 65535 workgroups into z', () => {
+    const p = planGemm(64 * 70000, 64, 27, false); // 70000 tiles -> 2 x 35000
+    expect(p.dispatch).toEqual([35000, 1, 2]);
+  });
+
+  it('splits a long sum over few tiles into slices of at least 256, each a multiple of TK', () => {
+    // filter gradient of a 3x3x3 conv, 1 -> 3 channels, over 10,000 voxels: 1 tile of C, so
+    // min(1024 wanted, floor(10000 / 256) = 39) slices of ceil(10000 / 39) = 257 -> 264 (TK 8): 38 slices
+    const p = planGemm(27, 3, 10000, true);
+    expect([p.splits, p.chunk]).toEqual([38, 264]);
+    expect(p.splits * p.chunk).toBeGreaterThanOrEqual(10000);
+    expect((p.splits - 1) * p.chunk).toBeLessThan(10000);
+    expect(p.dispatch).toEqual([1, 38, 1]);
+    expect(planGemm(27, 3, 10000, false).splits).toBe(1);
+    expect(planGemm(27, 3, 300, true).splits).toBe(1); // too short to split
+  });
+});
+
+const runs = await webgpuSuiteRuns('webgpu conv3d kernels');
+
+describe.skipIf(!runs)('tiled conv3d kernels against the cpu backend', () => {
+  beforeAll(startWebGpu);
+  const TOL = 1e-4;
+
+  /** Forward output and both gradients of sum(conv3d(x, f) * w), w a fixed random weighting. */
+  const convAndGrads = (xShape: number[], fShape: number[], pad: 'same' | 'valid') => () => {
+    const x = T(xShape, 1);
+    const f = tf.mul(T(fShape, 2), 0.3);
+    const y = tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, 1, pad);
+    const w = T(y.shape, 3);
+    const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, 1, pad), w)),
+    )([x, f]);
+    return [y, dx!, df!];
+  };
+
+  const cases: [string, number[], number[], 'same' | 'valid'][] = [
+    ['3x3x3 same, 1 -> 5 channels (first layer), odd sizes', [1, 5, 7, 9, 1], [3, 3, 3, 1, 5], 'same'],
+    ['3x3x3 same, 4 -> 6 channels (brain input), batch 2', [2, 6, 5, 7, 4], [3, 3, 3, 4, 6], 'same'],
+    ['3x3x3 same, 6 -> 3 channels, batch 2', [2, 8, 9, 10, 6], [3, 3, 3, 6, 3], 'same'],
+    ['3x3x3 valid, 5 -> 7 channels', [1, 7, 6, 9, 5], [3, 3, 3, 5, 7], 'valid'],
+    ['1x1x1, 6 -> 1 channel (output layer)', [2, 5, 6, 7, 6], [1, 1, 1, 6, 1], 'same'],
+    ['1x1x1 valid, 3 -> 20 channels', [1, 4, 5, 6, 3], [1, 1, 1, 3, 20], 'valid'],
+    ['3x3x3 same, 20 -> 37 channels (a partly filled n tile of 64)', [1, 4, 5, 6, 20], [3, 3, 3, 20, 37], 'same'],
+    ['3x3x3 same, 2 -> 70 channels (two tiles of 64)', [1, 3, 4, 5, 2], [3, 3, 3, 2, 70], 'same'],
+    // 2 x 9 x 10 x 11 = 1,980 voxels: the filter gradient's sum is split (7 slices) and summed again
+    ['3x3x3 same over 1,980 voxels (split filter-gradient sum)', [2, 9, 10, 11, 1], [3, 3, 3, 1, 3], 'same'],
+  ];
+
+  for (const [name, xShape, fShape, pad] of cases) {
+    it(name, async () => {
+      expect(await webgpuVsCpu(convAndGrads(xShape, fShape, pad))).toBeLessThan(TOL);
+    });
+  }
+
+  it('the convolutions run as our shaders, and switching back restores tfjs kernels', async () => {
+    const shaders = () =>
+      Object.keys((tf.findBackend('webgpu') as unknown as { pipelineCache: object }).pipelineCache).filter(
+        (k) => k.startsWith('raunetConv3dGemm_'),
+      );
+    await tf.setBackend('webgpu');
+    const before = shaders().length;
+    const run = async () => {
+      const outs = tf.tidy(() => convAndGrads([1, 3, 5, 4, 2], [3, 3, 3, 2, 3], 'same')());
+      await Promise.all(outs.map((t) => t.data()));
+      tf.dispose(outs);
+    };
+    await run();
+    expect(shaders().length).toBe(before + 3); // forward, input gradient, filter gradient
+    useGemmConv3d(false);
+    try {
+      expect(await webgpuVsCpu(convAndGrads([1, 3, 5, 4, 2], [3, 3, 3, 2, 5], 'same'))).toBeLessThan(TOL);
+      await tf.setBackend('webgpu');
+      expect(shaders().length).toBe(before + 3); // new shape, no new shader of ours
+    } finally {
+      useGemmConv3d(true);
+    }
+  });
+});
