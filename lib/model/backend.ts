@@ -92,7 +92,7 @@ async function activateWebGpu(autoSelected: boolean, requireGpu: boolean): Promi
   }
   await import('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' now that navigator.gpu exists
   const { installWebGpuKernelPatches, patchWebGpuBackendInstance } = await import('./webgpu-kernels.ts');
-  installWebGpuKernelPatches();
+  installWebGpuKernelPatches(found.software ? 'uniform' : 'baked');
   if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend failed to initialise');
   patchWebGpuBackendInstance();
   adapter = found;

@@ -14,8 +14,9 @@
  * A workgroup of 256 threads computes a TM x TN tile of C, each thread 4 x 4 of it, staging TK-long slices
  * of A and B in workgroup memory. The filter gradient's sum runs over every voxel of the batch while its
  * C is small, so that sum is split over workgroups (partial products, then one summing pass).
- * Every size is a constant of the generated shader (one pipeline per layer shape, cached by tfjs), so the
- * index arithmetic divides by constants. Other convolutions (strides, dilations, non-float32) keep tfjs'
+ * On a GPU every size is a constant of the generated shader (one pipeline per layer shape, cached by
+ * tfjs), so the index arithmetic divides by constants; on a software adapter sizes are uniforms (see
+ * SizeMode). Other convolutions (strides, dilations, non-float32) keep tfjs'
  * kernels. Checked against the cpu backend in test/model/webgpu-conv3d.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -138,30 +139,65 @@ export function convDims(info: tf.backend_util.Conv3DInfo): ConvDims | null {
   };
 }
 
-const dimsKey = (d: ConvDims) => Object.values(d).join('_');
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+const DIM_NAMES = [
+  'batch',
+  'inD',
+  'inH',
+  'inW',
+  'inC',
+  'outD',
+  'outH',
+  'outW',
+  'outC',
+  'kD',
+  'kH',
+  'kW',
+  'padFront',
+  'padTop',
+  'padLeft',
+] as const satisfies readonly (keyof ConvDims)[];
 
 /**
- * WGSL that splits voxel index `v` of a [batch, D, H, W] grid into `prefix`B/Z/Y/X and a filter
- * offset index `k` of [kD, kH, kW, C] into `prefix`KD/KH/KW/KC.
+ * How sizes enter a shader. `baked`: as WGSL literals, one pipeline per layer shape (divisions by
+ * constants; what a GPU, which compiles in milliseconds, runs). `uniform`: read from uniforms, one
+ * pipeline per tile configuration (lavapipe's LLVM takes seconds per shader: the networks' dozens of
+ * layer shapes would cost minutes of compilation).
  */
-function splitVoxel(v: string, D: number, H: number, W: number): string {
+export type SizeMode = 'baked' | 'uniform';
+
+/** A dims reference for generated WGSL: the literal or `uniforms.<name>`. */
+type Ref = (name: (typeof DIM_NAMES)[number]) => string;
+const refFor =
+  (mode: SizeMode, d: ConvDims): Ref =>
+  (name) =>
+    mode === 'baked' ? String(d[name]) : `uniforms.${name}`;
+
+/**
+ * WGSL that splits voxel index `v` of a [batch, D, H, W] grid into vb/vz/vy/vx and a filter tap index
+ * `k` of [kD, kH, kW, C] into kd/kh/kw/kc.
+ */
+function splitVoxel(v: string, D: string, H: string, W: string): string {
   return `let vx = ${v} % ${W}; let vyzb = ${v} / ${W}; let vy = vyzb % ${H}; let vzb = vyzb / ${H};
       let vz = vzb % ${D}; let vb = vzb / ${D};`;
 }
-function splitTap(k: string, kH: number, kW: number, C: number): string {
+function splitTap(k: string, kH: string, kW: string, C: string): string {
   return `let kc = ${k} % ${C}; let kt = ${k} / ${C}; let kw = kt % ${kW}; let kdh = kt / ${kW};
       let kh = kdh % ${kH}; let kd = kdh / ${kH};`;
 }
 
 /** A loader reading `buffer` ([batch, D, H, W, C]) at voxel (vb, z, y, x), channel c; zero outside. */
-function gather(buffer: string, D: number, H: number, W: number, C: number): string {
+function gather(buffer: string, D: string, H: string, W: string, C: string): string {
   return `if (z < 0 || z >= ${D} || y < 0 || y >= ${H} || x < 0 || x >= ${W}) { return 0.0; }
       return ${buffer}[(((vb * ${D} + z) * ${H} + y) * ${W} + x) * ${C} + c];`;
 }
 
 interface GemmSource {
-  /** Key of the shader (with every baked-in size). */
-  key: string;
+  /** Which product (part of the shader key). */
+  kind: 'fwd' | 'dx' | 'dw';
+  dims: ConvDims;
+  mode: SizeMode;
   /** Input names (tfjs binds them as storage arrays of these names). */
   inputs: [string, string];
   /** WGSL bodies of `fn loadA(m : i32, k : i32) -> f32` and `fn loadB(k : i32, n : i32) -> f32`. */
@@ -173,29 +209,35 @@ interface GemmSource {
 
 /** The tiled product as a program for the backend; output [splits * M, N] (partial sums by slice). */
 export function gemmProgram(plan: GemmPlan, src: GemmSource): WgslProgram {
-  const { M, N, K, TM, TN, TK, chunk } = plan;
+  const { M, N, K, TM, TN, TK } = plan;
   const WN = TN / RN; // threads along n
   const WM = TM / RM; // threads along m
   const nTiles = Math.ceil(N / TN);
-  const stageA = src.aAlongK
-    ? 'let kk = e % TK; let mm = e / TK;'
-    : 'let mm = e % TM; let kk = e / TM;';
+  const baked = src.mode === 'baked';
+  // The 4 x 4 outputs of a thread as scalars (an indexed array compiles slowly on lavapipe).
+  const cells = range(RM).flatMap((i) => range(RN).map((j) => [i, j] as const));
+  const stageA = src.aAlongK ? 'let kk = e % TK; let mm = e / TK;' : 'let mm = e % TM; let kk = e / TM;';
+  const sizes = baked ? `const GM = ${M}; const GN = ${N}; const GK = ${K}; const NT = ${nTiles};` : '';
+  const sizesInMain = baked
+    ? ''
+    : 'let GM = uniforms.gM; let GN = uniforms.gN; let GK = uniforms.gK; let NT = uniforms.nTiles;';
+  const key = baked ? `${src.kind}_${DIM_NAMES.map((n) => src.dims[n]).join('_')}` : src.kind;
   return {
     variableNames: [...src.inputs],
     outputShape: [plan.splits * M, N],
-    shaderKey: `raunetConv3dGemm_${src.key}_${TM}_${TN}_${TK}_${chunk}`,
+    shaderKey: `raunetConv3dGemm_${key}_${TM}_${TN}_${TK}`,
     dispatchLayout: { x: [0, 1] },
     dispatch: [...plan.dispatch],
     workgroupSize: [THREADS, 1, 1],
     size: false,
+    uniforms: baked
+      ? 'kTiles : i32,'
+      : `kTiles : i32, gM : i32, gN : i32, gK : i32, nTiles : i32, ${DIM_NAMES.map((n) => `${n} : i32,`).join(' ')}`,
     getUserCode: () => `
-      const GM = ${M};
-      const GN = ${N};
-      const GK = ${K};
       const TM = ${TM};
       const TN = ${TN};
       const TK = ${TK};
-      const CHUNK = ${chunk};
+      ${sizes}
       var<workgroup> tileA : array<f32, ${TK * TM}>;
       var<workgroup> tileB : array<f32, ${TK * TN}>;
       fn loadA(m : i32, k : i32) -> f32 {
@@ -205,16 +247,17 @@ export function gemmProgram(plan: GemmPlan, src: GemmSource): WgslProgram {
         ${src.loadB}
       }
       fn main(index : i32) {
-        _ = uniforms.NAN; // all sizes are constants; keeps the uniform binding tfjs always supplies
+        ${sizesInMain}
         let tid = i32(localIndex);
         let m0 = i32(workgroupId.x + workgroupId.z * numWorkgroups.x) * TM;
-        let n0 = (i32(workgroupId.y) % ${nTiles}) * TN;
-        let split = i32(workgroupId.y) / ${nTiles};
-        let k0 = split * CHUNK;
+        let n0 = (i32(workgroupId.y) % NT) * TN;
+        let split = i32(workgroupId.y) / NT;
+        let k0 = split * uniforms.kTiles * TK;
         let tn = tid % ${WN};
         let tm = tid / ${WN};
-        var acc : array<f32, ${RM * RN}>;
-        for (var t = 0; t < CHUNK / TK; t++) {
+        ${cells.map(([i, j]) => `var acc${i}${j} = 0.0;`).join(' ')}
+        // A uniform bound (a constant one invites unrolling the whole sum into a huge shader).
+        for (var t = 0; t < uniforms.kTiles; t++) {
           let kBase = k0 + t * TK;
           for (var e = tid; e < TK * TM; e += ${THREADS}) {
             ${stageA}
@@ -235,47 +278,56 @@ export function gemmProgram(plan: GemmPlan, src: GemmSource): WgslProgram {
           }
           workgroupBarrier();
           for (var kk = 0; kk < TK; kk++) {
-            var a : array<f32, ${RM}>;
-            var b : array<f32, ${RN}>;
-            for (var i = 0; i < ${RM}; i++) { a[i] = tileA[kk * TM + tm + i * ${WM}]; }
-            for (var j = 0; j < ${RN}; j++) { b[j] = tileB[kk * TN + tn + j * ${WN}]; }
-            for (var i = 0; i < ${RM}; i++) {
-              for (var j = 0; j < ${RN}; j++) {
-                acc[i * ${RN} + j] = fma(a[i], b[j], acc[i * ${RN} + j]);
-              }
-            }
+            ${range(RM)
+              .map((i) => `let a${i} = tileA[kk * TM + tm + ${i * WM}];`)
+              .join(' ')}
+            ${range(RN)
+              .map((j) => `let b${j} = tileB[kk * TN + tn + ${j * WN}];`)
+              .join(' ')}
+            ${cells.map(([i, j]) => `acc${i}${j} = fma(a${i}, b${j}, acc${i}${j});`).join('\n            ')}
           }
           workgroupBarrier();
         }
-        for (var i = 0; i < ${RM}; i++) {
-          let m = m0 + tm + i * ${WM};
-          if (m >= GM) { continue; }
-          for (var j = 0; j < ${RN}; j++) {
-            let n = n0 + tn + j * ${WN};
-            if (n < GN) { result[(split * GM + m) * GN + n] = acc[i * ${RN} + j]; }
-          }
-        }
+        ${range(RM)
+          .map(
+            (i) => `if (m0 + tm + ${i * WM} < GM) {
+          let row = (split * GM + m0 + tm + ${i * WM}) * GN;
+          ${range(RN)
+            .map((j) => `if (n0 + tn + ${j * WN} < GN) { result[row + n0 + tn + ${j * WN}] = acc${i}${j}; }`)
+            .join('\n          ')}
+        }`,
+          )
+          .join('\n        ')}
       }
     `,
   };
 }
 
+/** The uniforms gemmProgram declares, in order. */
+function gemmUniforms(plan: GemmPlan, src: GemmSource): { type: 'int32'; data: number[] }[] {
+  const kTiles = plan.chunk / plan.TK;
+  if (src.mode === 'baked') return [{ type: 'int32', data: [kTiles] }];
+  const sizes = [kTiles, plan.M, plan.N, plan.K, Math.ceil(plan.N / plan.TN)];
+  return [...sizes, ...DIM_NAMES.map((n) => src.dims[n])].map((v) => ({ type: 'int32', data: [v] }));
+}
+
 /** Sums the `splits` partial products [splits * M, N] into [M, N]. */
-export function sumSlicesProgram(splits: number, M: number, N: number): WgslProgram {
+export function sumSlicesProgram(M: number, N: number): WgslProgram {
   const size = M * N;
   return {
     variableNames: ['slices'],
     outputShape: [M, N],
-    shaderKey: `raunetConv3dSumSlices_${splits}_${size}`,
+    shaderKey: 'raunetConv3dSumSlices',
     dispatchLayout: { x: [0, 1] },
     dispatch: [Math.ceil(size / 64), 1, 1], // the backend folds it over y/z past the limit
     workgroupSize: [64, 1, 1],
     size: true,
+    uniforms: 'splits : i32,',
     getUserCode: () => `
       fn main(index : i32) {
         if (index < uniforms.size) {
           var s = 0.0;
-          for (var i = 0; i < ${splits}; i++) { s = s + slices[i * ${size} + index]; }
+          for (var i = 0; i < uniforms.splits; i++) { s = s + slices[i * uniforms.size + index]; }
           setOutputAtIndex(index, s);
         }
       }
@@ -283,59 +335,78 @@ export function sumSlicesProgram(splits: number, M: number, N: number): WgslProg
   };
 }
 
-/** Product of the sources for the three kernels. */
-export function forwardSource(d: ConvDims): GemmSource {
+/** The three products' sources. */
+export function forwardSource(d: ConvDims, mode: SizeMode): GemmSource {
+  const r = refFor(mode, d);
   return {
-    key: `fwd_${dimsKey(d)}`,
+    kind: 'fwd',
+    dims: d,
+    mode,
     inputs: ['convX', 'convFilter'],
-    loadA: `${splitVoxel('m', d.outD, d.outH, d.outW)}
-      ${splitTap('k', d.kH, d.kW, d.inC)}
-      let z = vz + kd - ${d.padFront}; let y = vy + kh - ${d.padTop}; let x = vx + kw - ${d.padLeft};
+    loadA: `${splitVoxel('m', r('outD'), r('outH'), r('outW'))}
+      ${splitTap('k', r('kH'), r('kW'), r('inC'))}
+      let z = vz + kd - ${r('padFront')}; let y = vy + kh - ${r('padTop')}; let x = vx + kw - ${r('padLeft')};
       let c = kc;
-      ${gather('convX', d.inD, d.inH, d.inW, d.inC)}`,
-    loadB: `return convFilter[k * ${d.outC} + n];`,
+      ${gather('convX', r('inD'), r('inH'), r('inW'), r('inC'))}`,
+    loadB: `return convFilter[k * ${r('outC')} + n];`,
     aAlongK: true,
   };
 }
 
-export function inputGradSource(d: ConvDims): GemmSource {
+export function inputGradSource(d: ConvDims, mode: SizeMode): GemmSource {
+  const r = refFor(mode, d);
   return {
-    key: `dx_${dimsKey(d)}`,
+    kind: 'dx',
+    dims: d,
+    mode,
     inputs: ['convDy', 'convFilter'],
     // dx[v, ci] = sum over taps and co of dy[v + pad - tap, co] * filter[tap, ci, co]
-    loadA: `${splitVoxel('m', d.inD, d.inH, d.inW)}
-      ${splitTap('k', d.kH, d.kW, d.outC)}
-      let z = vz + ${d.padFront} - kd; let y = vy + ${d.padTop} - kh; let x = vx + ${d.padLeft} - kw;
+    loadA: `${splitVoxel('m', r('inD'), r('inH'), r('inW'))}
+      ${splitTap('k', r('kH'), r('kW'), r('outC'))}
+      let z = vz + ${r('padFront')} - kd; let y = vy + ${r('padTop')} - kh; let x = vx + ${r('padLeft')} - kw;
       let c = kc;
-      ${gather('convDy', d.outD, d.outH, d.outW, d.outC)}`,
-    loadB: `let tap = k / ${d.outC}; let co = k % ${d.outC};
-      return convFilter[(tap * ${d.inC} + n) * ${d.outC} + co];`,
+      ${gather('convDy', r('outD'), r('outH'), r('outW'), r('outC'))}`,
+    loadB: `let tap = k / ${r('outC')}; let co = k % ${r('outC')};
+      return convFilter[(tap * ${r('inC')} + n) * ${r('outC')} + co];`,
     aAlongK: true,
   };
 }
 
-export function filterGradSource(d: ConvDims): GemmSource {
+export function filterGradSource(d: ConvDims, mode: SizeMode): GemmSource {
+  const r = refFor(mode, d);
   return {
-    key: `dw_${dimsKey(d)}`,
+    kind: 'dw',
+    dims: d,
+    mode,
     inputs: ['convX', 'convDy'],
     // dW[tap, ci, co] = sum over output voxels v of x[v + tap - pad, ci] * dy[v, co]
-    loadA: `${splitVoxel('k', d.outD, d.outH, d.outW)}
-      ${splitTap('m', d.kH, d.kW, d.inC)}
-      let z = vz + kd - ${d.padFront}; let y = vy + kh - ${d.padTop}; let x = vx + kw - ${d.padLeft};
+    loadA: `${splitVoxel('k', r('outD'), r('outH'), r('outW'))}
+      ${splitTap('m', r('kH'), r('kW'), r('inC'))}
+      let z = vz + kd - ${r('padFront')}; let y = vy + kh - ${r('padTop')}; let x = vx + kw - ${r('padLeft')};
       let c = kc;
-      ${gather('convX', d.inD, d.inH, d.inW, d.inC)}`,
-    loadB: `return convDy[k * ${d.outC} + n];`,
+      ${gather('convX', r('inD'), r('inH'), r('inW'), r('inC'))}`,
+    loadB: `return convDy[k * ${r('outC')} + n];`,
     aAlongK: false,
   };
 }
 
-const flat = (t: Info, cols: number): Info => ({ ...t, shape: [t.shape.reduce((a, b) => a * b, 1) / cols, cols] });
+const flat = (t: Info, cols: number): Info => ({
+  ...t,
+  shape: [t.shape.reduce((a, b) => a * b, 1) / cols, cols],
+});
 
 /** Runs the product; sums the slices when the plan splits the sum. Returns [M, N]. */
 function runGemm(backend: Backend, plan: GemmPlan, src: GemmSource, a: Info, b: Info): Info {
-  const partial = backend.runWebGPUProgram(gemmProgram(plan, src), [a, b], 'float32');
+  const partial = backend.runWebGPUProgram(
+    gemmProgram(plan, src),
+    [a, b],
+    'float32',
+    gemmUniforms(plan, src),
+  );
   if (plan.splits === 1) return partial;
-  const out = backend.runWebGPUProgram(sumSlicesProgram(plan.splits, plan.M, plan.N), [partial], 'float32');
+  const out = backend.runWebGPUProgram(sumSlicesProgram(plan.M, plan.N), [partial], 'float32', [
+    { type: 'int32', data: [plan.splits] },
+  ]);
   backend.disposeData(partial.dataId);
   return out;
 }
@@ -363,7 +434,7 @@ function conv3d(original: KernelFn): KernelFn {
     const out = runGemm(
       args.backend as unknown as Backend,
       plan,
-      forwardSource(d),
+      forwardSource(d, sizeMode),
       flat(x, d.inC),
       flat(filter, d.outC),
     );
@@ -392,7 +463,7 @@ function conv3dInputGrad(original: KernelFn): KernelFn {
     const out = runGemm(
       args.backend as unknown as Backend,
       plan,
-      inputGradSource(d),
+      inputGradSource(d, sizeMode),
       flat(dy, d.outC),
       flat(filter, d.outC),
     );
@@ -421,7 +492,7 @@ function conv3dFilterGrad(original: KernelFn): KernelFn {
     const out = runGemm(
       args.backend as unknown as Backend,
       plan,
-      filterGradSource(d),
+      filterGradSource(d, sizeMode),
       flat(x, d.inC),
       flat(dy, d.outC),
     );
@@ -436,14 +507,17 @@ export const CONV3D_KERNELS: Record<string, (original: KernelFn) => KernelFn> = 
   Conv3DBackpropFilterV2: conv3dFilterGrad,
 };
 
+let sizeMode: SizeMode = 'baked';
+
 /** tfjs' own kernels, kept when ours are first installed (to switch back for comparisons). */
 const tfjsKernels = new Map<string, tf.KernelConfig>();
 
 /**
  * Registers our kernels for the three (enabled) or tfjs' own again (disabled, for before/after
- * measurements). Idempotent; call after tfjs-backend-webgpu has registered its kernels.
+ * measurements), with sizes in shaders as `mode` says (default: as before, initially `baked`). Idempotent; call after tfjs-backend-webgpu has registered its kernels.
  */
-export function useGemmConv3d(enabled: boolean): void {
+export function useGemmConv3d(enabled: boolean, mode: SizeMode = sizeMode): void {
+  sizeMode = mode;
   for (const [name, make] of Object.entries(CONV3D_KERNELS)) {
     const current = tf.getKernel(name, 'webgpu');
     if (!current) continue;

@@ -22,7 +22,7 @@
  *    that says to use `await tensor.data()` instead of `OffscreenCanvas is not defined`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { useGemmConv3d } from './webgpu-conv3d.ts';
+import { type SizeMode, useGemmConv3d } from './webgpu-conv3d.ts';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
 type Info = tf.TensorInfo;
@@ -414,13 +414,16 @@ function guardSyncReads(backend: WebGpuBackend): void {
   flagged[PATCHED] = true;
 }
 
-/** Install the patches on the registered webgpu kernels (idempotent). */
-export function installWebGpuKernelPatches(): void {
+/**
+ * Install the patches on the registered webgpu kernels (idempotent). `convSizes`: how the 3D
+ * convolution shaders take their sizes (`uniform` on software adapters, whose shader compiler is slow).
+ */
+export function installWebGpuKernelPatches(convSizes: SizeMode = 'baked'): void {
   for (const name of BINARY_KERNELS) wrapKernel(name, binaryOnMergedView);
   wrapKernel('PadV2', padOnMergedView);
   wrapKernel('ResizeNearestNeighborGrad', resizeNearestGrad);
   wrapKernel('MaxPoolGrad', maxPoolGrad);
-  useGemmConv3d(true);
+  useGemmConv3d(true, convSizes);
 }
 
 /** Patches on the backend instance, once it exists (after `tf.setBackend('webgpu')`). */

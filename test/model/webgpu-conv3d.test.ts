@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { planGemm, useGemmConv3d } from '../../lib/model/webgpu-conv3d.ts';
-import { randomTensor as T, startWebGpu, webgpuSuiteRuns, webgpuVsCpu } from './webgpu-gate.ts';
+import type { WgslProgram } from '../../lib/model/webgpu-kernels.ts';
+import { startWebGpu, randomTensor as T, webgpuSuiteRuns, webgpuVsCpu } from './webgpu-gate.ts';
 
 describe('tiling plan', () => {
   it('picks the n tile that holds the channels and fills 256 threads with 4x4 outputs each', () => {
@@ -55,17 +56,29 @@ describe.skipIf(!runs)('tiled conv3d kernels against the cpu backend', () => {
     return [y, dx!, df!];
   };
 
+  // Few shapes, each covering several paths: on lavapipe every new shader costs seconds to compile.
   const cases: [string, number[], number[], 'same' | 'valid'][] = [
-    ['3x3x3 same, 1 -> 5 channels (first layer), odd sizes', [1, 5, 7, 9, 1], [3, 3, 3, 1, 5], 'same'],
-    ['3x3x3 same, 4 -> 6 channels (brain input), batch 2', [2, 6, 5, 7, 4], [3, 3, 3, 4, 6], 'same'],
-    ['3x3x3 same, 6 -> 3 channels, batch 2', [2, 8, 9, 10, 6], [3, 3, 3, 6, 3], 'same'],
-    ['3x3x3 valid, 5 -> 7 channels', [1, 7, 6, 9, 5], [3, 3, 3, 5, 7], 'valid'],
-    ['1x1x1, 6 -> 1 channel (output layer)', [2, 5, 6, 7, 6], [1, 1, 1, 6, 1], 'same'],
-    ['1x1x1 valid, 3 -> 20 channels', [1, 4, 5, 6, 3], [1, 1, 1, 3, 20], 'valid'],
-    ['3x3x3 same, 20 -> 37 channels (a partly filled n tile of 64)', [1, 4, 5, 6, 20], [3, 3, 3, 20, 37], 'same'],
-    ['3x3x3 same, 2 -> 70 channels (two tiles of 64)', [1, 3, 4, 5, 2], [3, 3, 3, 2, 70], 'same'],
     // 2 x 9 x 10 x 11 = 1,980 voxels: the filter gradient's sum is split (7 slices) and summed again
-    ['3x3x3 same over 1,980 voxels (split filter-gradient sum)', [2, 9, 10, 11, 1], [3, 3, 3, 1, 3], 'same'],
+    [
+      '3x3x3 same, 1 -> 5 channels (first layer), odd sizes, split filter-gradient sum',
+      [2, 9, 10, 11, 1],
+      [3, 3, 3, 1, 5],
+      'same',
+    ],
+    [
+      '3x3x3 same, 4 -> 70 channels (brain input; two n tiles of 64), batch 2',
+      [2, 6, 5, 7, 4],
+      [3, 3, 3, 4, 70],
+      'same',
+    ],
+    [
+      '3x3x3 valid, 37 -> 7 channels (a partly filled n tile of 64 for the input gradient)',
+      [1, 7, 6, 9, 37],
+      [3, 3, 3, 37, 7],
+      'valid',
+    ],
+    ['1x1x1, 6 -> 1 channel (output layer), batch 2', [2, 5, 6, 7, 6], [1, 1, 1, 6, 1], 'same'],
+    ['1x1x1 valid, 3 -> 20 channels', [1, 4, 5, 6, 3], [1, 1, 1, 3, 20], 'valid'],
   ];
 
   for (const [name, xShape, fShape, pad] of cases) {
@@ -74,27 +87,54 @@ describe.skipIf(!runs)('tiled conv3d kernels against the cpu backend', () => {
     });
   }
 
-  it('the convolutions run as our shaders, and switching back restores tfjs kernels', async () => {
-    const shaders = () =>
-      Object.keys((tf.findBackend('webgpu') as unknown as { pipelineCache: object }).pipelineCache).filter(
-        (k) => k.startsWith('raunetConv3dGemm_'),
-      );
+  /** Shader keys of the programs the backend runs during fn. */
+  async function programsRun(fn: () => tf.Tensor[]): Promise<string[]> {
     await tf.setBackend('webgpu');
-    const before = shaders().length;
-    const run = async () => {
-      const outs = tf.tidy(() => convAndGrads([1, 3, 5, 4, 2], [3, 3, 3, 2, 3], 'same')());
+    const backend = tf.findBackend('webgpu') as unknown as {
+      runWebGPUProgram: (p: WgslProgram, ...r: unknown[]) => unknown;
+    };
+    const run = backend.runWebGPUProgram;
+    const keys: string[] = [];
+    backend.runWebGPUProgram = function (this: unknown, p, ...rest) {
+      keys.push(p.shaderKey);
+      return run.call(this, p, ...rest);
+    };
+    try {
+      const outs = tf.tidy(fn);
       await Promise.all(outs.map((t) => t.data()));
       tf.dispose(outs);
-    };
-    await run();
-    expect(shaders().length).toBe(before + 3); // forward, input gradient, filter gradient
+    } finally {
+      backend.runWebGPUProgram = run;
+    }
+    return keys;
+  }
+
+  it('sizes baked into the shaders (as on a GPU) give the same results', async () => {
+    useGemmConv3d(true, 'baked');
+    try {
+      const shape = convAndGrads([2, 9, 10, 11, 1], [3, 3, 3, 1, 5], 'same');
+      const keys = await programsRun(shape);
+      expect(
+        keys.filter((k) => k.startsWith('raunetConv3dGemm_dw_2_9_10_11_1_9_10_11_5_3_3_3_1_1_1_')),
+      ).toHaveLength(1);
+      expect(await webgpuVsCpu(shape)).toBeLessThan(TOL);
+    } finally {
+      useGemmConv3d(true, 'uniform');
+    }
+  });
+
+  it('the convolutions run as our shaders, and switching back restores tfjs kernels', async () => {
+    const ours = (keys: string[]) =>
+      keys.filter((k) => k.startsWith('raunetConv3dGemm_')).map((k) => k.split('_')[1]);
+    const fn = convAndGrads([1, 3, 5, 4, 2], [3, 3, 3, 2, 3], 'same'); // forward twice: y, and inside grads
+    expect(ours(await programsRun(fn)).sort()).toEqual(['dw', 'dx', 'fwd', 'fwd']);
     useGemmConv3d(false);
     try {
-      expect(await webgpuVsCpu(convAndGrads([1, 3, 5, 4, 2], [3, 3, 3, 2, 5], 'same'))).toBeLessThan(TOL);
-      await tf.setBackend('webgpu');
-      expect(shaders().length).toBe(before + 3); // new shape, no new shader of ours
+      expect(ours(await programsRun(fn))).toEqual([]);
+      expect(await webgpuVsCpu(fn)).toBeLessThan(TOL);
     } finally {
       useGemmConv3d(true);
     }
+    expect(ours(await programsRun(fn)).sort()).toEqual(['dw', 'dx', 'fwd', 'fwd']);
   });
 });
