@@ -160,6 +160,25 @@ const DIM_NAMES = [
 ] as const satisfies readonly (keyof ConvDims)[];
 
 /**
+ * Which 3D convolution kernels run: ours with sizes `baked` into each shader (on a GPU), ours with sizes
+ * as `uniform`s, or tfjs' own (`tfjs`).
+ */
+export type Conv3dKernels = SizeMode | 'tfjs';
+
+/**
+ * The default on an adapter: ours on a GPU; tfjs' on a software adapter, where ours measured slower
+ * (lavapipe, RA-UNet-II width 1/8, 2 x 64x64x32: 136 s per training step against 26 s; a CPU runs the
+ * integer index arithmetic of the gathers and the idle threads of part-filled tiles at full cost).
+ * `RAUNET_WEBGPU_CONV3D` (`tiled` or `tfjs`) overrides it.
+ */
+export function defaultConv3dKernels(software: boolean, override?: string): Conv3dKernels {
+  if (override === 'tfjs') return 'tfjs';
+  if (override === 'tiled') return software ? 'uniform' : 'baked';
+  if (override) throw new Error(`RAUNET_WEBGPU_CONV3D=${override}: expected tiled or tfjs`);
+  return software ? 'tfjs' : 'baked';
+}
+
+/**
  * How sizes enter a shader. `baked`: as WGSL literals, one pipeline per layer shape (divisions by
  * constants; what a GPU, which compiles in milliseconds, runs). `uniform`: read from uniforms, one
  * pipeline per tile configuration (lavapipe's LLVM takes seconds per shader: the networks' dozens of

@@ -5,10 +5,23 @@
  * tiling plan against hand-derived values.
  */
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { planGemm, useGemmConv3d } from '../../lib/model/webgpu-conv3d.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConv3dKernels, planGemm, useGemmConv3d } from '../../lib/model/webgpu-conv3d.ts';
 import type { WgslProgram } from '../../lib/model/webgpu-kernels.ts';
 import { startWebGpu, randomTensor as T, webgpuSuiteRuns, webgpuVsCpu } from './webgpu-gate.ts';
+
+describe('which 3D convolution kernels run', () => {
+  it('ours with baked sizes on a GPU, tfjs on a software adapter, unless RAUNET_WEBGPU_CONV3D says', () => {
+    expect(defaultConv3dKernels(false)).toBe('baked');
+    expect(defaultConv3dKernels(true)).toBe('tfjs');
+    expect(defaultConv3dKernels(true, 'tiled')).toBe('uniform');
+    expect(defaultConv3dKernels(false, 'tiled')).toBe('baked');
+    expect(defaultConv3dKernels(false, 'tfjs')).toBe('tfjs');
+    expect(() => defaultConv3dKernels(false, 'fast')).toThrow(
+      /RAUNET_WEBGPU_CONV3D=fast: expected tiled or tfjs/,
+    );
+  });
+});
 
 describe('tiling plan', () => {
   it('picks the n tile that holds the channels and fills 256 threads with 4x4 outputs each', () => {
@@ -41,7 +54,12 @@ describe('tiling plan', () => {
 const runs = await webgpuSuiteRuns('webgpu conv3d kernels');
 
 describe.skipIf(!runs)('tiled conv3d kernels against the cpu backend', () => {
-  beforeAll(startWebGpu);
+  // On a software adapter the backend keeps tfjs' kernels by default (ours are slower on a CPU): ours here.
+  beforeAll(async () => {
+    await startWebGpu();
+    useGemmConv3d(true, 'uniform');
+  });
+  afterAll(() => useGemmConv3d(false));
   const TOL = 1e-4;
 
   /** Forward output and both gradients of sum(conv3d(x, f) * w), w a fixed random weighting. */
@@ -133,7 +151,7 @@ describe.skipIf(!runs)('tiled conv3d kernels against the cpu backend', () => {
       expect(ours(await programsRun(fn))).toEqual([]);
       expect(await webgpuVsCpu(fn)).toBeLessThan(TOL);
     } finally {
-      useGemmConv3d(true);
+      useGemmConv3d(true, 'uniform');
     }
     expect(ours(await programsRun(fn)).sort()).toEqual(['dw', 'dx', 'fwd', 'fwd']);
   });
