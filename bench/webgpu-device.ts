@@ -126,7 +126,7 @@ const convCases: [number[], number[], 'same' | 'valid'][] = [
   [[2, 6, 5, 7, 4], [3, 3, 3, 4, 70], 'same'],
   [[1, 7, 6, 9, 37], [3, 3, 3, 37, 7], 'valid'],
   [[2, 5, 6, 7, 6], [1, 1, 1, 6, 1], 'same'],
-  [[1, 16, 24, 24, 32], [3, 3, 3, 32, 64], 'same'],
+  [[1, 8, 12, 12, 32], [3, 3, 3, 32, 64], 'same'], // small: the cpu reference is single-threaded JS
 ];
 const convParity: Record<string, unknown>[] = [];
 results.convParity = convParity;
