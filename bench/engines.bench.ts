@@ -12,6 +12,10 @@
  * tfjs runs on the backend `initBackend` picks (`RAUNET_BACKEND` overrides). The tfjs times are kept for
  * the model bench, which reports them instead of repeating the passes.
  *
+ * When a WebGPU adapter exists and tfjs runs elsewhere, tfjs on `webgpu` gets its own rows too (on a
+ * software adapter such as lavapipe, a CPU: the 3D stand-in is 32x32 in-plane there, scaled the same way;
+ * the row names the adapter). `BENCH_ENGINE_WEBGPU=0` leaves them out.
+ *
  * `BENCH_ENGINE_CASES=raunet1:64x64,raunet2:64x64x32` replaces the paper sizes (sizes x by y (by z)),
  * e.g. to try the bench quickly; the rows say whether a size is one of the paper's.
  */
@@ -20,6 +24,7 @@ import { type BenchResult, benchForward, parseSize } from '../lib/inference/benc
 import type { EngineKind } from '../lib/inference/engine.ts';
 import { ARCHS, type ArchName, isArchName } from '../lib/model/archs.ts';
 import { initBackend } from '../lib/model/backend.ts';
+import { type AdapterReport, ensureNavigatorGpu, formatAdapter } from '../lib/model/webgpu-adapter.ts';
 import type { BenchRow } from './index.ts';
 import { peakRssMiB, resetPeakRss } from './memory.ts';
 import { rememberTfjsForward } from './tfjs-forward-record.ts';
@@ -71,11 +76,28 @@ function planFor(engine: EngineKind, c: Case): Plan {
 const STAND_IN_SIDE = 64;
 
 /** The size tfjs is timed at for `c` (null: `c` itself), unless RAUNET_BENCH_FULL=1. */
-export function standInSize(c: Case, full = process.env.RAUNET_BENCH_FULL === '1'): number[] | null {
+export function standInSize(
+  c: Case,
+  full = process.env.RAUNET_BENCH_FULL === '1',
+  side = STAND_IN_SIDE,
+): number[] | null {
   if (full || c.size.length !== 3) return null;
   const [x, y, z] = c.size as [number, number, number];
-  if (x <= STAND_IN_SIDE && y <= STAND_IN_SIDE) return null;
-  return [Math.min(x, STAND_IN_SIDE), Math.min(y, STAND_IN_SIDE), z];
+  if (x <= side && y <= side) return null;
+  return [Math.min(x, side), Math.min(y, side), z];
+}
+
+/** In-plane side of the stand-in on a software WebGPU adapter (lavapipe: minutes per 64x64x32 pass). */
+const SOFTWARE_WEBGPU_SIDE = 32;
+
+/** The WebGPU adapter tfjs could use, or null (none, or BENCH_ENGINE_WEBGPU=0). */
+async function webgpuAdapter(): Promise<AdapterReport | null> {
+  if (process.env.BENCH_ENGINE_WEBGPU === '0') return null;
+  try {
+    return await ensureNavigatorGpu();
+  } catch {
+    return null;
+  }
 }
 
 const voxels = (size: readonly number[]) => size.reduce((a, b) => a * b, 1);
@@ -108,6 +130,7 @@ export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   // stand-in tfjs passes, shared by the cases that need the same one
   const standIns = new Map<string, Awaited<ReturnType<typeof measure>>>();
+  const adapter = await webgpuAdapter();
   for (const c of cases) {
     const what = `${c.arch} ${c.size.join('x')}`;
     const paper = PAPER_CASES.some((p) => p.arch === c.arch && p.size.join('x') === c.size.join('x'));
@@ -115,7 +138,8 @@ export async function run(): Promise<BenchRow[]> {
     const onnx = await measure(c, 'onnx');
     /** tfjs on `backend` (default the fastest): measured, or estimated from the stand-in size. */
     const tfjsPass = async (backend?: string) => {
-      const small = standInSize(c);
+      const side = backend === 'webgpu' && adapter?.software ? SOFTWARE_WEBGPU_SIDE : STAND_IN_SIDE;
+      const small = standInSize(c, undefined, side);
       if (!small) {
         const m = await measure(c, 'tfjs', backend);
         return { m, how: describePlan(m.plan) };
@@ -149,6 +173,17 @@ export async function run(): Promise<BenchRow[]> {
         peakMiB: m.peak,
         note: `${note}; ${sizeNote}`,
       });
+    }
+    if (adapter && tfjs.result.backend !== 'webgpu') {
+      const gpu = await tfjsPass('webgpu');
+      rows.push({
+        what: `${what} forward, tfjs (webgpu)`,
+        value: gpu.m.result.forward_s,
+        unit: 's',
+        peakMiB: gpu.m.peak,
+        note: `${formatAdapter(adapter)}; ${gpu.how}; ${sizeNote}`,
+      });
+      await initBackend(tfjs.result.backend, () => {});
     }
     rows.push({
       what: `${what} speed-up onnx vs tfjs (${tfjs.result.backend})`,

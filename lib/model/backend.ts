@@ -92,7 +92,8 @@ async function activateWebGpu(autoSelected: boolean, requireGpu: boolean): Promi
   }
   await import('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' now that navigator.gpu exists
   const { installWebGpuKernelPatches, patchWebGpuBackendInstance } = await import('./webgpu-kernels.ts');
-  installWebGpuKernelPatches();
+  const { defaultConv3dKernels } = await import('./webgpu-conv3d.ts');
+  installWebGpuKernelPatches(defaultConv3dKernels(found.software, process.env.RAUNET_WEBGPU_CONV3D));
   if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend failed to initialise');
   patchWebGpuBackendInstance();
   adapter = found;

@@ -16,10 +16,13 @@
  *  - `MaxPoolGrad` (2D) sends the gradient of a window with tied maxima (zeros after a ReLU) to another
  *    element than the cpu backend and TensorFlow (the first maximum): replaced by a WGSL kernel of ours
  *    with that rule. (The 3D kernel already follows it.)
+ *  - `Conv3D` and its two gradients are direct loops, far too slow for training on a GPU: replaced there
+ *    by tiled matrix products of ours (lib/model/webgpu-conv3d.ts).
  *  - Synchronous reads (`dataSync`) need an OffscreenCanvas, which Node lacks: they fail with a message
  *    that says to use `await tensor.data()` instead of `OffscreenCanvas is not defined`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { type Conv3dKernels, useGemmConv3d } from './webgpu-conv3d.ts';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
 type Info = tf.TensorInfo;
@@ -411,12 +414,17 @@ function guardSyncReads(backend: WebGpuBackend): void {
   flagged[PATCHED] = true;
 }
 
-/** Install the patches on the registered webgpu kernels (idempotent). */
-export function installWebGpuKernelPatches(): void {
+/**
+ * Install the patches on the registered webgpu kernels (idempotent). `conv3d`: which 3D convolution
+ * kernels (see defaultConv3dKernels).
+ */
+export function installWebGpuKernelPatches(conv3d: Conv3dKernels = 'baked'): void {
   for (const name of BINARY_KERNELS) wrapKernel(name, binaryOnMergedView);
   wrapKernel('PadV2', padOnMergedView);
   wrapKernel('ResizeNearestNeighborGrad', resizeNearestGrad);
   wrapKernel('MaxPoolGrad', maxPoolGrad);
+  if (conv3d === 'tfjs') useGemmConv3d(false);
+  else useGemmConv3d(true, conv3d);
 }
 
 /** Patches on the backend instance, once it exists (after `tf.setBackend('webgpu')`). */

@@ -8,6 +8,9 @@ describe('engines bench sizes', () => {
     expect(standInSize({ arch: 'raunet2', size: [224, 224, 32] }, true)).toBeNull();
     expect(standInSize({ arch: 'raunet2', size: [64, 64, 32] }, false)).toBeNull();
     expect(standInSize({ arch: 'raunet1', size: [256, 256] }, false)).toBeNull();
+    // the smaller stand-in of a software WebGPU adapter
+    expect(standInSize({ arch: 'raunet2', size: [128, 128, 32] }, false, 32)).toEqual([32, 32, 32]);
+    expect(standInSize({ arch: 'raunet2', size: [32, 32, 32] }, false, 32)).toBeNull();
   });
 
   it('parses BENCH_ENGINE_CASES and names a bad item', () => {
