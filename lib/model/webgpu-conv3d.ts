@@ -166,16 +166,18 @@ const DIM_NAMES = [
 export type Conv3dKernels = SizeMode | 'tfjs';
 
 /**
- * The default on an adapter: ours on a GPU; tfjs' on a software adapter, where ours measured slower
- * (lavapipe, RA-UNet-II width 1/8, 2 x 64x64x32: 136 s per training step against 26 s; a CPU runs the
- * integer index arithmetic of the gathers and the idle threads of part-filled tiles at full cost).
- * `RAUNET_WEBGPU_CONV3D` (`tiled` or `tfjs`) overrides it.
+ * The default on an adapter: tfjs' kernels everywhere until ours have been measured on a GPU. On lavapipe
+ * ours measured slower (RA-UNet-II width 1/8, 2 x 64x64x32: 136 s per training step against 26 s; a CPU
+ * runs the gathers' integer index arithmetic and the idle threads of part-filled tiles at full cost), and
+ * on a GPU they are checked for parity only on a software adapter, which runs a workgroup's invocations in
+ * a way that could hide a missing barrier; `bench/webgpu-device.ts` measures both on the GPU first.
+ * `RAUNET_WEBGPU_CONV3D=tiled` opts in (sizes baked into each shader on a GPU, as uniforms on a software
+ * adapter), `=tfjs` states the default.
  */
 export function defaultConv3dKernels(software: boolean, override?: string): Conv3dKernels {
-  if (override === 'tfjs') return 'tfjs';
+  if (override === 'tfjs' || override === undefined || override === '') return 'tfjs';
   if (override === 'tiled') return software ? 'uniform' : 'baked';
-  if (override) throw new Error(`RAUNET_WEBGPU_CONV3D=${override}: expected tiled or tfjs`);
-  return software ? 'tfjs' : 'baked';
+  throw new Error(`RAUNET_WEBGPU_CONV3D=${override}: expected tiled or tfjs`);
 }
 
 /**

@@ -11,9 +11,10 @@ import type { WgslProgram } from '../../lib/model/webgpu-kernels.ts';
 import { startWebGpu, randomTensor as T, webgpuSuiteRuns, webgpuVsCpu } from './webgpu-gate.ts';
 
 describe('which 3D convolution kernels run', () => {
-  it('ours with baked sizes on a GPU, tfjs on a software adapter, unless RAUNET_WEBGPU_CONV3D says', () => {
-    expect(defaultConv3dKernels(false)).toBe('baked');
+  it('tfjs by default (ours unmeasured on a GPU); RAUNET_WEBGPU_CONV3D=tiled opts in', () => {
+    expect(defaultConv3dKernels(false)).toBe('tfjs');
     expect(defaultConv3dKernels(true)).toBe('tfjs');
+    expect(defaultConv3dKernels(false, '')).toBe('tfjs');
     expect(defaultConv3dKernels(true, 'tiled')).toBe('uniform');
     expect(defaultConv3dKernels(false, 'tiled')).toBe('baked');
     expect(defaultConv3dKernels(false, 'tfjs')).toBe('tfjs');
