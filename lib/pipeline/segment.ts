@@ -86,6 +86,11 @@ export interface SegmentOptions {
   tta?: boolean;
   /** Override the patch (or slice) sizes read from the manifests, [x, y, z] / [x, y]. */
   patches?: { localize?: [number, number]; liver?: Vec3; tumor?: Vec3 };
+  /**
+   * Stage 3 runs only the windows that hold liver voxels (default true; exact, see `segmentTumor`). False
+   * runs every window of the liver VOI, as before, e.g. to compare or to save a full tumor probability map.
+   */
+  skipWindowsWithoutLiver?: boolean;
   /** Keep the blended probability maps of stages 2 and 3 (on their regions) in the result. */
   saveProbabilities?: boolean;
   /** Progress of each stage, in forward passes. */
@@ -249,6 +254,7 @@ export async function segmentCt(
       patch: tumorPatch,
       threshold: th.tumor,
       batchSize: bs.tumor,
+      skipWindowsWithoutLiver: opts.skipWindowsWithoutLiver,
       onProgress: progress('tumor'),
       onProbability: opts.saveProbabilities
         ? (p, b) => (probabilities.tumor = regionVolume(ct, p, b))

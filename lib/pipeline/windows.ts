@@ -103,6 +103,25 @@ export function extractPatch(
 }
 
 /**
+ * Whether the block of `mask` (dims `[x, y, z]`) that starts at `start` and has size `size` (`[x, y, z]`,
+ * clipped to the mask) holds a nonzero voxel. Sliding-window stages use it to skip windows that cannot
+ * change their result.
+ */
+export function blockHasVoxel(mask: Uint8Array, dims: Vec3, start: Vec3, size: Vec3): boolean {
+  const [dx, dy, dz] = dims;
+  const x1 = Math.min(dx, start[0] + size[0]);
+  const y1 = Math.min(dy, start[1] + size[1]);
+  const z1 = Math.min(dz, start[2] + size[2]);
+  for (let z = start[2]; z < z1; z++) {
+    for (let y = start[1]; y < y1; y++) {
+      const row = dx * (y + dy * z);
+      for (let x = start[0]; x < x1; x++) if (mask[row + x]) return true;
+    }
+  }
+  return false;
+}
+
+/**
  * Accumulates patch probabilities into a weighted sum over a region (usually the VOI) of dims `[x, y, z]`.
  * Patches may stick out of the region (padded windows): the outside part is ignored.
  * Memory: two Float32Arrays of the region's size.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BlendAccumulator,
+  blockHasVoxel,
   extractPatch,
   flipBatch,
   gaussianImportance,
@@ -109,6 +110,21 @@ describe('extractPatch', () => {
     const out2 = new Float32Array(4);
     extractPatch(src, dims, [1, 0, 1], [2, 2, 1], out2);
     expect(Array.from(out2)).toEqual([8, 9, 11, 12]);
+  });
+});
+
+describe('blockHasVoxel', () => {
+  it('sees a single voxel only from the blocks that contain it, clipping blocks to the mask', () => {
+    const dims: Vec3 = [5, 4, 3];
+    const mask = new Uint8Array(60);
+    mask[4 + 5 * (3 + 4 * 2)] = 1; // the far corner (4, 3, 2)
+    expect(blockHasVoxel(mask, dims, [4, 3, 2], [1, 1, 1])).toBe(true);
+    expect(blockHasVoxel(mask, dims, [3, 2, 1], [8, 8, 8])).toBe(true); // sticks out of the mask
+    expect(blockHasVoxel(mask, dims, [0, 0, 0], [4, 4, 3])).toBe(false); // x stops at 3
+    expect(blockHasVoxel(mask, dims, [0, 0, 0], [5, 3, 3])).toBe(false); // y stops at 2
+    expect(blockHasVoxel(mask, dims, [0, 0, 0], [5, 4, 2])).toBe(false); // z stops at 1
+    expect(blockHasVoxel(mask, dims, [0, 0, 0], [5, 4, 3])).toBe(true);
+    expect(blockHasVoxel(new Uint8Array(60), dims, [0, 0, 0], [5, 4, 3])).toBe(false);
   });
 });
 
