@@ -19,6 +19,7 @@ import {
   BlendAccumulator,
   type BlendMode,
   blockHasVoxel,
+  evenWindowStarts,
   extractPatch,
   predictEnsemble,
   slidingWindowStarts,
@@ -35,6 +36,12 @@ export interface StageOptions {
   threshold?: number;
   /** Fractional overlap of neighbouring windows, 0 <= overlap < 1 (default 0.5). */
   overlap?: number;
+  /**
+   * Stages 2 and 3: place the fewest windows whose neighbours overlap by at least this fraction, evenly
+   * (`evenWindowStarts`), instead of stepping by `window * (1 - overlap)`. Opt-in: not exact (voxels blend
+   * other windows), measured in docs/inference.md.
+   */
+  minOverlap?: number;
   /** Slices (stage 1) or patches (stages 2, 3) per forward pass (defaults 8 and 1). */
   batchSize?: number;
   /** How overlapping windows are combined (default 'gaussian'). */
@@ -181,9 +188,13 @@ export async function slidingWindowPredict(
 ): Promise<Float32Array> {
   const { overlap } = checkCommon(opts);
   const batch = opts.batchSize ?? 1;
-  const xs = slidingWindowStarts(dims[0], patch[0], overlap);
-  const ys = slidingWindowStarts(dims[1], patch[1], overlap);
-  const zs = slidingWindowStarts(dims[2], patch[2], overlap);
+  const place = (a: number) =>
+    opts.minOverlap === undefined
+      ? slidingWindowStarts(dims[a], patch[a], overlap)
+      : evenWindowStarts(dims[a], patch[a], opts.minOverlap);
+  const xs = place(0);
+  const ys = place(1);
+  const zs = place(2);
   const only = opts.onlyWindowsTouching;
   if (only && only.length !== dims[0] * dims[1] * dims[2]) {
     throw new RangeError('the window mask is not on the volume grid');

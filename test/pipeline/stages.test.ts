@@ -81,6 +81,15 @@ describe('stage 2: segmentLiver', () => {
     expect(eng.calls).toEqual(Array(4).fill([1, 16, 37, 43, 1]));
   });
 
+  it('places the fewest windows with minOverlap (3 instead of 4 here), same liver', async () => {
+    const { ct, truth } = scene();
+    const eng = liverEngine();
+    const liver = await segmentLiver(ct, box, [eng], { patch: [43, 37, 16], minOverlap: 0.25 });
+    expect(Array.from(liver)).toEqual(Array.from(liverTruth(truth.data)));
+    // 38 slices, window 16: span 22, step at most 12 -> 3 windows at 0, 11, 22
+    expect(eng.calls).toEqual(Array(3).fill([1, 16, 37, 43, 1]));
+  });
+
   it('pads a box with fewer slices than the window', async () => {
     const { ct, truth } = scene();
     const eng = liverEngine();
