@@ -1,7 +1,7 @@
 /**
  * The CPU speed targets of issue 16 beside the machine's matrix-multiply rate, all in one run so that the
  * ratios hold on a shared or loaded machine: a single-precision GEMM row (a chain of 2048 x 2048 MatMuls
- * through ONNX Runtime with the engine's session settings, timed before and after the networks), then
+ * through ONNX Runtime with the engine's session settings, timed right before and after each network), then
  * ONNX forward passes of full-width random RA-UNets at the paper's sizes, each with its convolution
  * GFLOP, achieved GFLOP/s and that rate as a fraction of the GEMM rate.
  *
@@ -50,42 +50,63 @@ export function networkGflop(arch: ArchName, size: readonly number[]): number {
   }
 }
 
+/** GEMM rates before and after a measurement further apart than this ratio mark its row as unsteady. */
+const UNSTEADY = 1.25;
+
 export async function run(): Promise<BenchRow[]> {
   const threads = Number(process.env.BENCH_GEMM_THREADS ?? availableParallelism());
-  const before = await measureGemmRate({ threads });
-  log(`GEMM ${before.gflops.toFixed(1)} GFLOP/s`);
-  const timed: Array<{ c: Target; seconds: number; gflop: number; peak: number }> = [];
+  const rows: BenchRow[] = [];
+  const gemmRates: number[] = [];
+  const timed: Array<{ c: Target; seconds: number; gflop: number; peak: number; note: string }> = [];
+  // Each network is bracketed by its own GEMM measurements: on a shared machine the load changes within
+  // minutes, and a ratio is only meaningful against the rate of the same moment.
   for (const c of CASES) {
+    const before = await measureGemmRate({ threads });
     resetPeakRss();
     const [r] = await benchForward({ arch: c.arch, size: c.size, engines: ['onnx'], threads });
+    const peak = peakRssMiB();
+    const after = await measureGemmRate({ threads });
+    gemmRates.push(before.gflops, after.gflops);
+    const seconds = r!.forward_s;
     const gflop = networkGflop(c.arch, c.size);
-    timed.push({ c, seconds: r!.forward_s, gflop, peak: peakRssMiB() });
-    log(`${c.arch} ${c.size.join('x')}: ${r!.forward_s.toFixed(3)} s (${gflop.toFixed(1)} GFLOP)`);
-  }
-  const after = await measureGemmRate({ threads });
-  const gemm = (before.gflops + after.gflops) / 2;
-  const rows: BenchRow[] = [
-    {
-      what: `GEMM rate, fp32 ${before.n}x${before.n} MatMul (ONNX Runtime CPU)`,
-      value: gemm,
-      unit: 'GFLOP/s',
-      note: `${threads} threads; ${before.gflops.toFixed(1)} before and ${after.gflops.toFixed(1)} after the networks`,
-    },
-  ];
-  for (const { c, seconds, gflop, peak } of timed) {
+    const gemm = (before.gflops + after.gflops) / 2;
     const rate = gflop / seconds;
     const fraction = rate / gemm;
+    const spread = Math.max(before.gflops, after.gflops) / Math.min(before.gflops, after.gflops);
+    const steadiness = spread > UNSTEADY ? '; UNSTEADY load (GEMM moved by more than 25%)' : '';
+    log(
+      `${c.arch} ${c.size.join('x')}: ${seconds.toFixed(3)} s, GEMM ${before.gflops.toFixed(1)} / ${after.gflops.toFixed(1)}`,
+    );
+    timed.push({
+      c,
+      seconds,
+      gflop,
+      peak,
+      note: `${gflop.toFixed(1)} GFLOP, ${rate.toFixed(1)} GFLOP/s = ${fraction.toFixed(2)} of GEMM (${before.gflops.toFixed(1)} before, ${after.gflops.toFixed(1)} after)${steadiness}`,
+    });
+  }
+  const best = Math.max(...gemmRates);
+  rows.push({
+    what: `GEMM rate, fp32 2048x2048 MatMul (ONNX Runtime CPU), best of run`,
+    value: best,
+    unit: 'GFLOP/s',
+    note: `${threads} threads; measured before and after each network: ${gemmRates.map((g) => g.toFixed(1)).join(', ')}`,
+  });
+  // The verdict is against the best GEMM rate of the run, the closest to the idle machine: a loaded
+  // moment can only lower it and lengthen the pass, so the verdict errs on the side of MISSED.
+  for (const { c, seconds, gflop, peak, note } of timed) {
+    const ofBest = gflop / seconds / best;
     let target = '';
     if (c.seconds !== null) {
       const needed = gflop / c.seconds / ISSUE_GEMM_GFLOPS;
-      target = `; target <= ${c.seconds} s on a ${ISSUE_GEMM_GFLOPS} GFLOP/s machine = ${needed.toFixed(2)} of GEMM: ${fraction >= needed ? 'met' : 'MISSED'}`;
+      target = `; target <= ${c.seconds} s on a ${ISSUE_GEMM_GFLOPS} GFLOP/s machine = ${needed.toFixed(2)} of GEMM: ${ofBest >= needed ? 'met' : 'MISSED'}`;
     }
     rows.push({
       what: `${c.arch} ${c.size.join('x')} forward, onnx-cpu`,
       value: seconds,
       unit: 's',
       peakMiB: peak,
-      note: `${gflop.toFixed(1)} GFLOP, ${rate.toFixed(1)} GFLOP/s = ${fraction.toFixed(2)} of GEMM${target}`,
+      note: `${ofBest.toFixed(2)} of the best GEMM rate; ${note}${target}`,
     });
   }
   return rows;
