@@ -20,9 +20,9 @@
  * Nearest up-sampling by integer factors is a repeat of every voxel. In 3D it is exported by default as
  * Unsqueeze (a length-1 axis after each spatial axis) -> Expand (that axis to the factor) -> Reshape (merge
  * each pair): a broadcast copy, which ONNX Runtime's CPU provider runs in less time than its generic
- * rank-5 nearest `Resize` (issue 16: ~10% less CPU for RA-UNet-II; docs/inference.md). In 2D, `Resize`
- * has a fast path and stays (the Expand form cost RA-UNet-I ~40% more). `upsampling: 'expand' | 'resize'`
- * forces one form. Both give bitwise the same values.
+ * rank-5 nearest `Resize`, which also runs on one thread (issue 16: a RA-UNet-II pass ~20% faster;
+ * docs/inference.md). In 2D, `Resize` is as fast in wall time and cheaper in CPU, so it stays.
+ * `upsampling: 'expand' | 'resize'` forces one form. Both give bitwise the same values.
  */
 import type * as tf from '@tensorflow/tfjs';
 import {
