@@ -54,6 +54,11 @@ function openSession(model: string | Uint8Array, o: ort.InferenceSession.Session
     : ort.InferenceSession.create(model, o);
 }
 
+/** The CPU session settings of the engine (also what the GEMM-rate bench runs its MatMuls with). */
+export function cpuSessionOptions(threads?: number): ort.InferenceSession.SessionOptions {
+  return sessionOptions(['cpu'], threads);
+}
+
 function sessionOptions(providers: string[], threads?: number): ort.InferenceSession.SessionOptions {
   const o: ort.InferenceSession.SessionOptions = {
     executionProviders: providers,

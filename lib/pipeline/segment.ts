@@ -80,12 +80,19 @@ export interface SegmentOptions {
   thresholds?: Partial<Record<StageName, number>>;
   /** Window overlap of stages 2 and 3 (default 0.5). */
   overlap?: number;
+  /** Stages 2 and 3: fewest evenly placed windows overlapping by at least this fraction (opt-in, see stages.ts). */
+  minOverlap?: number;
   /** Slices per forward pass in stage 1 (default 8), patches per pass in stages 2 and 3 (default 1). */
   batchSizes?: Partial<Record<StageName, number>>;
   blend?: BlendMode;
   tta?: boolean;
   /** Override the patch (or slice) sizes read from the manifests, [x, y, z] / [x, y]. */
   patches?: { localize?: [number, number]; liver?: Vec3; tumor?: Vec3 };
+  /**
+   * Stage 3 runs only the windows that hold liver voxels (default true; exact, see `segmentTumor`). False
+   * runs every window of the liver VOI, as before, e.g. to compare or to save a full tumor probability map.
+   */
+  skipWindowsWithoutLiver?: boolean;
   /** Keep the blended probability maps of stages 2 and 3 (on their regions) in the result. */
   saveProbabilities?: boolean;
   /** Progress of each stage, in forward passes. */
@@ -203,6 +210,7 @@ export async function segmentCt(
   const liverPatch = (opts.patches?.liver ?? manifestPatch(models.liver, 'liver')) as Vec3;
   const tumorPatch = (opts.patches?.tumor ?? manifestPatch(models.tumor, 'tumor')) as Vec3;
   const common = { overlap: opts.overlap, blend: opts.blend, tta: opts.tta };
+  const placement = { minOverlap: opts.minOverlap };
   const progress = (s: StageName) => (d: number, t: number) => opts.onProgress?.(s, d, t);
   const probabilities: SegmentationResult['probabilities'] = {};
 
@@ -232,6 +240,7 @@ export async function segmentCt(
     opts.onStage?.('liver');
     labels = await segmentLiver(ct, box, engines('liver'), {
       ...common,
+      ...placement,
       normalizedRegion,
       patch: liverPatch,
       threshold: th.liver,
@@ -245,10 +254,12 @@ export async function segmentCt(
     opts.onStage?.('tumor');
     const tumor = await segmentTumor(ct, labels, engines('tumor'), {
       ...common,
+      ...placement,
       normalizedRegion,
       patch: tumorPatch,
       threshold: th.tumor,
       batchSize: bs.tumor,
+      skipWindowsWithoutLiver: opts.skipWindowsWithoutLiver,
       onProgress: progress('tumor'),
       onProbability: opts.saveProbabilities
         ? (p, b) => (probabilities.tumor = regionVolume(ct, p, b))

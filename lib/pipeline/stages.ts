@@ -18,6 +18,8 @@ import type { Vec3, Volume } from '../volume/volume.ts';
 import {
   BlendAccumulator,
   type BlendMode,
+  blockHasVoxel,
+  evenWindowStarts,
   extractPatch,
   predictEnsemble,
   slidingWindowStarts,
@@ -34,6 +36,12 @@ export interface StageOptions {
   threshold?: number;
   /** Fractional overlap of neighbouring windows, 0 <= overlap < 1 (default 0.5). */
   overlap?: number;
+  /**
+   * Stages 2 and 3: place the fewest windows whose neighbours overlap by at least this fraction, evenly
+   * (`evenWindowStarts`), instead of stepping by `window * (1 - overlap)`. Opt-in: not exact (voxels blend
+   * other windows), measured in docs/inference.md.
+   */
+  minOverlap?: number;
   /** Slices (stage 1) or patches (stages 2, 3) per forward pass (defaults 8 and 1). */
   batchSize?: number;
   /** How overlapping windows are combined (default 'gaussian'). */
@@ -68,6 +76,19 @@ export interface PatchStageOptions extends StageOptions {
 export interface TumorOptions extends PatchStageOptions {
   /** Voxels added around the liver for the tumor VOI (default 10). */
   margin?: number;
+  /**
+   * Run only the windows that hold at least one liver voxel (default true). Exact: tumor is kept inside
+   * the liver only, and every window covering a liver voxel holds one, so each liver voxel blends the
+   * same windows in the same order. Only the saved probability map (`onProbability`) changes: 0 where no
+   * window ran.
+   */
+  skipWindowsWithoutLiver?: boolean;
+}
+
+/** What `slidingWindowPredict` needs beyond the common stage options. */
+export interface SlidingWindowOptions extends StageOptions {
+  /** A mask on the volume's grid: windows without a nonzero voxel of it are not run (their voxels blend to 0). */
+  onlyWindowsTouching?: Uint8Array;
 }
 
 function normalizedOf(ct: Volume, opts: StageOptions): Float32Array {
@@ -163,15 +184,28 @@ export async function slidingWindowPredict(
   dims: Vec3,
   patch: Vec3,
   engines: readonly InferenceEngine[],
-  opts: StageOptions = {},
+  opts: SlidingWindowOptions = {},
 ): Promise<Float32Array> {
   const { overlap } = checkCommon(opts);
   const batch = opts.batchSize ?? 1;
-  const xs = slidingWindowStarts(dims[0], patch[0], overlap);
-  const ys = slidingWindowStarts(dims[1], patch[1], overlap);
-  const zs = slidingWindowStarts(dims[2], patch[2], overlap);
+  const place = (a: number) =>
+    opts.minOverlap === undefined
+      ? slidingWindowStarts(dims[a], patch[a], overlap)
+      : evenWindowStarts(dims[a], patch[a], opts.minOverlap);
+  const xs = place(0);
+  const ys = place(1);
+  const zs = place(2);
+  const only = opts.onlyWindowsTouching;
+  if (only && only.length !== dims[0] * dims[1] * dims[2]) {
+    throw new RangeError('the window mask is not on the volume grid');
+  }
   const starts: Vec3[] = [];
-  for (const z of zs) for (const y of ys) for (const x of xs) starts.push([x, y, z]);
+  for (const z of zs)
+    for (const y of ys)
+      for (const x of xs) {
+        const start: Vec3 = [x, y, z];
+        if (!only || blockHasVoxel(only, dims, start, patch)) starts.push(start);
+      }
   const acc = new BlendAccumulator(dims, patch, opts.blend ?? 'gaussian');
   const per = patch[0] * patch[1] * patch[2];
   for (let b0 = 0; b0 < starts.length; b0 += batch) {
@@ -252,9 +286,13 @@ export async function segmentTumor(
   }
   const bd = boxSize(box);
   const crop = normalizedCrop(ct, box, opts);
-  const prob = await slidingWindowPredict(crop, bd, patch, engines, opts);
-  opts.onProbability?.(prob, box);
   const inLiver = cropArray(liver, ct.dims, box) as Uint8Array;
+  const skip = opts.skipWindowsWithoutLiver ?? true;
+  const prob = await slidingWindowPredict(crop, bd, patch, engines, {
+    ...opts,
+    onlyWindowsTouching: skip ? inLiver : undefined,
+  });
+  opts.onProbability?.(prob, box);
   const tumor = thresholdInto(prob, threshold);
   for (let i = 0; i < tumor.length; i++) if (!inLiver[i]) tumor[i] = 0;
   pasteInto(full, ct.dims, tumor, box);

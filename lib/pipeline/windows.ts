@@ -30,6 +30,28 @@ export function slidingWindowStarts(length: number, window: number, overlap: num
   return starts;
 }
 
+/**
+ * Start positions of the fewest windows of size `window` that cover `[0, length)` with neighbours
+ * overlapping by at least `minOverlap * window` voxels, spread evenly: n = ceil((length - window) /
+ * (window * (1 - minOverlap))) + 1 windows at round(i * (length - window) / (n - 1)). The first starts at 0
+ * and the last ends at `length`; one window at 0 when `length <= window` (the caller pads). Fewer windows
+ * than `slidingWindowStarts` with the same overlap whenever that one's snapped last window overlaps its
+ * neighbour by more than it needs to (issue 16: choosing the overlap from window and volume size).
+ */
+export function evenWindowStarts(length: number, window: number, minOverlap: number): number[] {
+  if (!Number.isInteger(length) || length < 1) throw new RangeError(`length must be a positive integer`);
+  if (!Number.isInteger(window) || window < 1) throw new RangeError(`window must be a positive integer`);
+  if (!(minOverlap >= 0 && minOverlap < 1)) {
+    throw new RangeError(`minimum overlap must be in [0, 1), got ${minOverlap}`);
+  }
+  if (length <= window) return [0];
+  const span = length - window;
+  // largest step that keeps the overlap (at least 1 voxel of progress per window)
+  const maxStep = Math.max(1, Math.floor(window * (1 - minOverlap)));
+  const n = Math.ceil(span / maxStep) + 1;
+  return Array.from({ length: n }, (_, i) => Math.round((i * span) / (n - 1)));
+}
+
 /** Smallest weight of the importance map, relative to its peak of 1 (keeps every voxel's weight > 0). */
 export const MIN_IMPORTANCE = 1e-3;
 
@@ -100,6 +122,25 @@ export function extractPatch(
       if (nx < sx) out.fill(pad, o + nx, o + sx);
     }
   }
+}
+
+/**
+ * Whether the block of `mask` (dims `[x, y, z]`) that starts at `start` and has size `size` (`[x, y, z]`,
+ * clipped to the mask) holds a nonzero voxel. Sliding-window stages use it to skip windows that cannot
+ * change their result.
+ */
+export function blockHasVoxel(mask: Uint8Array, dims: Vec3, start: Vec3, size: Vec3): boolean {
+  const [dx, dy, dz] = dims;
+  const x1 = Math.min(dx, start[0] + size[0]);
+  const y1 = Math.min(dy, start[1] + size[1]);
+  const z1 = Math.min(dz, start[2] + size[2]);
+  for (let z = start[2]; z < z1; z++) {
+    for (let y = start[1]; y < y1; y++) {
+      const row = dx * (y + dy * z);
+      for (let x = start[0]; x < x1; x++) if (mask[row + x]) return true;
+    }
+  }
+  return false;
 }
 
 /**

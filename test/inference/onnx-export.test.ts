@@ -7,6 +7,7 @@ import {
   exportToOnnx,
   kernelToOnnx,
 } from '../../lib/inference/onnx-export.ts';
+import { UpSampling3D } from '../../lib/model/layers.ts';
 import { maxAbsDiff, randomArray, randomizeWeights, rng, tfjsForward } from './helpers.ts';
 
 type Sym = tf.SymbolicTensor;
@@ -181,6 +182,59 @@ describe('exportToOnnx on small graphs', () => {
     ) as Sym;
     const model = tf.model({ inputs: x, outputs: y });
     expect(() => exportToOnnx(model)).toThrow(/my_flatten.*Flatten/);
+    model.dispose();
+  });
+});
+
+describe('nearest up-sampling export forms', () => {
+  /** Independent repeat: output voxel (z, y, x, c) is input voxel (floor(z / fz), floor(y / fy), floor(x / fx), c). */
+  function repeat3d(x: Float32Array, [d, h, w, c]: number[], [fz, fy, fx]: number[]): Float32Array {
+    const out = new Float32Array(x.length * fz * fy * fx);
+    let o = 0;
+    for (let z = 0; z < d * fz; z++)
+      for (let y = 0; y < h * fy; y++)
+        for (let xx = 0; xx < w * fx; xx++)
+          for (let k = 0; k < c; k++)
+            out[o++] = x[k + c * (Math.floor(xx / fx) + w * (Math.floor(y / fy) + h * Math.floor(z / fz)))]!;
+    return out;
+  }
+
+  it('3D: Expand by default, Resize on request, both exactly the repeat (factors 1, 2, 3)', async () => {
+    const factors = [1, 2, 3];
+    const inShape = [3, 4, 5, 2];
+    const x = tf.input({ shape: inShape, name: 'input' });
+    const y = new UpSampling3D({ size: factors as [number, number, number] }).apply(x) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    const ops = (upsampling?: 'resize') =>
+      convertToOnnx(model, { upsampling }).graph.nodes.map((n) => n.opType);
+    expect(ops()).toContain('Expand');
+    expect(ops()).not.toContain('Resize');
+    expect(ops('resize')).toContain('Resize');
+    const xin = randomArray(2 * 3 * 4 * 5 * 2, -1, 1, rng(11));
+    // batch 2: each item repeated on its own
+    const half = xin.length / 2;
+    const want = [
+      ...repeat3d(xin.subarray(0, half), inShape, factors),
+      ...repeat3d(xin.subarray(half), inShape, factors),
+    ];
+    for (const upsampling of ['expand', 'resize'] as const) {
+      const session = await ort.InferenceSession.create(exportToOnnx(model, { upsampling }));
+      const out = await session.run({ input: new ort.Tensor('float32', xin, [2, ...inShape]) });
+      await session.release();
+      expect(out.output!.dims).toEqual([2, 3, 8, 15, 2]);
+      expect(Array.from(out.output!.data as Float32Array)).toEqual(want);
+    }
+    model.dispose();
+  });
+
+  it('2D keeps Resize by default (its fast path in ONNX Runtime)', () => {
+    const x = tf.input({ shape: [4, 4, 1], name: 'input' });
+    const model = tf.model({ inputs: x, outputs: L.upSampling2d({ size: [2, 2] }).apply(x) as Sym });
+    const ops = convertToOnnx(model).graph.nodes.map((n) => n.opType);
+    expect(ops).toContain('Resize');
+    expect(convertToOnnx(model, { upsampling: 'expand' }).graph.nodes.map((n) => n.opType)).toContain(
+      'Expand',
+    );
     model.dispose();
   });
 });

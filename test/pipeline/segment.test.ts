@@ -129,6 +129,7 @@ describe('segmentCt', () => {
     const { ct } = scene();
     const seen: string[] = [];
     const { labels } = await segmentCt(ct, sceneModels(), {
+      skipWindowsWithoutLiver: false, // every window, for the hand count (stages.test.ts counts the skipping)
       onStage: (s) => seen.push(s),
       onProgress: (s, d, t) => {
         if (d === t) seen.push(`${s}:${t}`);

@@ -4,7 +4,17 @@ import { expandBox } from '../../lib/preprocess/crop.ts';
 import { windowAndNormalize } from '../../lib/preprocess/window.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
 import { pointwiseEngine } from './engines.ts';
-import { DIMS, dice, LIVER_CUT, normalizedHu, obliqueAffine, scene, TUMOR_CUT, truthBox } from './scene.ts';
+import {
+  DIMS,
+  dice,
+  inLiver,
+  LIVER_CUT,
+  normalizedHu,
+  obliqueAffine,
+  scene,
+  TUMOR_CUT,
+  truthBox,
+} from './scene.ts';
 
 const liverEngine = () => pointwiseEngine((v) => (v > LIVER_CUT ? 1 : 0));
 const tumorEngine = () => pointwiseEngine((v) => (v > TUMOR_CUT ? 1 : 0));
@@ -71,6 +81,15 @@ describe('stage 2: segmentLiver', () => {
     expect(eng.calls).toEqual(Array(4).fill([1, 16, 37, 43, 1]));
   });
 
+  it('places the fewest windows with minOverlap (3 instead of 4 here), same liver', async () => {
+    const { ct, truth } = scene();
+    const eng = liverEngine();
+    const liver = await segmentLiver(ct, box, [eng], { patch: [43, 37, 16], minOverlap: 0.25 });
+    expect(Array.from(liver)).toEqual(Array.from(liverTruth(truth.data)));
+    // 38 slices, window 16: span 22, step at most 12 -> 3 windows at 0, 11, 22
+    expect(eng.calls).toEqual(Array(3).fill([1, 16, 37, 43, 1]));
+  });
+
   it('pads a box with fewer slices than the window', async () => {
     const { ct, truth } = scene();
     const eng = liverEngine();
@@ -113,7 +132,11 @@ describe('stage 3: segmentTumor', () => {
       [20, 12, 6],
     ] as Vec3[]) {
       const eng = tumorEngine();
-      const tumor = await segmentTumor(ct, liver, [eng], { patch, batchSize: 3 });
+      const tumor = await segmentTumor(ct, liver, [eng], {
+        patch,
+        batchSize: 3,
+        skipWindowsWithoutLiver: false,
+      });
       expect(Array.from(tumor)).toEqual(Array.from(tumorTruth(truth.data)));
       const per = eng.calls.reduce((a, c) => a + c[0], 0);
       // VOI = liver box 19..41 x 14..30 x 12..30 + 10, clamped: 9..51 x 4..40 x 2..39 -> 43 x 37 x 38
@@ -127,6 +150,56 @@ describe('stage 3: segmentTumor', () => {
         .reduce((a, b) => a * b, 1);
       expect(per).toBe(expected);
     }
+  });
+
+  it('runs only the windows holding liver voxels, with the same mask and liver probabilities', async () => {
+    const { ct, truth } = scene();
+    const liver = liverTruth(truth.data);
+    const patch: Vec3 = [16, 16, 8];
+    const runs = [false, true].map(async (skip) => {
+      const eng = tumorEngine();
+      let prob: Float32Array = new Float32Array(0);
+      const tumor = await segmentTumor(ct, liver, [eng], {
+        patch,
+        skipWindowsWithoutLiver: skip,
+        onProbability: (p) => (prob = p),
+      });
+      return { tumor, prob, passes: eng.calls.length };
+    });
+    const [all, skipped] = await Promise.all(runs);
+    expect(Array.from(skipped!.tumor)).toEqual(Array.from(all!.tumor));
+    // brute force: windows of the 43x37x38 VOI (start 9,4,2; step 8,8,4) with a voxel inside the ellipsoid
+    const starts = (n: number, w: number, step: number) => {
+      const s: number[] = [];
+      for (let v = 0; v < n - w; v += step) s.push(v);
+      return [...s, n - w];
+    };
+    let holding = 0;
+    let total = 0;
+    for (const z of starts(38, 8, 4))
+      for (const y of starts(37, 16, 8))
+        for (const x of starts(43, 16, 8)) {
+          let any = false;
+          for (let k = z; k < z + 8 && !any; k++)
+            for (let j = y; j < y + 16 && !any; j++)
+              for (let i = x; i < x + 16 && !any; i++) any = inLiver(i + 9, j + 4, k + 2);
+          if (any) holding++;
+          total++;
+        }
+    expect(all!.passes).toBe(total);
+    expect(skipped!.passes).toBe(holding);
+    expect(holding).toBeLessThan(all!.passes);
+    // the probability of every liver voxel is bitwise the same (same windows, same order)
+    let liverVoxels = 0;
+    for (let k = 0; k < 38; k++)
+      for (let j = 0; j < 37; j++)
+        for (let i = 0; i < 43; i++) {
+          if (!inLiver(i + 9, j + 4, k + 2)) continue;
+          const r = i + 43 * (j + 37 * k);
+          expect(skipped!.prob[r]).toBe(all!.prob[r]);
+          liverVoxels++;
+        }
+    expect(liverVoxels).toBeGreaterThan(1000);
   });
 
   it('keeps tumor only inside the liver', async () => {

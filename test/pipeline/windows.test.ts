@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   BlendAccumulator,
+  blockHasVoxel,
+  evenWindowStarts,
   extractPatch,
   flipBatch,
   gaussianImportance,
@@ -50,6 +52,42 @@ describe('slidingWindowStarts', () => {
     expect(() => slidingWindowStarts(10, 4, -0.1)).toThrow(/overlap/);
     expect(() => slidingWindowStarts(0, 4, 0.5)).toThrow(/length/);
     expect(() => slidingWindowStarts(10, 0, 0.5)).toThrow(/window/);
+  });
+});
+
+describe('evenWindowStarts', () => {
+  it('places the fewest windows evenly (hand-computed)', () => {
+    // span 72, largest step 96: two windows
+    expect(evenWindowStarts(200, 128, 0.25)).toEqual([0, 72]);
+    // span 48, step 24: three
+    expect(evenWindowStarts(80, 32, 0.25)).toEqual([0, 24, 48]);
+    // span 49 needs a fourth: 49 / 3 = 16.33 apart, rounded
+    expect(evenWindowStarts(81, 32, 0.25)).toEqual([0, 16, 33, 49]);
+    // no overlap asked: tiles
+    expect(evenWindowStarts(96, 32, 0)).toEqual([0, 32, 64]);
+    expect(evenWindowStarts(20, 32, 0.5)).toEqual([0]);
+    expect(evenWindowStarts(32, 32, 0.5)).toEqual([0]);
+  });
+
+  it('covers the range with at least the asked overlap and never uses more windows than a fixed step', () => {
+    for (const window of [16, 32, 128])
+      for (const minOverlap of [0, 0.25, 0.5])
+        for (let length = 1; length <= 3 * window + 7; length += 3) {
+          const s = evenWindowStarts(length, window, minOverlap);
+          expect(s[0]).toBe(0);
+          expect(s[s.length - 1]).toBe(Math.max(0, length - window));
+          for (let i = 1; i < s.length; i++) {
+            expect(s[i]! - s[i - 1]!).toBeGreaterThan(0);
+            expect(window - (s[i]! - s[i - 1]!)).toBeGreaterThanOrEqual(Math.ceil(minOverlap * window));
+          }
+          expect(s.length).toBeLessThanOrEqual(slidingWindowStarts(length, window, minOverlap).length);
+        }
+  });
+
+  it('rejects bad arguments', () => {
+    expect(() => evenWindowStarts(10, 4, 1)).toThrow(RangeError);
+    expect(() => evenWindowStarts(0, 4, 0.5)).toThrow(RangeError);
+    expect(() => evenWindowStarts(10, 0, 0.5)).toThrow(RangeError);
   });
 });
 
@@ -109,6 +147,21 @@ describe('extractPatch', () => {
     const out2 = new Float32Array(4);
     extractPatch(src, dims, [1, 0, 1], [2, 2, 1], out2);
     expect(Array.from(out2)).toEqual([8, 9, 11, 12]);
+  });
+});
+
+describe('blockHasVoxel', () => {
+  it('sees a single voxel only from the blocks that contain it, clipping blocks to the mask', () => {
+    const dims: Vec3 = [5, 4, 3];
+    const mask = new Uint8Array(60);
+    mask[4 + 5 * (3 + 4 * 2)] = 1; // the far corner (4, 3, 2)
+    expect(blockHasVoxel(mask, dims, [4, 3, 2], [1, 1, 1])).toBe(true);
+    expect(blockHasVoxel(mask, dims, [3, 2, 1], [8, 8, 8])).toBe(true); // sticks out of the mask
+    expect(blockHasVoxel(mask, dims, [0, 0, 0], [4, 4, 3])).toBe(false); // x stops at 3
+    expect(blockHasVoxel(mask, dims, [0, 0, 0], [5, 3, 3])).toBe(false); // y stops at 2
+    expect(blockHasVoxel(mask, dims, [0, 0, 0], [5, 4, 2])).toBe(false); // z stops at 1
+    expect(blockHasVoxel(mask, dims, [0, 0, 0], [5, 4, 3])).toBe(true);
+    expect(blockHasVoxel(new Uint8Array(60), dims, [0, 0, 0], [5, 4, 3])).toBe(false);
   });
 });
 
