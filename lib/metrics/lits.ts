@@ -148,7 +148,8 @@ export function structureMetrics(
   return { ...overlap, assd: d?.assd ?? null, msd: d?.msd ?? null, hd95: d?.hd95 ?? null, ...counts };
 }
 
-function checkPair(pred: Volume, ref: Volume, id: string): void {
+/** Refuse (InputError naming `id`) two label maps that are not on one grid: shape, spacing, then affine. */
+export function checkPair(pred: Volume, ref: Volume, id: string): void {
   if (pred.dims.some((d, a) => d !== ref.dims[a])) {
     throw new InputError(
       `prediction is ${pred.dims.join('x')} voxels but the reference is ${ref.dims.join('x')}`,

@@ -78,8 +78,8 @@ export interface Sample {
   y: Float32Array;
   /** Where the sample was cut, in voxels of the case grid (`localize`: the slice, z only meaningful). */
   origin: Vec3;
-  /** What the sample was centred on. */
-  kind: 'liver' | 'background' | 'tumor';
+  /** What the sample was centred on (`brain`: a BraTS patch centred on brain outside the target). */
+  kind: 'liver' | 'background' | 'tumor' | 'brain';
 }
 
 /**
@@ -268,38 +268,84 @@ function drawTumorPatches(c: PreparedCase, opts: SamplerOptions, rng: Rng): Draw
   const count = opts.perCase ?? DEFAULT_PER_CASE.tumor;
   const nTumor =
     tumor.length === 0 ? 0 : liver.length === 0 ? count : Math.round(count * (opts.tumorFraction ?? 0.5));
-  const jitter = opts.jitter ?? 0.25;
-  const [bx, by] = r.dims;
-  const samples: Draw[] = [];
+  const starts = drawPatchStarts(r.dims, patch, {
+    count,
+    nTumor,
+    jitter: opts.jitter ?? 0.25,
+    tumor,
+    other: liver,
+    rng,
+  });
+  return starts.map(({ start, onTumor }) => ({
+    origin: [box.start[0] + start[0], box.start[1] + start[1], box.start[2] + start[2]] as Vec3,
+    kind: onTumor ? ('tumor' as const) : ('liver' as const),
+    cut: () => ({ x: cut(r.image, r.dims, start, patch), y: cut(r.target, r.dims, start, patch) }),
+  }));
+}
+
+/** What `drawPatchStarts` draws from: voxel indices (x fastest) of a region of some dims. */
+export interface PatchPools {
+  /** Patches wanted. */
+  count: number;
+  /** The first `nTumor` of them are centred on `tumor` voxels, the rest on `other` voxels. */
+  nTumor: number;
+  /**
+   * Maximum jitter of tumor-centred patches per axis, as a fraction of the patch size: the centre moves
+   * by up to floor(jitter * size / 2) voxels.
+   */
+  jitter: number;
+  tumor: ArrayLike<number>;
+  other: ArrayLike<number>;
+  rng: Rng;
+}
+
+/**
+ * The patch sampling of the tumour stages (the liver tumour stage, and the BraTS whole-tumour task,
+ * `lib/brats/sampling.ts`): each patch is centred on a random voxel of its pool (a tumor-centred one
+ * moved by a uniform jitter per axis), then shifted to lie inside `dims` where the region is at least a
+ * patch long (else it starts at 0 and the cut pads). Stops early when a pool it needs is empty.
+ */
+export function drawPatchStarts(
+  dims: Vec3,
+  patch: Vec3,
+  pools: PatchPools,
+): Array<{ start: Vec3; onTumor: boolean }> {
+  const { count, nTumor, jitter, tumor, other, rng } = pools;
+  const [bx, by] = dims;
+  const out: Array<{ start: Vec3; onTumor: boolean }> = [];
   for (let s = 0; s < count; s++) {
     const onTumor = s < nTumor;
-    const pool = onTumor ? tumor : liver;
+    const pool = onTumor ? tumor : other;
     if (pool.length === 0) break;
     const idx = pool[rng.int(0, pool.length - 1)];
     const centre: Vec3 = [idx % bx, Math.floor(idx / bx) % by, Math.floor(idx / (bx * by))];
     const start = [0, 1, 2].map((a) => {
       const j = onTumor ? Math.floor(jitter * patch[a] * 0.5) : 0;
       const cen = centre[a] + (j > 0 ? rng.int(-j, j) : 0);
-      const hi = Math.max(0, r.dims[a] - patch[a]);
+      const hi = Math.max(0, dims[a] - patch[a]);
       return Math.min(hi, Math.max(0, cen - Math.floor(patch[a] / 2)));
     }) as Vec3;
-    samples.push({
-      origin: [box.start[0] + start[0], box.start[1] + start[1], box.start[2] + start[2]],
-      kind: onTumor ? 'tumor' : 'liver',
-      cut: () => ({ x: cut(r.image, r.dims, start, patch), y: cut(r.target, r.dims, start, patch) }),
-    });
+    out.push({ start, onTumor });
   }
-  return samples;
+  return out;
 }
 
 /**
  * The sample flipped along `axes` (indices of the spatial axes slowest first: [z, y, x] or [y, x]), input
- * and target alike; the same sample when `axes` is empty.
+ * and target alike; the same sample when `axes` is empty. With `channels` > 1 the input holds that many
+ * values per voxel, channel fastest, and the channels are kept together.
  */
-export function mirrorSample(sample: Sample, patch: readonly number[], axes: readonly number[]): Sample {
+export function mirrorSample(
+  sample: Sample,
+  patch: readonly number[],
+  axes: readonly number[],
+  channels = 1,
+): Sample {
   if (axes.length === 0) return sample;
   const spatial = [...patch].reverse();
-  return { ...sample, x: flipBatch(sample.x, spatial, axes), y: flipBatch(sample.y, spatial, axes) };
+  // The channel axis, fastest, is one more axis that is never flipped.
+  const inputAxes = channels > 1 ? [...spatial, channels] : spatial;
+  return { ...sample, x: flipBatch(sample.x, inputAxes, axes), y: flipBatch(sample.y, spatial, axes) };
 }
 
 /** Each spatial axis of a `dims`-dimensional patch, chosen with probability 1/2. */
@@ -309,17 +355,20 @@ export function randomMirrorAxes(dims: number, rng: Rng): number[] {
   return axes;
 }
 
-/** Stack samples into one batch, shape [n, ...spatial (slowest first), 1]. */
-export function stackBatch(samples: readonly Sample[], patch: readonly number[]): Batch {
+/**
+ * Stack samples into one batch, shape [n, ...spatial (slowest first), channels]: each sample's `x` holds
+ * `channels` values per voxel, channel fastest (1 for the liver stages, 4 for BraTS); `y` one.
+ */
+export function stackBatch(samples: readonly Sample[], patch: readonly number[], channels = 1): Batch {
   const spatial = [...patch].reverse();
   const per = patch.reduce((a, b) => a * b, 1);
-  const x = new Float32Array(per * samples.length);
+  const x = new Float32Array(per * channels * samples.length);
   const y = new Float32Array(per * samples.length);
   samples.forEach((s, i) => {
-    x.set(s.x, i * per);
+    x.set(s.x, i * per * channels);
     y.set(s.y, i * per);
   });
-  return { x, y, shape: [samples.length, ...spatial, 1] };
+  return { x, y, shape: [samples.length, ...spatial, channels] };
 }
 
 /** Anything that hands out prepared cases by id (a `CaseStore`, or a map in tests). */

@@ -60,8 +60,11 @@ export function headerAffine(h: NiftiHeader): Affine {
   return [zooms[0], 0, 0, 0, 0, zooms[1], 0, 0, 0, 0, zooms[2], 0, 0, 0, 0, 1];
 }
 
-/** Spatial dims of a header, checked: 3D, or 4D+ with every extra dim 1. */
-function spatialDims(h: NiftiHeader, file: string): Vec3 {
+/**
+ * Spatial dims of a header, checked: 3D, or 4D+ with every extra dim 1; with `frames`, 4D+ with any extra
+ * dims, whose product is the number of 3D frames (channels or time points) returned beside the dims.
+ */
+function spatialDims(h: NiftiHeader, file: string, frames = false): { dims: Vec3; frames: number } {
   const nd = h.dim[0];
   if (!Number.isInteger(nd) || nd < 1 || nd > 7) {
     throw new InputError(`bad NIfTI header: dim[0] is ${nd}, must be 1..7`, 'BAD_HEADER', file);
@@ -75,14 +78,14 @@ function spatialDims(h: NiftiHeader, file: string): Vec3 {
     );
   }
   const extra = used.slice(3);
-  if (extra.some((d) => d !== 1)) {
+  if (!frames && extra.some((d) => d !== 1)) {
     throw new InputError(
       `${nd}D NIfTI with dims ${used.join('x')} is not supported: only 3D volumes (or 4D with one time point)`,
       'UNSUPPORTED',
       file,
     );
   }
-  return [used[0] ?? 1, used[1] ?? 1, used[2] ?? 1];
+  return { dims: [used[0] ?? 1, used[1] ?? 1, used[2] ?? 1], frames: extra.reduce((a, b) => a * b, 1) };
 }
 
 function byteSwap(bytes: Uint8Array, size: number): void {
@@ -118,14 +121,17 @@ interface NiftiLayout {
   dtype: DType;
   elem: number;
   dims: Vec3;
+  /** Voxels of one 3D frame. */
   count: number;
-  /** Voxel bytes. */
+  /** 3D frames (1 unless read with `frames`). */
+  frames: number;
+  /** Voxel bytes (all frames). */
   need: number;
   /** Byte offset of the voxels. */
   offset: number;
 }
 
-function niftiLayout(bytes: Uint8Array, name: string, opts?: ReadOptions): NiftiLayout {
+function niftiLayout(bytes: Uint8Array, name: string, opts?: ReadOptions, multi = false): NiftiLayout {
   const h = parseNiftiHeader(bytes, name);
   const dtype = dtypeFromCode(h.datatype, name);
   const elem = NIFTI_DATATYPES[dtype].bytes;
@@ -136,9 +142,9 @@ function niftiLayout(bytes: Uint8Array, name: string, opts?: ReadOptions): Nifti
       name,
     );
   }
-  const dims = spatialDims(h, name);
+  const { dims, frames } = spatialDims(h, name, multi);
   const count = dims[0] * dims[1] * dims[2];
-  const need = count * elem;
+  const need = count * frames * elem;
   const cap = decompressionCap(opts);
   if (need > cap) {
     throw new InputError(
@@ -163,16 +169,16 @@ function niftiLayout(bytes: Uint8Array, name: string, opts?: ReadOptions): Nifti
       name,
     );
   }
-  return { h, dtype, elem, dims, count, need, offset };
+  return { h, dtype, elem, dims, count, frames, need, offset };
 }
 
 /**
  * A .nii.gz inflated no further than its header says the file goes (vox_offset + voxel bytes, plus one
  * byte to tell that there is more): a bomb behind a small header stops after a few bytes too many.
  */
-function gunzipNifti(bytes: Uint8Array, name: string, opts?: ReadOptions): Uint8Array {
+function gunzipNifti(bytes: Uint8Array, name: string, opts?: ReadOptions, multi = false): Uint8Array {
   const head = gunzipPrefix(bytes, name, NIFTI2_HEADER_SIZE);
-  const { offset, need, dims, dtype } = niftiLayout(head, name, opts);
+  const { offset, need, dims, dtype } = niftiLayout(head, name, opts, multi);
   const end = offset + need;
   return gunzipBounded(bytes, name, end + 1, () => {
     return new InputError(
@@ -185,39 +191,63 @@ function gunzipNifti(bytes: Uint8Array, name: string, opts?: ReadOptions): Uint8
 
 /** Decode a .nii or .nii.gz file held in memory (gzip is detected from the bytes, not the name). */
 export function decodeNifti(bytes: Uint8Array, name: string, opts?: ReadOptions): Volume {
+  return decodeFrames(bytes, name, opts, false)[0];
+}
+
+/**
+ * Decode a NIfTI file of several 3D frames (a 4D image of channels or time points, such as the Medical
+ * Segmentation Decathlon's four-sequence brain MRI): one volume per frame, in file order, all on the
+ * header's grid. A 3D file gives one volume.
+ */
+export function decodeNiftiFrames(bytes: Uint8Array, name: string, opts?: ReadOptions): Volume[] {
+  return decodeFrames(bytes, name, opts, true);
+}
+
+function decodeFrames(
+  bytes: Uint8Array,
+  name: string,
+  opts: ReadOptions | undefined,
+  multi: boolean,
+): Volume[] {
   const owned = isGzip(bytes);
-  if (owned) bytes = gunzipNifti(bytes, name, opts);
-  const { h, dtype, elem, dims, count, need, offset } = niftiLayout(bytes, name, opts);
+  if (owned) bytes = gunzipNifti(bytes, name, opts, multi);
+  const { h, dtype, elem, dims, count, frames, need, offset } = niftiLayout(bytes, name, opts, multi);
   const have = bytes.length - offset;
+  const shape = frames > 1 ? `${dims.join('x')}x${frames}` : dims.join('x');
   if (have < need) {
     throw new InputError(
-      `truncated data: dims ${dims.join('x')} of ${dtype} need ${need} bytes after offset ${offset}, the file has ${Math.max(0, have)}`,
+      `truncated data: dims ${shape} of ${dtype} need ${need} bytes after offset ${offset}, the file has ${Math.max(0, have)}`,
       'TRUNCATED',
       name,
     );
   }
   if (have > need) {
     throw new InputError(
-      `dims ${dims.join('x')} of ${dtype} (${need} bytes) do not match the file size: ${have} bytes of data after offset ${offset}`,
+      `dims ${shape} of ${dtype} (${need} bytes) do not match the file size: ${have} bytes of data after offset ${offset}`,
       'SIZE_MISMATCH',
       name,
     );
   }
-  let raw = bytes.subarray(offset, offset + need);
-  // The returned voxels own a buffer of exactly their size (callers may hand `data.buffer` on), so copy,
-  // except when scaling makes a new array anyway and the bytes can be viewed in place.
-  const viewable = owned && h.littleEndian && raw.byteOffset % elem === 0;
-  if (isIdentityScaling(h.sclSlope, h.sclInter) || !viewable) raw = new Uint8Array(raw); // copy (Buffer.slice would not)
-  if (!h.littleEndian) byteSwap(raw, elem);
-  const Ctor = DTYPE_ARRAYS[dtype];
-  const typed = new Ctor(raw.buffer as ArrayBuffer, raw.byteOffset, count) as VoxelArray;
-  const data = applyScaling(typed, h.sclSlope, h.sclInter);
   const affine = headerAffine(h);
-  const vol: Volume = { data, dims, spacing: spacingOf(affine, h), affine, dtype };
+  const spacing = spacingOf(affine, h);
   const scaled = !isIdentityScaling(h.sclSlope, h.sclInter);
   const f = (v: number) => +v.toPrecision(6);
-  assertFinite(vol, name, scaled ? `scl_slope ${f(h.sclSlope)} / scl_inter ${f(h.sclInter)}` : undefined);
-  return vol;
+  const volumes: Volume[] = [];
+  for (let t = 0; t < frames; t++) {
+    let raw = bytes.subarray(offset + t * count * elem, offset + (t + 1) * count * elem);
+    // The returned voxels own a buffer of exactly their size (callers may hand `data.buffer` on), so copy,
+    // except when scaling makes a new array anyway and the bytes can be viewed in place.
+    const viewable = owned && h.littleEndian && raw.byteOffset % elem === 0;
+    if (!scaled || !viewable) raw = new Uint8Array(raw); // copy (Buffer.slice would not)
+    if (!h.littleEndian) byteSwap(raw, elem);
+    const Ctor = DTYPE_ARRAYS[dtype];
+    const typed = new Ctor(raw.buffer as ArrayBuffer, raw.byteOffset, count) as VoxelArray;
+    const data = applyScaling(typed, h.sclSlope, h.sclInter);
+    const vol: Volume = { data, dims: [...dims], spacing: [...spacing], affine: [...affine], dtype };
+    assertFinite(vol, name, scaled ? `scl_slope ${f(h.sclSlope)} / scl_inter ${f(h.sclInter)}` : undefined);
+    volumes.push(vol);
+  }
+  return volumes;
 }
 
 /** Column norms of the affine; pixdim when it agrees (so a 3 mm file reports exactly 3, not 3.0000001). */
@@ -231,6 +261,11 @@ function spacingOf(affine: Affine, h: NiftiHeader): Vec3 {
 
 export async function readNifti(path: string, opts?: ReadOptions): Promise<Volume> {
   return decodeNifti(await readInputFile(path, opts), path, opts);
+}
+
+/** Read the 3D frames of a 4D NIfTI file (see `decodeNiftiFrames`). */
+export async function readNiftiFrames(path: string, opts?: ReadOptions): Promise<Volume[]> {
+  return decodeNiftiFrames(await readInputFile(path, opts), path, opts);
 }
 
 export interface EncodeOptions {
