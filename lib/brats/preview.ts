@@ -3,8 +3,8 @@
  * montage of axial FLAIR slices spread over the tumour's z range (the whole brain when no tumour was
  * found) with the tumour outlined in red. FLAIR is the sequence the whole tumour (oedema included) is
  * brightest on. Grey levels: the 1st to 99th percentile of the FLAIR inside the brain (MRI has no fixed
- * units). Slices are drawn in the radiological convention on the canonical RAS+ grid: the patient's
- * right on the image's left, anterior at the top.
+ * units). Slices are drawn in the voxel order of the subject's grid (the brain task works on the grid
+ * as stored, like BraTS): x to the right, y upwards.
  */
 import { PNG } from 'pngjs';
 import { drawText, GLYPH_H } from '../pipeline/font.ts';
@@ -66,7 +66,7 @@ function onOutline(mask: Uint8Array, dims: Vec3, x: number, y: number, z: number
   return at(x - 1, y) === 0 || at(x + 1, y) === 0 || at(x, y - 1) === 0 || at(x, y + 1) === 0;
 }
 
-/** The preview PNG of FLAIR `flair` with the tumour `mask` outlined, both on the canonical grid `dims`. */
+/** The preview PNG of FLAIR `flair` with the tumour `mask` outlined, both on the grid `dims`. */
 export function renderBratsPreviewPng(
   flair: ArrayLike<number>,
   mask: Uint8Array,
@@ -97,11 +97,10 @@ export function renderBratsPreviewPng(
     const x0 = MARGIN + (t % columns) * (tileW + GAP);
     const y0 = top + Math.floor(t / columns) * (tileH + GAP);
     for (let v = 0; v < tileH; v++) {
-      // anterior (+y) at the top
+      // y upwards
       const y = ny - 1 - Math.min(ny - 1, Math.floor(((v + 0.5) * ny) / tileH));
       for (let u = 0; u < tileW; u++) {
-        // the patient's right (+x in RAS) on the image's left
-        const x = nx - 1 - Math.min(nx - 1, Math.floor(((u + 0.5) * nx) / tileW));
+        const x = Math.min(nx - 1, Math.floor(((u + 0.5) * nx) / tileW));
         const i = x + nx * (y + ny * z);
         const o = 4 * (x0 + u + width * (y0 + v));
         if (onOutline(mask, dims, x, y, z)) {

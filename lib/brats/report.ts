@@ -28,7 +28,7 @@ export interface BratsReport {
     /** Mean raw intensity of each sequence inside the tumour; null when no tumour was found. */
     meanIntensity: Record<string, number | null>;
   };
-  /** Voxels non-zero in any sequence (the skull-stripped brain) and their volume. */
+  /** The brain mask's voxels (`bratsBrainMask`: > 0 in all four sequences) and their volume. */
   brain: { voxels: number; volumeMl: number };
   threshold: number;
   tta: boolean;
@@ -49,7 +49,10 @@ export interface BratsReportInput {
   affine: Affine;
   /** The sequences as read, by name, on the grid of `mask`. */
   raw: Record<string, ArrayLike<number>>;
+  /** The whole tumour (0/1). */
   mask: Uint8Array;
+  /** The brain mask (0/1). */
+  brain: Uint8Array;
   threshold: number;
   tta: boolean;
   largestComponent: boolean;
@@ -65,9 +68,7 @@ export function buildBratsReport(r: BratsReportInput): BratsReport {
   let tumour = 0;
   let brain = 0;
   for (let i = 0; i < r.mask.length; i++) {
-    let inBrain = false;
-    for (const ch of channels) if (ch[i] !== 0) inBrain = true;
-    if (inBrain) brain++;
+    brain += r.brain[i]! > 0 ? 1 : 0;
     if (r.mask[i] === 0) continue;
     tumour++;
     for (let c = 0; c < channels.length; c++) sums[c]! += channels[c]![i]!;

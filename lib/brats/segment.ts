@@ -50,15 +50,9 @@ export interface BratsSegmentOptions extends BratsWindowOptions {
   largestComponent?: boolean;
 }
 
-/**
- * The brain: the bounding box of the voxels that are non-zero in any sequence (BraTS volumes are skull
- * stripped with an exact-zero background); null when every voxel is zero.
- */
-export function brainBox(raw: readonly ArrayLike<number>[], dims: Vec3): Box3 | null {
-  const n = dims[0] * dims[1] * dims[2];
-  const any = new Uint8Array(n);
-  for (const channel of raw) for (let i = 0; i < n; i++) if (channel[i] !== 0) any[i] = 1;
-  return boundingBox(any, dims, 0);
+/** The box the windows cover: the bounding box of the brain mask (`bratsBrainMask`); null when empty. */
+export function brainBox(brain: Uint8Array, dims: Vec3): Box3 | null {
+  return boundingBox(brain, dims, 0, (v) => v > 0);
 }
 
 /** The models' common patch [x, y, z] and channel count, checked against the input's channels. */
@@ -145,38 +139,38 @@ export interface BratsPrediction {
 }
 
 /**
- * Whole-tumour mask of a volume: `channels` normalised (network input), `raw` the sequences as read (the
- * brain box is where any of them is non-zero).
+ * Whole-tumour mask of a volume: `channels` normalised (the network input, in the models' channel order),
+ * `brain` the brain mask (the windows cover its box; the tumour is kept inside the box only).
  */
 export async function segmentBrainTumour(
   channels: readonly Float32Array[],
-  raw: readonly ArrayLike<number>[],
+  brain: Uint8Array,
   dims: Vec3,
   models: readonly BratsModel[],
   opts: BratsSegmentOptions = {},
 ): Promise<BratsPrediction> {
   const n = dims[0] * dims[1] * dims[2];
-  for (const ch of [...channels, ...raw]) {
+  for (const ch of [...channels, brain]) {
     if (ch.length !== n) throw new RangeError(`a channel has ${ch.length} voxels, the grid ${n}`);
   }
   const threshold = opts.threshold ?? ensembleThreshold(models);
-  const brain = brainBox(raw, dims);
+  const box = brainBox(brain, dims);
   const probability = new Float32Array(n);
   const mask = new Uint8Array(n);
   let windows = 0;
-  if (brain) {
-    const regionProb = await predictBrainProbability(channels, dims, brain, models, {
+  if (box) {
+    const regionProb = await predictBrainProbability(channels, dims, box, models, {
       ...opts,
       onProgress: (done, total) => {
         windows = total;
         opts.onProgress?.(done, total);
       },
     });
-    const [rx, ry, rz] = boxSize(brain);
+    const [rx, ry, rz] = boxSize(box);
     for (let z = 0; z < rz; z++)
       for (let y = 0; y < ry; y++) {
         const src = rx * (y + ry * z);
-        const dst = brain.start[0] + dims[0] * (brain.start[1] + y + dims[1] * (brain.start[2] + z));
+        const dst = box.start[0] + dims[0] * (box.start[1] + y + dims[1] * (box.start[2] + z));
         for (let x = 0; x < rx; x++) {
           const p = regionProb[src + x]!;
           probability[dst + x] = p;
@@ -185,5 +179,5 @@ export async function segmentBrainTumour(
       }
   }
   const cleaned = opts.largestComponent ? keepLargestComponent(mask, dims) : mask;
-  return { mask: cleaned, probability, brain, threshold, windows };
+  return { mask: cleaned, probability, brain: box, threshold, windows };
 }

@@ -455,7 +455,8 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       },
       threshold: plan.threshold,
       metrics: { valDice: dice, epoch },
-      orientation: CANONICAL_ORIENTATION,
+      // the liver stages sample the case reoriented to RAS+; the brain task the subject's grid as stored
+      ...(stage === 'brats' ? {} : { orientation: CANONICAL_ORIENTATION }),
       createdAt: new Date().toISOString(),
       ...(opts.note ? { note: opts.note } : {}),
     });

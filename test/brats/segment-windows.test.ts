@@ -61,13 +61,18 @@ function scene() {
   return raw;
 }
 
+/** The brain of a scene: voxels non-zero in channel 0. */
+function brainOf(channels: Float32Array[]): Uint8Array {
+  return Uint8Array.from(channels[0]!, (v) => (v !== 0 ? 1 : 0));
+}
+
 describe('brainBox', () => {
-  it('is the box of the voxels non-zero in any sequence', () => {
-    const raw = [new Float32Array(n), new Float32Array(n)];
-    raw[0]![at(2, 3, 4)] = 5;
-    raw[1]![at(7, 9, 11)] = -1;
-    expect(brainBox(raw, dims)).toEqual({ start: [2, 3, 4], end: [8, 10, 12] });
-    expect(brainBox([new Float32Array(n)], dims)).toBeNull();
+  it('is the box of the brain mask', () => {
+    const brain = new Uint8Array(n);
+    brain[at(2, 3, 4)] = 1;
+    brain[at(7, 9, 11)] = 1;
+    expect(brainBox(brain, dims)).toEqual({ start: [2, 3, 4], end: [8, 10, 12] });
+    expect(brainBox(new Uint8Array(n), dims)).toBeNull();
   });
 });
 
@@ -104,7 +109,7 @@ describe('segmentBrainTumour', () => {
       [0.25, false],
     ] as const) {
       const calls: number[][] = [];
-      const r = await segmentBrainTumour(raw, raw, dims, [model(channelEngine(3, calls), [8, 8, 8])], {
+      const r = await segmentBrainTumour(raw, brainOf(raw), dims, [model(channelEngine(3, calls), [8, 8, 8])], {
         overlap,
         tta,
       });
@@ -126,7 +131,7 @@ describe('segmentBrainTumour', () => {
 
   it('reads the channel the model asks for: channel 0 gives the x ramp, not the tumour', async () => {
     // channel 0 is 0.1 + 0.01 x >= 0.195 for x >= 10 inside the brain
-    const r = await segmentBrainTumour(raw, raw, dims, [model(channelEngine(0), [8, 8, 8], 0.195)], {
+    const r = await segmentBrainTumour(raw, brainOf(raw), dims, [model(channelEngine(0), [8, 8, 8], 0.195)], {
       batchSize: 3,
     });
     let expected = 0;
@@ -152,9 +157,9 @@ describe('segmentBrainTumour', () => {
     // two folds: one reads FLAIR, one the z ramp (0.31..0.42 inside); their mean crosses 0.5 only on
     // the foci (1 + 0.3 + 0.01 z) / 2 >= 0.65, elsewhere (0.1 + 0.42) / 2 < 0.5
     const folds = [model(channelEngine(3), [8, 8, 8]), model(channelEngine(2), [8, 8, 8])];
-    const both = await segmentBrainTumour(two, two, dims, folds);
+    const both = await segmentBrainTumour(two, brainOf(two), dims, folds);
     expect(both.mask.reduce((a, b) => a + b, 0)).toBe(28);
-    const largest = await segmentBrainTumour(two, two, dims, folds, { largestComponent: true });
+    const largest = await segmentBrainTumour(two, brainOf(two), dims, folds, { largestComponent: true });
     expect(largest.mask.reduce((a, b) => a + b, 0)).toBe(27);
     expect(largest.mask[at(15, 14, 11)]).toBe(0);
   });
@@ -164,7 +169,7 @@ describe('segmentBrainTumour', () => {
       ensembleThreshold([model(channelEngine(0), [8, 8, 8], 0.4), model(channelEngine(0), [8, 8, 8], 0.6)]),
     ).toBeCloseTo(0.5);
     await expect(
-      segmentBrainTumour(raw.slice(0, 3), raw, dims, [model(channelEngine(0), [8, 8, 8])]),
+      segmentBrainTumour(raw.slice(0, 3), brainOf(raw), dims, [model(channelEngine(0), [8, 8, 8])]),
     ).rejects.toThrow(/take 4 channels, the subject has 3/);
   });
 });
