@@ -64,6 +64,54 @@ export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
 }
 
+/** Rearranges `a` so that a[k] is the k-th smallest, smaller-or-equal values before it, greater-or-equal after. */
+function selectKth(a: Float32Array, k: number): void {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    // Median of three as the pivot keeps sorted and constant runs from going quadratic.
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo];
+    const y = a[mid];
+    const z = a[hi];
+    const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+/**
+ * The same percentile as `percentileOfSorted`, by selection instead of a full sort (linear time: the four
+ * sequences of a BraTS subject hold about 1.5 M brain voxels each). Reorders `values`.
+ */
+export function percentileBySelection(values: Float32Array, p: number): number {
+  const n = values.length;
+  if (n === 0) throw new RangeError('percentile of no values');
+  const rank = (p / 100) * (n - 1);
+  const lo = Math.floor(rank);
+  selectKth(values, lo);
+  const a = values[lo];
+  if (lo + 1 >= n || rank === lo) return a;
+  // After the selection the next order statistic is the smallest value above index lo.
+  let b = values[lo + 1];
+  for (let i = lo + 2; i < n; i++) if (values[i] < b) b = values[i];
+  return a + (b - a) * (rank - lo);
+}
+
 function brainValues(data: Float32Array, brain: Uint8Array, count: number): Float32Array {
   const out = new Float32Array(count);
   let w = 0;
@@ -80,9 +128,8 @@ function scalingOf(values: Float32Array, mode: BratsNormalisation, percentile: n
     for (const x of values) ss += (x - mean) * (x - mean);
     return { offset: mean, scale: Math.sqrt(ss / values.length) };
   }
-  values.sort();
-  const lo = percentileOfSorted(values, percentile);
-  const hi = percentileOfSorted(values, 100 - percentile);
+  const lo = percentileBySelection(values, percentile);
+  const hi = percentileBySelection(values, 100 - percentile);
   return { offset: lo, scale: hi - lo };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Read one BraTS subject folder: `<id>/<id>_{t1,t1ce,t2,flair}.nii[.gz]` and, for training,
- * `<id>_seg.nii[.gz]`. The four sequences (and the labels) must lie on one grid (same dims and affine);
+ * `<id>_seg.nii[.gz]` (BraTS 2012-2021), or the BraTS 2023+ naming `<id>-{t1n,t1c,t2w,t2f}.nii.gz` and
+ * `<id>-seg.nii.gz`. The four sequences (and the labels) must lie on one grid (same dims and affine);
  * a subject whose files miss or disagree is refused with an `InputError` naming the file.
  */
 import { readdir } from 'node:fs/promises';
@@ -19,7 +20,21 @@ import {
 /** Affines may differ by float noise between files written by different tools; 1e-3 mm is far below a voxel. */
 const AFFINE_TOLERANCE_MM = 1e-3;
 
-const SUBJECT_FILE = /^(.+)_(t1|t1ce|t2|flair|seg)\.nii(\.gz)?$/i;
+const SUBJECT_FILE = /^(.+)[_-](t1|t1ce|t2|flair|t1n|t1c|t2w|t2f|seg)\.nii(\.gz)?$/i;
+
+/** BraTS 2023+ sequence names: native T1, contrast-enhanced T1, T2-weighted, T2-FLAIR. */
+const BRATS_2023_NAMES: Record<string, BratsModality> = { t1n: 't1', t1c: 't1ce', t2w: 't2', t2f: 'flair' };
+
+/**
+ * The subject prefix and file kind (a sequence or `seg`) of a BraTS file name, in either naming; undefined
+ * for other files.
+ */
+export function bratsFileKind(name: string): { prefix: string; kind: BratsModality | 'seg' } | undefined {
+  const m = SUBJECT_FILE.exec(name);
+  if (!m) return undefined;
+  const kind = m[2].toLowerCase();
+  return { prefix: m[1], kind: BRATS_2023_NAMES[kind] ?? (kind as BratsModality | 'seg') };
+}
 
 /** The files of one subject: a path per sequence and the label file when present. */
 export interface BratsSubjectFiles {
@@ -44,11 +59,10 @@ export async function findBratsSubjectFiles(dir: string): Promise<BratsSubjectFi
   });
   const byPrefix = new Map<string, Map<string, string>>();
   for (const n of names.sort()) {
-    const m = SUBJECT_FILE.exec(n);
-    if (!m) continue;
-    const [, prefix, kind] = m;
+    const found = bratsFileKind(n);
+    if (!found) continue;
+    const { prefix, kind: key } = found;
     const files = byPrefix.get(prefix) ?? new Map<string, string>();
-    const key = kind.toLowerCase();
     const previous = files.get(key);
     if (previous) {
       throw new InputError(`two files for ${key}: ${previous} and ${n}`, 'BAD_ARGUMENT', dir);
@@ -78,7 +92,12 @@ export async function findBratsSubjectFiles(dir: string): Promise<BratsSubjectFi
   for (const m of BRATS_MODALITIES) {
     const name = files.get(m);
     if (!name) {
-      throw new InputError(`missing modality ${m}: no ${id}_${m}.nii[.gz]`, 'NOT_FOUND', dir);
+      const newer = Object.keys(BRATS_2023_NAMES).find((k) => BRATS_2023_NAMES[k] === m);
+      throw new InputError(
+        `missing modality ${m}: no ${id}_${m}.nii[.gz] (or ${id}-${newer}.nii.gz)`,
+        'NOT_FOUND',
+        dir,
+      );
     }
     channels[m] = join(dir, name);
   }

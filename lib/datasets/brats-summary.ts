@@ -6,6 +6,7 @@ import type { BratsLabelConvention } from '../brats/types.ts';
 import { isInputError } from '../errors.ts';
 import type { Vec3 } from '../volume/volume.ts';
 import type { BratsDataset, BratsLayout } from './brats.ts';
+import { range } from './summary.ts';
 
 export interface BratsSubjectSummary {
   id: string;
@@ -35,13 +36,6 @@ export interface BratsDatasetSummary {
   };
   problems: Array<{ id: string; reason: string }>;
   perSubject: BratsSubjectSummary[];
-}
-
-function range(vs: Vec3[]): { min: Vec3; max: Vec3 } | null {
-  if (vs.length === 0) return null;
-  const min = [0, 1, 2].map((a) => Math.min(...vs.map((v) => v[a]))) as Vec3;
-  const max = [0, 1, 2].map((a) => Math.max(...vs.map((v) => v[a]))) as Vec3;
-  return { min, max };
 }
 
 /** Read every subject (one at a time); one that fails to read becomes a problem with its reason. */

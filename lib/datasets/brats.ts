@@ -1,7 +1,8 @@
 /**
  * Brain-tumour datasets, read into `BratsSubject`s (lib/brats/types.ts):
- * - the BraTS training layout: one folder per subject, `<id>/<id>_{t1,t1ce,t2,flair}[_seg].nii[.gz]`, in
- *   the data folder or below it (BraTS 2018 ships `HGG/` and `LGG/`), or the data folder being one subject;
+ * - the BraTS training layout: one folder per subject, `<id>/<id>_{t1,t1ce,t2,flair}[_seg].nii[.gz]` (or
+ *   the BraTS 2023+ names `<id>-{t1n,t1c,t2w,t2f}[-seg].nii.gz`), in the data folder or below it (BraTS
+ *   2018 ships `HGG/` and `LGG/`), or the data folder being one subject;
  * - the Medical Segmentation Decathlon's Task01_BrainTumour: `dataset.json` + `imagesTr/BRATS_NNN.nii.gz`
  *   (4D, the four sequences as frames in the order `dataset.json`'s `modality` gives: FLAIR, T1w, t1gd,
  *   T2w) + `labelsTr/BRATS_NNN.nii.gz` with MSD's own label numbers (1 oedema, 2 non-enhancing tumour,
@@ -11,7 +12,12 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { z } from 'zod';
-import { bratsLabelConvention, findBratsSubjectFiles, readBratsSubjectFiles } from '../brats/subject.ts';
+import {
+  bratsFileKind,
+  bratsLabelConvention,
+  findBratsSubjectFiles,
+  readBratsSubjectFiles,
+} from '../brats/subject.ts';
 import { BRATS_MODALITIES, type BratsModality, type BratsSubject } from '../brats/types.ts';
 import { InputError, isInputError } from '../errors.ts';
 import { readNifti, readNiftiFrames } from '../volume/nifti.ts';
@@ -36,7 +42,6 @@ export interface BratsDataset {
 }
 
 const NIFTI = /\.nii(\.gz)?$/i;
-const SEQUENCE_FILE = /_(t1|t1ce|t2|flair)\.nii(\.gz)?$/i;
 const MAX_DEPTH = 3;
 
 // --- BraTS folders ---------------------------------------------------------------------------------------
@@ -47,7 +52,10 @@ async function names(dir: string): Promise<string[]> {
 
 /** True when `dir` directly holds BraTS sequence files (it is a subject folder). */
 async function isSubjectFolder(dir: string): Promise<boolean> {
-  return (await names(dir)).some((n) => SEQUENCE_FILE.test(n));
+  return (await names(dir)).some((n) => {
+    const kind = bratsFileKind(n)?.kind;
+    return kind !== undefined && kind !== 'seg';
+  });
 }
 
 async function subjectFolders(dir: string, depth: number, out: string[]): Promise<void> {

@@ -23,7 +23,8 @@ export interface DatasetSummary {
   perCase: CaseSummary[];
 }
 
-function range(vs: Vec3[]): { min: Vec3; max: Vec3 } | null {
+/** Per-axis minimum and maximum of a list of triples (dims, spacings); null for none. */
+export function range(vs: Vec3[]): { min: Vec3; max: Vec3 } | null {
   if (vs.length === 0) return null;
   const min = [0, 1, 2].map((a) => Math.min(...vs.map((v) => v[a]))) as Vec3;
   const max = [0, 1, 2].map((a) => Math.max(...vs.map((v) => v[a]))) as Vec3;

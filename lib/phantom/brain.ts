@@ -96,7 +96,8 @@ function drawTumour(rng: Rng, head: Vec3): TumourInfo {
   const r = rng.uniform(10, 22) * s;
   const radii = [0, 1, 2].map(() => r * rng.uniform(0.8, 1.2)) as Vec3;
   const edemaScale = rng.uniform(1.45, 2.0);
-  for (;;) {
+  // Rejection sampling: a draw fits in a few tries; the bound only guarantees an end.
+  for (let attempt = 0; attempt < 1000; attempt++) {
     const side = rng.chance(0.5) ? 1 : -1;
     const centre: Vec3 = [
       side * rng.uniform(0.2, 0.45) * head[0],
@@ -109,6 +110,8 @@ function drawTumour(rng: Rng, head: Vec3): TumourInfo {
       return { centre, radii, coreFraction: rng.uniform(0.4, 0.65), edemaScale };
     }
   }
+  // Never reached in practice: a central placement in the left hemisphere, which always fits.
+  return { centre: [-0.3 * head[0], 0, 0.1 * head[2]], radii, coreFraction: 0.5, edemaScale };
 }
 
 /** The tissue map: anatomy and tumour, a `TISSUE` code per voxel. */

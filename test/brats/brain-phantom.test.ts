@@ -5,13 +5,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBratsSubject } from '../../lib/brats/subject.ts';
 import { BRATS_MODALITIES, type BratsModality } from '../../lib/brats/types.ts';
-import { main } from '../../lib/cli/main.ts';
 import { generateBrainPhantom } from '../../lib/phantom/brain.ts';
 import { TISSUE } from '../../lib/phantom/brain-contrast.ts';
 import type { Vec3 } from '../../lib/volume/volume.ts';
+import { runCli } from '../cli.ts';
 
 const SMALL = { dims: [64, 64, 48] as Vec3, spacing: [3, 3, 3] as Vec3 };
 
@@ -137,29 +137,21 @@ describe('generateBrainPhantom', () => {
 describe('raunet phantom --kind brain', () => {
   it('writes subjects in the BraTS layout that readBratsSubject reads back', async () => {
     const out = join(root, 'set');
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    let code: number;
-    try {
-      code = await main([
-        'node',
-        'raunet',
-        'phantom',
-        '--kind',
-        'brain',
-        '--out',
-        out,
-        '--count',
-        '2',
-        '--seed',
-        '5',
-        '--dims',
-        SMALL.dims.join('x'),
-        '--spacing',
-        SMALL.spacing.join(','),
-      ]);
-    } finally {
-      stdout.mockRestore();
-    }
+    const { code } = await runCli([
+      'phantom',
+      '--kind',
+      'brain',
+      '--out',
+      out,
+      '--count',
+      '2',
+      '--seed',
+      '5',
+      '--dims',
+      SMALL.dims.join('x'),
+      '--spacing',
+      SMALL.spacing.join(','),
+    ]);
     expect(code).toBe(0);
     const manifest = JSON.parse(await readFile(join(out, 'brain-phantoms.json'), 'utf8'));
     expect(manifest.subjects.map((s: { id: string }) => s.id)).toEqual([
@@ -184,15 +176,11 @@ describe('raunet phantom --kind brain', () => {
   });
 
   it('refuses liver-only options with --kind brain, and an unknown kind (exit 2)', async () => {
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const base = ['node', 'raunet', 'phantom', '--out', join(root, 'never')];
-      expect(await main([...base, '--kind', 'brain', '--tumors', '2'])).toBe(2);
-      expect(String(stderr.mock.calls.at(-1)?.[0])).toContain('--tumors does not apply to --kind brain');
-      expect(await main([...base, '--kind', 'knee'])).toBe(2);
-      expect(await main([...base, '--size', 'small'])).toBe(2);
-    } finally {
-      stderr.mockRestore();
-    }
+    const base = ['phantom', '--out', join(root, 'never')];
+    const liverOption = await runCli([...base, '--kind', 'brain', '--tumors', '2']);
+    expect(liverOption.code).toBe(2);
+    expect(liverOption.err).toContain('--tumors does not apply to --kind brain');
+    expect((await runCli([...base, '--kind', 'knee'])).code).toBe(2);
+    expect((await runCli([...base, '--size', 'small'])).code).toBe(2);
   });
 });

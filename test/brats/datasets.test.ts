@@ -7,14 +7,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRATS_MODALITIES, type BratsModality } from '../../lib/brats/types.ts';
-import { main } from '../../lib/cli/main.ts';
 import { msdLabelMeaning, msdModality, openBratsDataset } from '../../lib/datasets/brats.ts';
 import { openAnyDataset, openDataset } from '../../lib/datasets/index.ts';
 import { InputError } from '../../lib/errors.ts';
 import { encodeNifti, readNiftiFrames, writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, scalingAffine, type Vec3, type Volume } from '../../lib/volume/volume.ts';
+import { runCli } from '../cli.ts';
 
 const DIMS: Vec3 = [3, 2, 2];
 const N = 12;
@@ -95,24 +95,7 @@ async function msdTask(dir: string, order: string[], opts: { labels?: number[]; 
   await writeFile(join(dir, 'imagesTr', 'BRATS_002.nii.gz'), nifti4d(frames));
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await main(['node', 'raunet', ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = runCli;
 
 describe('BraTS training layout', () => {
   it('finds subjects in HGG/LGG sub-folders, lists a broken subject as a problem, reads one', async () => {

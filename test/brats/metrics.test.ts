@@ -6,9 +6,8 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRATS_MODALITIES } from '../../lib/brats/types.ts';
-import { main } from '../../lib/cli/main.ts';
 import { InputError } from '../../lib/errors.ts';
 import {
   BRATS_HD95_MAX_MM,
@@ -18,6 +17,7 @@ import {
 } from '../../lib/metrics/brats.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, scalingAffine, type Vec3 } from '../../lib/volume/volume.ts';
+import { runCli } from '../cli.ts';
 
 const DIMS: Vec3 = [6, 4, 4];
 const N = 96;
@@ -149,20 +149,7 @@ describe('raunet evaluate --task brats', () => {
     await writeNifti(join(dir, id, `${id}_seg.nii.gz`), labels(seg));
   }
 
-  async function run(args: string[]) {
-    let out = '';
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-      out += String(s);
-      return true;
-    });
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      return { code: await main(['node', 'raunet', 'evaluate', '--task', 'brats', ...args]), out };
-    } finally {
-      o.mockRestore();
-      e.mockRestore();
-    }
-  }
+  const run = (args: string[]) => runCli(['evaluate', '--task', 'brats', ...args]);
 
   it('scores predictions against a BraTS dataset: specificity over the brain, Table IX aggregates', async () => {
     const ref = join(root, 'ref');
@@ -223,5 +210,16 @@ describe('raunet evaluate --task brats', () => {
     expect(
       (await run(['--pred', join(root, 'pred'), '--ref', refFiles, '--ref-label', 'liver=5'])).code,
     ).toBe(2);
+    // a prediction with a label BraTS does not have: exit 2, one line naming the file
+    const badPred = join(root, 'bad-pred');
+    await mkdir(badPred);
+    await writeNifti(
+      join(badPred, 'S1.nii.gz'),
+      createVolume(new Uint8Array(N).fill(7), DIMS, [1, 2, 3], affine),
+    );
+    const bad = await run(['--pred', badPred, '--ref', refFiles]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(join(badPred, 'S1.nii.gz'));
+    expect(bad.err).toContain('label values other than BraTS');
   });
 });

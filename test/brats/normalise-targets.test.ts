@@ -7,6 +7,7 @@ import {
   bratsBrainMask,
   interleaveChannels,
   normaliseBratsSubject,
+  percentileBySelection,
   percentileOfSorted,
 } from '../../lib/brats/normalise.ts';
 import { bratsTargetMask, subjectTarget, targetLabels } from '../../lib/brats/targets.ts';
@@ -51,6 +52,29 @@ describe('brain mask and percentiles', () => {
     expect(percentileOfSorted(ten, 0)).toBe(1);
     expect(percentileOfSorted(ten, 100)).toBe(10);
     expect(percentileOfSorted([7], 30)).toBe(7);
+  });
+
+  it('selection gives the same percentiles as sorting, on random, tied and sorted values', () => {
+    let seed = 12345;
+    const next = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const sets = [
+      Float32Array.from({ length: 1001 }, () => Math.round(next() * 1000) / 7),
+      Float32Array.from({ length: 1000 }, () => next() * 1000), // fractional ranks: interpolation matters
+      Float32Array.from({ length: 500 }, () => Math.floor(next() * 4)), // many ties
+      Float32Array.from({ length: 300 }, (_, i) => i), // already sorted
+      Float32Array.from({ length: 300 }, (_, i) => 300 - i),
+      Float32Array.of(5, 5, 5),
+      Float32Array.of(2),
+    ];
+    for (const values of sets) {
+      const sorted = values.slice().sort();
+      for (const p of [0, 0.5, 1, 25, 37.3, 50, 99.5, 100]) {
+        expect(percentileBySelection(values.slice(), p)).toBeCloseTo(percentileOfSorted(sorted, p), 4);
+      }
+    }
   });
 });
 

@@ -100,6 +100,22 @@ describe('readBratsSubject', () => {
     expect(unlabelled.labelConvention).toBeUndefined();
   });
 
+  it('reads the BraTS 2023+ naming (-t1n, -t1c, -t2w, -t2f, -seg) into the same channels', async () => {
+    const id = 'BraTS-GLI-00000-000';
+    const dir = join(root, id);
+    await mkdir(dir, { recursive: true });
+    const newer: Record<BratsModality, string> = { t1: 't1n', t1ce: 't1c', t2: 't2w', flair: 't2f' };
+    for (const [c, m] of BRATS_MODALITIES.entries()) {
+      const data = Int16Array.from({ length: N }, (_, v) => voxel(c, v));
+      await writeNifti(join(dir, `${id}-${newer[m]}.nii.gz`), createVolume(data, DIMS, SPACING));
+    }
+    await writeNifti(join(dir, `${id}-seg.nii.gz`), createVolume(pattern(3), DIMS, SPACING));
+    const s = await readBratsSubject(dir);
+    expect(s.id).toBe(id);
+    for (const [c, m] of BRATS_MODALITIES.entries()) expect(s.channels[m][5]).toBe(voxel(c, 5));
+    expect(s.labelConvention).toBe('brats-3');
+  });
+
   it('reads float label files holding integer values', async () => {
     const labels = Float32Array.from(pattern(4));
     const s = await readBratsSubject(await writeSubject({ id: 'float_seg', labels }));
