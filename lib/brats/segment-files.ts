@@ -100,7 +100,7 @@ export async function segmentBratsSubjectFolder(
   models: readonly BratsModel[],
   o: BratsSegmentRunOptions,
   inputs: readonly string[] = [dir],
-): Promise<{ outputs: string[]; tumourMl: number }> {
+): Promise<{ id: string; outputs: string[]; tumourMl: number }> {
   const started = performance.now();
   const subject = await readBratsSubject(dir);
   const paths = bratsOutputPaths(o.out, subject.id);
@@ -150,7 +150,7 @@ export async function segmentBratsSubjectFolder(
         demoModels: report.demoModels,
       }),
     );
-    return { outputs: await batch.commit(), tumourMl: report.tumour.volumeMl };
+    return { id: subject.id, outputs: await batch.commit(), tumourMl: report.tumour.volumeMl };
   } finally {
     await lock.release();
   }

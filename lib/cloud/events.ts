@@ -76,10 +76,13 @@ export type SourceObject = z.infer<typeof sourceObject>;
  * Input of the segmentation state machine (written by the starter). `attempt` is 1 for the first run of
  * an object version and N for its N-th re-run (a re-drop after a failure, see `lib/cloud/starter.ts`).
  */
+export const segmentationTask = z.enum(['liver', 'brats']);
 export const segmentationInput = z.object({
   jobId: jobIdSchema,
   source: sourceObject,
   attempt: z.number().int().min(1).max(1000).optional(),
+  /** The starter's reading of the key (`segmentationTaskOf`); absent: liver. */
+  task: segmentationTask.optional(),
 });
 export type SegmentationInput = z.infer<typeof segmentationInput>;
 
@@ -114,6 +117,15 @@ export const localizeArgs = z.object({ jobId: jobIdSchema, ct: s3Uri, models: s3
 export const segmentLiverArgs = localizeArgs.extend({ box: s3Uri });
 export const segmentTumorArgs = localizeArgs.extend({ liver: s3Uri });
 
+/**
+ * Arguments of the brain-tumour Batch job: the dropped subject zip, the promoted brats ensemble, and the
+ * job's results prefix (it writes the label map, report and preview there itself).
+ */
+export const segmentBratsArgs = z.object({ jobId: jobIdSchema, subject: s3Uri, models: s3Uri, out: s3Uri });
+export type SegmentBratsArgs = z.infer<typeof segmentBratsArgs>;
+export const bratsPlan = z.object({ brats: segmentBratsArgs });
+export type BratsPlan = z.infer<typeof bratsPlan>;
+
 /** What ingest decides for a new job: every S3 location of its later steps. */
 export const segmentationPlan = z.object({
   work: s3Uri,
@@ -136,6 +148,14 @@ export const finalizeInput = planStepInput.extend({
   batch: z.object({ localize: batchStepResult, liver: batchStepResult, tumor: batchStepResult }),
 });
 export type FinalizeInput = z.infer<typeof finalizeInput>;
+
+/** Finalize of a brain-tumour job: the plan and the Batch job's times (its results are already written). */
+export const finalizeBratsInput = segmentationInput.extend({
+  task: z.literal('brats'),
+  plan: bratsPlan,
+  batch: z.object({ brats: batchStepResult }),
+});
+export type FinalizeBratsInput = z.infer<typeof finalizeBratsInput>;
 
 /** `box.json` written by the localize stage. */
 const vec3 = z.tuple([z.number().int(), z.number().int(), z.number().int()]);
