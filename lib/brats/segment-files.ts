@@ -176,7 +176,8 @@ export async function runBratsSegment(
           const { line, exitCode } = describeFailure(e);
           const reason = line.split('\n')[0] ?? line;
           outcomes.push({ path: dir, ok: false, reason, badInput: exitCode === 2 });
-          log(`${dir}: FAILED: ${reason}`);
+          // an input error begins with the file it names: say the subject folder once
+          log(`${dir}: FAILED: ${reason.startsWith(`${dir}: `) ? reason.slice(dir.length + 2) : reason}`);
         }
       }
     } finally {

@@ -289,8 +289,11 @@ async function segmentBratsCommand(
     largestComponent: o.largestComponent,
     normalisation: o.normalisation === undefined ? undefined : parseBratsNormalisation(o.normalisation),
     overwrite: o.overwrite,
-    // failures are printed even with --quiet
-    log: (line) => (o.quiet && !line.includes(': FAILED: ') ? undefined : progress.log(line)),
+    // failures are printed even with --quiet: the exit code alone does not say which subject failed or why
+    log: (line) => {
+      if (!o.quiet) progress.log(line);
+      else if (line.includes(': FAILED: ')) process.stderr.write(`${line}\n`);
+    },
   });
   const failed = outcomes.filter((x) => !x.ok);
   if (failed.length) {
