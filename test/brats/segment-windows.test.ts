@@ -109,10 +109,16 @@ describe('segmentBrainTumour', () => {
       [0.25, false],
     ] as const) {
       const calls: number[][] = [];
-      const r = await segmentBrainTumour(raw, brainOf(raw), dims, [model(channelEngine(3, calls), [8, 8, 8])], {
-        overlap,
-        tta,
-      });
+      const r = await segmentBrainTumour(
+        raw,
+        brainOf(raw),
+        dims,
+        [model(channelEngine(3, calls), [8, 8, 8])],
+        {
+          overlap,
+          tta,
+        },
+      );
       expect(r.brain).toEqual({ start: [3, 2, 1], end: [17, 16, 13] });
       expect(r.threshold).toBe(0.5);
       expect([...r.mask]).toEqual([...truth]);
