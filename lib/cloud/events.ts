@@ -12,6 +12,12 @@ export const jobIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'not a job id');
 export const runIdSchema = z.string().regex(/^[0-9TZ]{16}-[0-9a-f]{6}$/, 'not a run id');
 export const trainableStage = z.enum(['localize', 'liver', 'tumor']);
 export type TrainableStage = z.infer<typeof trainableStage>;
+/**
+ * Stages whose ensembles the models table registers: the three the training workflow trains, and the
+ * brain-tumour network (published from a local `raunet train --task brats` with `raunet models publish`).
+ */
+export const registeredStage = z.enum(['localize', 'liver', 'tumor', 'brats']);
+export type RegisteredStage = z.infer<typeof registeredStage>;
 
 /**
  * The object key of an S3 event as S3 stores it. S3 URL-encodes keys in its event notifications the
@@ -260,7 +266,7 @@ export type FoldOutcome = z.infer<typeof foldOutcome>;
 
 export const registerInput = z.object({
   runId: runIdSchema,
-  stage: trainableStage,
+  stage: registeredStage,
   metrics: s3Uri,
   /** Every fold's outcome, recorded with the run. */
   folds: z.array(foldOutcome).max(40).optional(),
@@ -270,7 +276,7 @@ export type RegisterInput = z.infer<typeof registerInput>;
 /** What evaluate-ensemble writes to `metrics`: the chosen variant and its validation Dice. */
 export const ensembleMetrics = z.object({
   runId: runIdSchema,
-  stage: trainableStage,
+  stage: registeredStage,
   variant: z.string(),
   models: s3Uri,
   valDice: z.number().min(0).max(1),

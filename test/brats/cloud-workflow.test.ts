@@ -9,9 +9,11 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bratsSummaryOf, finalizeBratsJob, ingestBrats } from '../../lib/cloud/brats-jobs.ts';
+import { ensembleMetrics, registerInput } from '../../lib/cloud/events.ts';
 import type { JobRecord, JobStore } from '../../lib/cloud/job-store.ts';
 import { isIncomingScan, segmentationTaskOf } from '../../lib/cloud/layout.ts';
 import type { ModelRegistry } from '../../lib/cloud/model-registry.ts';
+import { checkModelFolder } from '../../lib/cloud/publish.ts';
 import { NoModelError, type SegmentationDeps } from '../../lib/cloud/segmentation.ts';
 import { startSegmentation } from '../../lib/cloud/starter.ts';
 import { libraryCodec } from '../../lib/cloud/volume-codec.ts';
@@ -178,6 +180,37 @@ describe('ingest and finalize of a brain job', () => {
     expect(r.results.labels).toBe(`${out}labels.nii.gz`);
     expect(jobs.records.get(JOB)?.status).toBe('SUCCEEDED');
     expect(bratsSummaryOf(report).wholeTumourVolumeMl).toBe(81.234);
+  });
+});
+
+describe('publishing a brats ensemble (raunet models publish --stage brats)', () => {
+  it('accepts the bundled brain model as brats and refuses it as another stage', async () => {
+    const folds = await checkModelFolder('models/demo-brain', 'brats');
+    expect(folds.map((f) => [f.fold, f.manifest.stage, f.manifest.arch])).toEqual([
+      [0, 'brats', 'raunet2-brain'],
+    ]);
+    await expect(checkModelFolder('models/demo-brain/brats', 'tumor')).rejects.toThrow(
+      /is a brats model, not tumor/,
+    );
+    await expect(checkModelFolder('models/demo/tumor', 'brats')).rejects.toThrow(
+      /is a tumor model, not brats/,
+    );
+  });
+
+  it('registers brats runs (the models table and the metrics schema take the stage)', () => {
+    const runId = '20261204T190000Z-abcdef';
+    expect(
+      registerInput.safeParse({ runId, stage: 'brats', metrics: 's3://models-bucket/runs/x.json' }).success,
+    ).toBe(true);
+    const metrics = {
+      runId,
+      stage: 'brats',
+      variant: 'published',
+      models: 's3://models-bucket/runs/',
+      valDice: 0.9,
+    };
+    expect(ensembleMetrics.safeParse(metrics).success).toBe(true);
+    expect(ensembleMetrics.safeParse({ ...metrics, stage: 'brain' }).success).toBe(false);
   });
 });
 
