@@ -6,6 +6,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { runBatchStage } from '../lib/cloud/batch-stages.ts';
+import { runBratsJob } from '../lib/cloud/brats-batch.ts';
 import { loadStageEngines } from '../lib/cloud/engine-loader.ts';
 import { trainingLibrary } from '../lib/cloud/training-library.ts';
 import { libraryCodec } from '../lib/cloud/volume-codec.ts';
@@ -15,5 +16,6 @@ process.exitCode = await runBatchStage(process.argv.slice(2), {
   codec: libraryCodec,
   loadEngines: loadStageEngines,
   training: trainingLibrary,
+  brats: runBratsJob,
   requireGpu: process.env.RAUNET_REQUIRE_GPU === '1',
 });

@@ -6,11 +6,12 @@
  * Step Functions passes them as the job's `args` parameter). Exit codes: 0 done, 1 application error,
  * 2 bad input (arguments or data), 3 GPU required but not in use.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
+import { unpackBratsSubjectZip } from '../brats/segment-zip.ts';
 import { InputError, isInputError } from '../errors.ts';
 import { type LoadedModel, manifestPatch, modelInfo, type StageName } from '../pipeline/segment.ts';
 import { localizeLiver, noLiverFound, segmentLiver, segmentTumor } from '../pipeline/stages.ts';
@@ -21,13 +22,14 @@ import {
   localizeArgs,
   parseEvent,
   type StageInfo,
+  segmentBratsArgs,
   segmentLiverArgs,
   segmentTumorArgs,
   trainFoldArgs,
 } from './events.ts';
 import { checkpointDue, restoreFoldCheckpoint, saveFoldCheckpoint } from './fold-checkpoint.ts';
 import { assertGpu, GpuUnavailableError } from './gpu-check.ts';
-import { parseS3Uri, STAGE_FILES } from './layout.ts';
+import { parseS3Uri, RESULT_FILES, STAGE_FILES } from './layout.ts';
 import { logger, safeError } from './logger.ts';
 import { getJson, getUriBytes, listKeys, putJson, putObjectBytes } from './object-store.ts';
 import { storeRunCurves } from './run-curves.ts';
@@ -37,6 +39,7 @@ export const BATCH_STAGE_ARGS = {
   localize: localizeArgs,
   'segment-liver': segmentLiverArgs,
   'segment-tumor': segmentTumorArgs,
+  'segment-brats': segmentBratsArgs,
   'train-fold': trainFoldArgs,
   'evaluate-ensemble': evaluateEnsembleArgs,
 } as const;
@@ -47,6 +50,17 @@ export const EXIT = { ok: 0, error: 1, badInput: 2, noGpu: 3 } as const;
 
 /** Loads the ensemble of one stage from `<modelsRoot>/<stage>/fold-*` (engines, manifests, model ids). */
 export type EngineLoader = (modelsRoot: string, stage: StageName) => Promise<LoadedModel[]>;
+
+/**
+ * The brain-tumour job's work on local folders (`lib/cloud/brats-batch.ts`): segment the subject in
+ * `subjectDir` with the ensemble under `modelsRoot/brats/`, write the results into `outDir` as
+ * `RESULT_FILES`; resolves to the engine backend that ran.
+ */
+export type BratsRunner = (
+  subjectDir: string,
+  modelsRoot: string,
+  outDir: string,
+) => Promise<{ backend: string }>;
 
 /** The training library's entry points for the two training stages (local folders in, local folder out). */
 export interface TrainingLibrary {
@@ -83,6 +97,8 @@ export interface BatchContext {
   codec: VolumeCodec;
   loadEngines: EngineLoader;
   training?: TrainingLibrary;
+  /** The brain-tumour job (absent in images without it). */
+  brats?: BratsRunner;
   requireGpu: boolean;
   /** Scratch space (default: a new folder in the OS temp dir, removed afterwards). */
   workDir?: string;
@@ -225,6 +241,28 @@ const RUNNERS: {
       await writeStageInfo(ctx, args.out, ens, patch);
     } finally {
       await disposeAll(ens);
+    }
+  },
+  async 'segment-brats'(ctx, args, dir) {
+    if (!ctx.brats) throw new Error('the brain-tumour segmentation is not available in this image');
+    const { key } = parseS3Uri(args.subject);
+    const subjectDir = path.join(dir, 'subject');
+    await unpackBratsSubjectZip(
+      await getUriBytes(ctx.s3, args.subject),
+      path.posix.basename(key),
+      subjectDir,
+    );
+    const stageUri = `${args.models.endsWith('/') ? args.models : `${args.models}/`}brats/`;
+    const root = path.join(dir, 'models');
+    if ((await downloadPrefix(ctx.s3, stageUri, path.join(root, 'brats'))) === 0) {
+      throw new InputError(`no model files under ${stageUri}`, 'NOT_FOUND');
+    }
+    const out = path.join(dir, 'out');
+    const { backend } = await ctx.brats(subjectDir, root, out);
+    if (ctx.requireGpu) assertGpu(backend);
+    // the label map last: a job lost mid-upload never leaves what looks like a finished result
+    for (const name of [RESULT_FILES.report, RESULT_FILES.preview, RESULT_FILES.labels]) {
+      await putObjectBytes(ctx.s3, `${args.out}${name}`, await readFile(path.join(out, name)));
     }
   },
   async 'train-fold'(ctx, args, dir) {

@@ -12,6 +12,12 @@ export const jobIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'not a job id');
 export const runIdSchema = z.string().regex(/^[0-9TZ]{16}-[0-9a-f]{6}$/, 'not a run id');
 export const trainableStage = z.enum(['localize', 'liver', 'tumor']);
 export type TrainableStage = z.infer<typeof trainableStage>;
+/**
+ * Stages whose ensembles the models table registers: the three the training workflow trains, and the
+ * brain-tumour network (published from a local `raunet train --task brats` with `raunet models publish`).
+ */
+export const registeredStage = z.enum(['localize', 'liver', 'tumor', 'brats']);
+export type RegisteredStage = z.infer<typeof registeredStage>;
 
 /**
  * The object key of an S3 event as S3 stores it. S3 URL-encodes keys in its event notifications the
@@ -76,10 +82,13 @@ export type SourceObject = z.infer<typeof sourceObject>;
  * Input of the segmentation state machine (written by the starter). `attempt` is 1 for the first run of
  * an object version and N for its N-th re-run (a re-drop after a failure, see `lib/cloud/starter.ts`).
  */
+export const segmentationTask = z.enum(['liver', 'brats']);
 export const segmentationInput = z.object({
   jobId: jobIdSchema,
   source: sourceObject,
   attempt: z.number().int().min(1).max(1000).optional(),
+  /** The starter's reading of the key (`segmentationTaskOf`); absent: liver. */
+  task: segmentationTask.optional(),
 });
 export type SegmentationInput = z.infer<typeof segmentationInput>;
 
@@ -114,6 +123,15 @@ export const localizeArgs = z.object({ jobId: jobIdSchema, ct: s3Uri, models: s3
 export const segmentLiverArgs = localizeArgs.extend({ box: s3Uri });
 export const segmentTumorArgs = localizeArgs.extend({ liver: s3Uri });
 
+/**
+ * Arguments of the brain-tumour Batch job: the dropped subject zip, the promoted brats ensemble, and the
+ * job's results prefix (it writes the label map, report and preview there itself).
+ */
+export const segmentBratsArgs = z.object({ jobId: jobIdSchema, subject: s3Uri, models: s3Uri, out: s3Uri });
+export type SegmentBratsArgs = z.infer<typeof segmentBratsArgs>;
+export const bratsPlan = z.object({ brats: segmentBratsArgs });
+export type BratsPlan = z.infer<typeof bratsPlan>;
+
 /** What ingest decides for a new job: every S3 location of its later steps. */
 export const segmentationPlan = z.object({
   work: s3Uri,
@@ -136,6 +154,14 @@ export const finalizeInput = planStepInput.extend({
   batch: z.object({ localize: batchStepResult, liver: batchStepResult, tumor: batchStepResult }),
 });
 export type FinalizeInput = z.infer<typeof finalizeInput>;
+
+/** Finalize of a brain-tumour job: the plan and the Batch job's times (its results are already written). */
+export const finalizeBratsInput = segmentationInput.extend({
+  task: z.literal('brats'),
+  plan: bratsPlan,
+  batch: z.object({ brats: batchStepResult }),
+});
+export type FinalizeBratsInput = z.infer<typeof finalizeBratsInput>;
 
 /** `box.json` written by the localize stage. */
 const vec3 = z.tuple([z.number().int(), z.number().int(), z.number().int()]);
@@ -240,7 +266,7 @@ export type FoldOutcome = z.infer<typeof foldOutcome>;
 
 export const registerInput = z.object({
   runId: runIdSchema,
-  stage: trainableStage,
+  stage: registeredStage,
   metrics: s3Uri,
   /** Every fold's outcome, recorded with the run. */
   folds: z.array(foldOutcome).max(40).optional(),
@@ -250,7 +276,7 @@ export type RegisterInput = z.infer<typeof registerInput>;
 /** What evaluate-ensemble writes to `metrics`: the chosen variant and its validation Dice. */
 export const ensembleMetrics = z.object({
   runId: runIdSchema,
-  stage: trainableStage,
+  stage: registeredStage,
   variant: z.string(),
   models: s3Uri,
   valDice: z.number().min(0).max(1),

@@ -10,7 +10,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 
 export type JobStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 
-export interface JobSummary {
+export interface LiverJobSummary {
   dims: [number, number, number];
   spacing: [number, number, number];
   liverVoxels: number;
@@ -19,6 +19,18 @@ export interface JobSummary {
   tumorVolumeMl: number;
   tumorCount: number;
 }
+
+/** A brain-tumour job's summary (`task: 'brats'`): the whole tumour. */
+export interface BratsJobSummary {
+  task: 'brats';
+  dims: [number, number, number];
+  spacing: [number, number, number];
+  wholeTumourVoxels: number;
+  wholeTumourVolumeMl: number;
+  components: number;
+}
+
+export type JobSummary = LiverJobSummary | BratsJobSummary;
 
 export interface JobRecord {
   jobId: string;

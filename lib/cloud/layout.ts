@@ -8,6 +8,17 @@ export const INPUT_SUFFIXES = ['.nii', '.nii.gz', '.zip'] as const;
  * starter both check it), so no other object can ever start a segmentation.
  */
 export const INCOMING_PREFIX = 'incoming/';
+/**
+ * Brain-tumour subjects: a `.zip` of one BraTS subject folder (`<id>_{t1,t1ce,t2,flair}.nii.gz`) dropped
+ * under this prefix runs the brain job (`segment-brats`) instead of the liver stages.
+ */
+export const BRATS_INCOMING_PREFIX = `${INCOMING_PREFIX}brats/`;
+export type SegmentationTask = 'liver' | 'brats';
+
+/** The task a dropped key asks for: `brats` under `incoming/brats/`, else the liver pipeline. */
+export function segmentationTaskOf(key: string): SegmentationTask {
+  return key.startsWith(BRATS_INCOMING_PREFIX) ? 'brats' : 'liver';
+}
 /** Intermediate files of a job: `work/<jobId>/...` in the work bucket (no event notifications). */
 export const WORK_PREFIX = 'work/';
 /** Results of a job: `results/<jobId>/...` in the results bucket. */
@@ -26,9 +37,14 @@ export function hasInputSuffix(key: string): boolean {
   return INPUT_SUFFIXES.some((s) => lower.endsWith(s));
 }
 
-/** True for a key the segmentation workflow accepts: under `incoming/` with a scan suffix. */
+/**
+ * True for a key the segmentation workflow accepts: under `incoming/` with a scan suffix; under
+ * `incoming/brats/` only a `.zip` (a subject is four files).
+ */
 export function isIncomingScan(key: string): boolean {
-  return key.startsWith(INCOMING_PREFIX) && key.length > INCOMING_PREFIX.length && hasInputSuffix(key);
+  if (!(key.startsWith(INCOMING_PREFIX) && key.length > INCOMING_PREFIX.length && hasInputSuffix(key)))
+    return false;
+  return segmentationTaskOf(key) === 'liver' || key.toLowerCase().endsWith('.zip');
 }
 
 export function workPrefix(jobId: string): string {

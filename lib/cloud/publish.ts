@@ -24,7 +24,7 @@ import {
   WEIGHTS_BIN,
 } from '../model/storage.ts';
 import { listFolds } from '../pipeline/models.ts';
-import type { EnsembleMetrics, TrainableStage } from './events.ts';
+import type { EnsembleMetrics, RegisteredStage } from './events.ts';
 import { newRunId } from './identity.ts';
 import { RUNS_PREFIX, s3Uri } from './layout.ts';
 import type { ModelRegistry } from './model-registry.ts';
@@ -36,7 +36,7 @@ import { registerEnsemble } from './training.ts';
 export const PUBLISHED_VARIANT = 'published';
 
 /** The network dimensionality of each stage: a 2D network localizes, 3D ones segment. */
-const STAGE_DIMS: Record<TrainableStage, number> = { localize: 2, liver: 3, tumor: 3 };
+const STAGE_DIMS: Record<RegisteredStage, number> = { localize: 2, liver: 3, tumor: 3, brats: 3 };
 
 export interface PublishDeps {
   s3: S3Client;
@@ -61,7 +61,7 @@ const isDir = (p: string) =>
   );
 
 /** The stage's fold folders under `dir`, each checked; an InputError names the first problem. */
-export async function checkModelFolder(dir: string, stage: TrainableStage): Promise<CheckedFold[]> {
+export async function checkModelFolder(dir: string, stage: RegisteredStage): Promise<CheckedFold[]> {
   if (!(await isDir(dir))) throw new InputError('is not a folder', 'NOT_FOUND', dir);
   const stageDir = (await isDir(path.join(dir, stage))) ? path.join(dir, stage) : dir;
   const folds = await listFolds(stageDir);
@@ -112,7 +112,7 @@ const foldDice = (f: CheckedFold) => {
 
 export interface PublishResult {
   runId: string;
-  stage: TrainableStage;
+  stage: RegisteredStage;
   models: string;
   folds: number;
   valDice: number;
@@ -122,7 +122,7 @@ export interface PublishResult {
 /** Check, upload, register and (when it beats the current ensemble) promote one stage's models. */
 export async function publishModels(
   deps: PublishDeps,
-  opts: { stage: TrainableStage; dir: string; log?: (line: string) => void },
+  opts: { stage: RegisteredStage; dir: string; log?: (line: string) => void },
 ): Promise<PublishResult> {
   const folds = await checkModelFolder(opts.dir, opts.stage);
   const runId = newRunId(deps.now?.() ?? new Date(), deps.random);

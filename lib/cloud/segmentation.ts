@@ -20,6 +20,7 @@ import type { Box3 } from '../preprocess/crop.ts';
 import { VIEWER_PAGE } from '../viewer/static-layout.ts';
 import { boxToInput, fromCanonicalData, toCanonical } from '../volume/orientation.ts';
 import { type Vec3, type Volume, voxelCount, withData } from '../volume/volume.ts';
+import { type BratsIngestOutput, ingestBrats } from './brats-jobs.ts';
 import { DICOM_SEG_FILE, dicomSegOutcome } from './dicom-seg-result.ts';
 import {
   boxFile,
@@ -35,7 +36,7 @@ import {
 } from './events.ts';
 import { clip, failureReason } from './failure.ts';
 import { executionNameFor, jobOfExecution } from './identity.ts';
-import type { JobResults, JobStore, JobSummary } from './job-store.ts';
+import type { JobResults, JobStore, LiverJobSummary } from './job-store.ts';
 import { JOB_VIEWER_DIR, writeJobViewer } from './job-viewer.ts';
 import { hasInputSuffix, RESULT_FILES, resultsPrefix, STAGE_FILES, s3Uri, workPrefix } from './layout.ts';
 import { logger } from './logger.ts';
@@ -123,7 +124,7 @@ export function checkGrid(vol: Volume, file: string): void {
  * retried ingest after the write), or reopen a FAILED job for a re-run with a higher attempt. Anything
  * else is a duplicate (another execution owns the job or it finished).
  */
-async function claimJob(deps: SegmentationDeps, input: IngestInput, at: string): Promise<boolean> {
+export async function claimJob(deps: SegmentationDeps, input: IngestInput, at: string): Promise<boolean> {
   const { jobId, source } = input;
   const attempt = input.attempt ?? 1;
   const execution = input.execution ?? executionNameFor(jobId, attempt);
@@ -156,7 +157,11 @@ async function claimJob(deps: SegmentationDeps, input: IngestInput, at: string):
  * Claim the job (see `claimJob`; a duplicate stops here), then validate the scan and look up the current
  * models. Validation errors propagate (the workflow's Catch marks the job FAILED with them).
  */
-export async function ingest(deps: SegmentationDeps, input: IngestInput): Promise<IngestOutput> {
+export async function ingest(
+  deps: SegmentationDeps,
+  input: IngestInput,
+): Promise<IngestOutput | BratsIngestOutput> {
+  if (input.task === 'brats') return ingestBrats(deps, input);
   const { jobId, source } = input;
   const at = nowIso(deps);
   if (!(await claimJob(deps, input, at))) {
@@ -231,7 +236,7 @@ export function combineLabels(liver: ArrayLike<number>, tumor: ArrayLike<number>
 }
 
 /** The job record's summary numbers, read off the report. */
-export function summaryOf(report: SegmentationReport): JobSummary {
+export function summaryOf(report: SegmentationReport): LiverJobSummary {
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
     dims: [...report.input.dims],
@@ -283,7 +288,7 @@ export function reportName(key: string): string {
 export async function finalizeJob(
   deps: SegmentationDeps,
   input: FinalizeInput,
-): Promise<{ results: JobResults; summary: JobSummary }> {
+): Promise<{ results: JobResults; summary: LiverJobSummary }> {
   const { jobId, source, plan } = input;
   const file = fileNameOf(source.key);
   const scanBytes = await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES);

@@ -22,7 +22,7 @@ import {
 } from './events.ts';
 import { executionNameFor, jobIdFor } from './identity.ts';
 import type { JobStore } from './job-store.ts';
-import { isIncomingScan } from './layout.ts';
+import { isIncomingScan, segmentationTaskOf } from './layout.ts';
 import { logger } from './logger.ts';
 
 export interface StarterDeps {
@@ -67,9 +67,10 @@ export async function startSegmentation(deps: StarterDeps, event: ObjectCreatedE
     logger.warn('ignored object: not a scan under incoming/', { jobId });
     return { jobId, started: false, reason: 'not a scan under incoming/' };
   }
-  const input: SegmentationInput = { jobId, source };
+  const task = segmentationTaskOf(o.key);
+  const input: SegmentationInput = { jobId, source, ...(task === 'brats' ? { task } : {}) };
   if (await start(deps, input, 1)) {
-    logger.info('segmentation started', { jobId, sizeBytes: o.size });
+    logger.info('segmentation started', { jobId, task, sizeBytes: o.size });
     return { jobId, started: true, attempt: 1 };
   }
   const job = await deps.jobs.get(jobId);

@@ -30,11 +30,18 @@ export const BATCH_STAGES = [
   'localize',
   'segment-liver',
   'segment-tumor',
+  'segment-brats',
   'train-fold',
   'evaluate-ensemble',
 ] as const;
 export type BatchStage = (typeof BATCH_STAGES)[number];
-export const INFERENCE_STAGES: readonly BatchStage[] = ['localize', 'segment-liver', 'segment-tumor'];
+export const INFERENCE_STAGES: readonly BatchStage[] = [
+  'localize',
+  'segment-liver',
+  'segment-tumor',
+  // the brain-tumour job (a subject under incoming/brats/): the same inference image
+  'segment-brats',
+];
 
 /** Attempts of a Batch job (the first one plus the host-failure retries of `hostFailureRetryStrategies`). */
 export const JOB_ATTEMPTS = 3;

@@ -72,7 +72,14 @@ export function applyNagSuppressions(stack: RaunetStack, config: DeploymentConfi
   ack(training.functions.plan.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
   ack(training.functions.register.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
   ack(training.functions.checkFolds.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
-  for (const pattern of [`${work}/work/*`, `${models}/runs/*`, `${models}/datasets/*`]) {
+  // the brain-tumour job reads its subject zip and writes its results itself (segment-brats)
+  for (const pattern of [
+    `${work}/work/*`,
+    `${models}/runs/*`,
+    `${models}/datasets/*`,
+    `${input}/incoming/brats/*`,
+    `${results}/results/*`,
+  ]) {
     ack(compute.jobRole, `AwsSolutions-IAM5[Resource::${pattern}]`, REASONS.objects);
   }
 

@@ -25,6 +25,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
+  BRATS_INCOMING_PREFIX,
   INCOMING_PREFIX,
   INPUT_SUFFIXES,
   RESULTS_PREFIX,
@@ -39,9 +40,13 @@ import type { Storage } from './storage.ts';
 import type { Tables } from './tables.ts';
 import { batchStep, grantBatchSync, lambdaStep, loggedStateMachine } from './workflow-steps.ts';
 
-/** The rule's key filter: under `incoming/` and ending in a scan suffix (EventBridge wildcard matching). */
+/**
+ * The rule's key filter: under `incoming/` and ending in a scan suffix (EventBridge wildcard matching), and
+ * brain-tumour subject zips under `incoming/brats/` (also matched by `incoming/*.zip`: listed so the rule
+ * says which drops start which task; the starter reads the task from the key).
+ */
 export function incomingKeyPattern(): string[] {
-  return INPUT_SUFFIXES.map((suffix) => `${INCOMING_PREFIX}*${suffix}`);
+  return [...INPUT_SUFFIXES.map((suffix) => `${INCOMING_PREFIX}*${suffix}`), `${BRATS_INCOMING_PREFIX}*.zip`];
 }
 
 /** The starter's timeout; the queue's visibility timeout is six times it, as Lambda's SQS guide advises. */
@@ -100,6 +105,10 @@ export class SegmentationWorkflow extends Construct {
 
     // Least privilege per function.
     allowObjects(ingest.role, storage.inputBucket, READ_OBJECT, `${INCOMING_PREFIX}*`);
+    // the brain job reads its subject zip and writes its results itself
+    allowObjects(compute.jobRole, storage.inputBucket, READ_OBJECT, `${BRATS_INCOMING_PREFIX}*`);
+    allowObjects(compute.jobRole, storage.resultsBucket, WRITE_OBJECT, `${RESULTS_PREFIX}*`);
+    allowObjects(finalize.role, storage.resultsBucket, READ_OBJECT, `${RESULTS_PREFIX}*`);
     // PutItem creates the record, GetItem finds it on a retry, UpdateItem reopens a failed job for a re-run.
     allowTable(ingest.role, tables.jobs, ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
     allowTable(ingest.role, tables.models, ['dynamodb:BatchGetItem']);
@@ -209,12 +218,46 @@ export class SegmentationWorkflow extends Construct {
       ),
     );
 
+    // The brain-tumour path (a subject zip under incoming/brats/): one Batch job writes the results, then
+    // finalize records them (the finalize Lambda reads the job's report; no CT steps).
+    const segmentBrats = catching(
+      batchStep(
+        this,
+        'SegmentBrats',
+        q,
+        defs['segment-brats'],
+        '$.ingest.plan.brats',
+        '$.batch.brats',
+        stageTaskTimeout(config, 'segment-brats'),
+      ),
+    );
+    const finalizeBrats = catching(
+      lambdaStep(
+        this,
+        'FinalizeBrats',
+        finalize.fn,
+        {
+          jobId,
+          source,
+          task: 'brats',
+          plan: sfn.JsonPath.objectAt('$.ingest.plan'),
+          batch: sfn.JsonPath.objectAt('$.batch'),
+        },
+        '$.result',
+      ),
+    );
+    const isBrats = sfn.Condition.and(
+      sfn.Condition.isPresent('$.ingest.task'),
+      sfn.Condition.stringEquals('$.ingest.task', 'brats'),
+    );
+
     const duplicate = new sfn.Succeed(this, 'Duplicate', {
       comment: 'The job for this object version exists',
     });
     const definition = ingestStep.next(
       new sfn.Choice(this, 'NewJob?')
         .when(sfn.Condition.stringEquals('$.ingest.status', 'DUPLICATE'), duplicate)
+        .when(isBrats, segmentBrats.next(finalizeBrats).next(new sfn.Succeed(this, 'DoneBrats')))
         .otherwise(
           windowStep
             .next(localize)

@@ -16,6 +16,9 @@ import './layers.ts'; // registers the custom layer classes before any model is 
 
 export const STAGES = ['localize', 'liver', 'tumor'] as const;
 export type Stage = (typeof STAGES)[number];
+/** Every stage a model can be trained for: the three liver stages and the brain-tumour task (BraTS). */
+export const MODEL_STAGES = [...STAGES, 'brats'] as const;
+export type ModelStage = (typeof MODEL_STAGES)[number];
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -28,7 +31,7 @@ export const ModelManifestSchema = z.object({
   width: z.number().positive(),
   /** Input shape without the batch axis, [(z,) y, x, c]. */
   inputShape: z.array(z.number().int().positive()).min(3).max(4),
-  stage: z.enum(STAGES).optional(),
+  stage: z.enum(MODEL_STAGES).optional(),
   fold: z.number().int().nonnegative().optional(),
   folds: z.number().int().positive().optional(),
   /** Summary of the training data (free-form beyond these fields). */

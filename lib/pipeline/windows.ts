@@ -249,8 +249,9 @@ export function mirrorCombinations(dims: number): number[][] {
 }
 
 /**
- * Probabilities for a batch `[n, ...spatial, 1]`, averaged over the engines of an ensemble and, with
- * `tta`, over every mirroring of the spatial axes (each prediction mirrored back before averaging).
+ * Probabilities for a batch `[n, ...spatial, c]` (the output is `[n, ...spatial, 1]`), averaged over the
+ * engines of an ensemble and, with `tta`, over every mirroring of the spatial axes (each prediction
+ * mirrored back before averaging).
  */
 export async function predictEnsemble(
   engines: readonly InferenceEngine[],
@@ -260,11 +261,13 @@ export async function predictEnsemble(
 ): Promise<Float32Array> {
   if (engines.length === 0) throw new Error('no model in the ensemble');
   const spatial = shape.slice(1, -1);
+  // the input's channels (4 for the brain network) are a trailing axis that is never flipped
+  const inputAxes = shape.slice(1);
   const flips = tta ? mirrorCombinations(spatial.length) : [[]];
   let acc: Float32Array | null = null;
   for (const engine of engines) {
     for (const axes of flips) {
-      const x = axes.length ? flipBatch(input, spatial, axes) : input;
+      const x = axes.length ? flipBatch(input, inputAxes, axes) : input;
       let y = await engine.predict(x, shape);
       if (axes.length) y = flipBatch(y, spatial, axes);
       if (acc === null) acc = y;

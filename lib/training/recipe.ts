@@ -48,6 +48,7 @@ export const RecipeSchema = z.strictObject({
     localize: StageRecipeSchema,
     liver: StageRecipeSchema,
     tumor: StageRecipeSchema,
+    brats: StageRecipeSchema,
   }),
 });
 export type Recipe = z.infer<typeof RecipeSchema>;
@@ -69,6 +70,11 @@ export type Recipe = z.infer<typeof RecipeSchema>;
  *   tumor voxels skipped), :159-161 (centre jittered by up to half the patch per axis); P Section IV-C
  *   draws 150 per volume.
  * - thresholds 0.5 / 0.6 / 0.5: A inferlivertumor.py:30 (stage 1), :54 (liver), :356 (tumor).
+ * - brats (whole brain tumour, P Section IV-E): 400 tumour patches of 64x64x64 per subject; "the other
+ *   hyper parameter settings are the same with those in liver tumor segmentation", so the tumor stage's
+ *   epochs, batch, patience and threshold. P says "tumour patches" only: every patch is drawn around the
+ *   tumour (the jitter of the tumor stage moves the patch by up to half its size, so the patches still
+ *   show brain around the tumour).
  */
 const PAPER: Recipe = {
   name: 'paper',
@@ -97,6 +103,14 @@ const PAPER: Recipe = {
       threshold: 0.5,
       sampler: { perCase: 350, tumorFraction: 300 / 350, jitter: 1, minTumorVoxels: 10 },
     },
+    brats: {
+      epochs: 50,
+      batchSize: 6,
+      stepsPerEpoch: null,
+      plateauPatience: 15,
+      threshold: 0.5,
+      sampler: { perCase: 400, tumorFraction: 1, jitter: 1 },
+    },
   },
 };
 
@@ -114,6 +128,15 @@ const FAST: Recipe = {
     },
     liver: { epochs: 50, batchSize: 1, stepsPerEpoch: 100, plateauPatience: 20, threshold: 0.5, sampler: {} },
     tumor: { epochs: 50, batchSize: 2, stepsPerEpoch: 100, plateauPatience: 20, threshold: 0.5, sampler: {} },
+    // short brain runs: 16 patches per subject, half on the tumour, half anywhere in the brain
+    brats: {
+      epochs: 30,
+      batchSize: 2,
+      stepsPerEpoch: 50,
+      plateauPatience: 10,
+      threshold: 0.5,
+      sampler: { perCase: 16, tumorFraction: 0.5, jitter: 1 },
+    },
   },
 };
 

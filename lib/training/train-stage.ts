@@ -17,7 +17,7 @@ import { InputError } from '../errors.ts';
 import { ONNX_FILE } from '../inference/load.ts';
 import { saveOnnx } from '../inference/save-onnx.ts';
 import { ARCHS, type ArchName, buildRAUNet } from '../model/archs.ts';
-import { loadModel, type ModelManifest, STAGES, saveModel } from '../model/storage.ts';
+import { loadModel, MODEL_STAGES, type ModelManifest, type ModelStage, saveModel } from '../model/storage.ts';
 import { replaceModelFiles } from '../output/model-folder.ts';
 import { LIVER_PATCH, LOCALIZE_SLICE, TUMOR_PATCH } from '../pipeline/stages.ts';
 import { CANONICAL_ORIENTATION } from '../volume/orientation.ts';
@@ -26,24 +26,68 @@ import { CaseStore } from './dataset.ts';
 import { kFoldSplit } from './kfold.ts';
 import { foregroundFraction, initialiseOutputBias } from './output-prior.ts';
 import { deriveSeed } from './random.ts';
-import { DEFAULT_RECIPE, RECIPES, type RecipeName } from './recipe.ts';
-import { countSamples, type TrainStage, trainingBatches, validationStream } from './samplers.ts';
+import { DEFAULT_RECIPE, RECIPES, type RecipeName, type StageRecipe } from './recipe.ts';
+import { countSamples, type SamplerOptions, trainingBatches, validationStream } from './samplers.ts';
 import { type Batch, type EpochLog, trainModel } from './trainer.ts';
 
 /**
  * Stage defaults: architecture and folds (the patch comes from the arch; batch size, epochs, schedule and
  * sampling from the recipe, `recipe.ts`).
  */
-export const STAGE_DEFAULTS: Record<TrainStage, { arch: ArchName; folds: number }> = {
+export const STAGE_DEFAULTS: Record<ModelStage, { arch: ArchName; folds: number }> = {
   localize: { arch: 'raunet1', folds: 1 },
   liver: { arch: 'raunet2', folds: 5 },
   tumor: { arch: 'raunet2', folds: 5 },
+  brats: { arch: 'raunet2-brain', folds: 5 },
+};
+
+/** The sampler settings of a stage: the recipe's, the patch and batch, and the run's overrides. */
+export type StageSampling = SamplerOptions & { batchSize: number };
+
+/**
+ * Where a stage's samples come from, by case id: the liver stages' `CaseStore` and samplers
+ * (`liverStageSamples`), or the brain-tumour subjects (`lib/brats/train.ts`). Batches are [n, ...spatial,
+ * channels] inputs with [n, ...spatial, 1] binary targets.
+ */
+export interface StageSamples {
+  /** Case (subject) ids, the unit of the K-fold split. */
+  readonly ids: readonly string[];
+  /** Samples one case gives for training, or for validation (`valPerCase`). */
+  count(id: string, use: 'train' | 'validation'): Promise<number>;
+  /** Shuffled training batches from `ids` (endless, or `passes` rounds over every case's samples). */
+  training(ids: readonly string[], opts: { seed: number; passes?: number }): AsyncIterable<Batch>;
+  /** The fixed validation samples of `ids` (the same for a seed), in batches. */
+  validation(ids: readonly string[], seed: number): AsyncIterable<Batch>;
+}
+
+/** Opens a stage's samples for a run: the dataset folder and the resolved sampler settings. */
+export type StageSamplesFactory = (
+  data: string,
+  sampling: { train: StageSampling; validation: StageSampling },
+  cacheSize: number,
+) => Promise<StageSamples>;
+
+/** The liver stages' samples: prepared CT cases (`CaseStore`) cut by `samplers.ts`. */
+export const liverStageSamples: StageSamplesFactory = async (data, sampling, cacheSize) => {
+  const store = await CaseStore.open(data, { cacheSize });
+  return {
+    ids: store.ids,
+    count: async (id, use) =>
+      countSamples(await store.get(id), sampling[use === 'train' ? 'train' : 'validation']),
+    training: (ids, o) => trainingBatches(store, ids, { ...sampling.train, ...o }),
+    validation: (ids, seed) => validationStream(store, ids, { ...sampling.validation, seed }),
+  };
 };
 
 export interface TrainStageOptions {
-  /** Dataset folder (LiTS layout). */
+  /** Dataset folder (LiTS layout; BraTS subject folders for `brats`). */
   data: string;
-  stage: TrainStage;
+  stage: ModelStage;
+  /**
+   * Where the samples come from (default: `liverStageSamples`); `lib/brats/train.ts` passes the
+   * brain-tumour subjects' for the `brats` stage.
+   */
+  samples?: StageSamplesFactory;
   /** Models root: the stage is written to `<out>/<stage>/fold-<k>/`. */
   out: string;
   /** Number of folds (default 1 for localize, 5 otherwise). */
@@ -102,7 +146,7 @@ export interface TrainStageOptions {
 
 /** One line of `metrics.jsonl`. */
 export interface MetricsLine {
-  stage: TrainStage;
+  stage: ModelStage;
   fold: number;
   /** 1-based epoch number, counted across resumed runs. */
   epoch: number;
@@ -120,7 +164,7 @@ export interface MetricsLine {
 
 /** What `train-state.json` holds, to resume. */
 export interface TrainState {
-  stage: TrainStage;
+  stage: ModelStage;
   fold: number;
   folds: number;
   seed: number;
@@ -209,10 +253,11 @@ async function writeOnnx(model: tf.LayersModel, dir: string, log: (line: string)
   }
 }
 
-const PAPER_PATCH: Record<TrainStage, readonly number[]> = {
+const PAPER_PATCH: Record<ModelStage, readonly number[]> = {
   localize: LOCALIZE_SLICE,
   liver: LIVER_PATCH,
   tumor: TUMOR_PATCH,
+  brats: [64, 64, 64], // Section IV-E: 64x64x64 patches of the four modalities
 };
 
 /**
@@ -221,7 +266,7 @@ const PAPER_PATCH: Record<TrainStage, readonly number[]> = {
  * channels].
  */
 export function stagePatch(
-  stage: TrainStage,
+  stage: ModelStage,
   arch: ArchName,
   patch?: number[],
 ): { patch: number[]; inputShape: number[] } {
@@ -245,13 +290,14 @@ export function stagePatch(
 /** Train the folds of one stage. Resolves when every requested fold is done or training was aborted. */
 export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]> {
   const stage = opts.stage;
-  if (!STAGES.includes(stage)) throw new InputError(`unknown stage ${stage}; use localize, liver or tumor`);
+  if (!MODEL_STAGES.includes(stage))
+    throw new InputError(`unknown stage ${stage}; use ${MODEL_STAGES.join(', ')}`, 'BAD_ARGUMENT');
   const defaults = STAGE_DEFAULTS[stage];
   const folds = opts.folds ?? defaults.folds;
   const seed = opts.seed ?? 1;
   const width = opts.width ?? 1;
   const recipe = opts.recipe ?? DEFAULT_RECIPE;
-  const plan = RECIPES[recipe]?.stages[stage];
+  const plan: StageRecipe | undefined = RECIPES[recipe]?.stages[stage];
   if (!plan) throw new InputError(`unknown recipe ${recipe}`, 'BAD_ARGUMENT');
   const epochs = opts.epochs ?? plan.epochs;
   // a number: that many steps over endless batches; null: an epoch is one pass over the samples
@@ -271,8 +317,21 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
   }
   const { patch, inputShape } = stagePatch(stage, defaults.arch, opts.patch);
   const log = opts.log ?? (() => {});
-  const store = await CaseStore.open(opts.data, { cacheSize: opts.cacheSize ?? 8 });
-  const splits = kFoldSplit(store.ids, folds, seed);
+  const sampler: StageSampling = {
+    ...plan.sampler,
+    stage: stage as StageSampling['stage'], // the liver samplers' stages; the brats factory reads its own
+    patch,
+    batchSize,
+    perCase: opts.perCase ?? plan.sampler.perCase,
+    mirror,
+  };
+  const valSampler: StageSampling = { ...sampler, perCase: opts.valPerCase ?? sampler.perCase };
+  const source = await (opts.samples ?? liverStageSamples)(
+    opts.data,
+    { train: sampler, validation: valSampler },
+    opts.cacheSize ?? 8,
+  );
+  const splits = kFoldSplit([...source.ids], folds, seed);
   if (opts.fold !== undefined && !(Number.isInteger(opts.fold) && opts.fold >= 0 && opts.fold < folds)) {
     throw new InputError(`--fold must be in 0..${folds - 1}, got ${opts.fold}`);
   }
@@ -352,21 +411,12 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       model.dispose();
       continue;
     }
-    const sampler = {
-      ...plan.sampler,
-      stage,
-      patch,
-      batchSize,
-      perCase: opts.perCase ?? plan.sampler.perCase,
-      mirror,
-    };
-    // the validation set: the same samples every epoch, cut batch by batch (`validationStream`)
-    const valSampler = { ...sampler, perCase: opts.valPerCase ?? sampler.perCase, seed: foldSeed };
+    // the validation set: the same samples every epoch, cut batch by batch
     let valSamples = 0;
-    for (const id of split.validation) valSamples += countSamples(await store.get(id), valSampler);
+    for (const id of split.validation) valSamples += await source.count(id, 'validation');
     if (valSamples === 0)
       throw new InputError(
-        `the validation cases of fold ${split.fold} have no liver`,
+        `the validation cases of fold ${split.fold} have no ${stage === 'brats' ? 'tumour' : 'liver'}`,
         'BAD_ARGUMENT',
         opts.data,
       );
@@ -380,7 +430,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         log(`${stage} fold ${split.fold}: counting the samples of ${split.train.length} training cases`);
       let samples = 0;
       for (const id of split.train) {
-        if (!samplesOf.has(id)) samplesOf.set(id, countSamples(await store.get(id), sampler));
+        if (!samplesOf.has(id)) samplesOf.set(id, await source.count(id, 'train'));
         samples += samplesOf.get(id)!;
       }
       stepsPerEpoch = Math.floor(samples / batchSize);
@@ -413,8 +463,8 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
     });
     if (fresh && opts.outputPrior !== false) {
       const priorBatches: Batch[] = [];
-      const source = trainingBatches(store, split.train, { ...sampler, seed: deriveSeed(foldSeed, 'prior') });
-      for await (const b of source) {
+      const batches = source.training(split.train, { seed: deriveSeed(foldSeed, 'prior') });
+      for await (const b of batches) {
         priorBatches.push(b);
         if (priorBatches.length >= 8) break;
       }
@@ -444,7 +494,8 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
       },
       threshold: plan.threshold,
       metrics: { valDice: dice, epoch },
-      orientation: CANONICAL_ORIENTATION,
+      // the liver stages sample the case reoriented to RAS+; the brain task the subject's grid as stored
+      ...(stage === 'brats' ? {} : { orientation: CANONICAL_ORIENTATION }),
       createdAt: new Date().toISOString(),
       ...(opts.note ? { note: opts.note } : {}),
     });
@@ -496,8 +547,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
     await trainModel(model, {
       train: () => {
         const epoch = ++epochCounter;
-        const batches = trainingBatches(store, split.train, {
-          ...sampler,
+        const batches = source.training(split.train, {
           seed: deriveSeed(foldSeed, epoch - 1),
           ...(fixedSteps === null ? { passes: 1 } : {}),
         });
@@ -507,10 +557,9 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         };
         return countSteps(batches, report);
       },
-      validation: () => validationStream(store, split.validation, valSampler),
+      validation: () => source.validation(split.validation, foldSeed),
       // precise batch-norm statistics from other training samples before every validation
-      bnStatistics: () =>
-        trainingBatches(store, split.train, { ...sampler, seed: deriveSeed(foldSeed, `bn-${epochCounter}`) }),
+      bnStatistics: () => source.training(split.train, { seed: deriveSeed(foldSeed, `bn-${epochCounter}`) }),
       bnBatches: opts.bnBatches,
       epochs: remaining,
       stepsPerEpoch,

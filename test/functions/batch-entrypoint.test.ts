@@ -205,7 +205,7 @@ describe('batch stages', () => {
 
   it('parseBatchArgv names the problem', () => {
     expect(() => parseBatchArgv([])).toThrow(
-      /unknown stage "".*localize, segment-liver, segment-tumor, train-fold, evaluate-ensemble/,
+      /unknown stage "".*localize, segment-liver, segment-tumor, segment-brats, train-fold, evaluate-ensemble/,
     );
     expect(() => parseBatchArgv(['localize'])).toThrow(/usage: localize --args/);
     expect(() => parseBatchArgv(localizeArgv({ jobId: 'x' }))).toThrow(/malformed localize arguments: jobId/);

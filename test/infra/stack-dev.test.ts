@@ -154,6 +154,7 @@ describe('dev stack: Batch', () => {
     );
     expect(timeouts).toEqual({
       localize: 1800,
+      'segment-brats': 1800,
       'segment-liver': 1800,
       'segment-tumor': 1800,
       'train-fold': 12 * 3600,
@@ -342,6 +343,7 @@ describe('dev stack: workflows', () => {
       { wildcard: 'incoming/*.nii' },
       { wildcard: 'incoming/*.nii.gz' },
       { wildcard: 'incoming/*.zip' },
+      { wildcard: 'incoming/brats/*.zip' },
     ]);
     const inputId = resourcesOf(s.json, 'AWS::S3::Bucket').find(([id]) => id.startsWith('StorageInput'))![0];
     expect(rule.Properties.EventPattern.detail.bucket.name).toEqual([{ Ref: inputId }]);

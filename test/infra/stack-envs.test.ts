@@ -70,7 +70,7 @@ describe('staging and prod', () => {
         expect(e.Properties.ComputeResources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023' }]);
       }
       const defs = resourcesOf(s.json, 'AWS::Batch::JobDefinition');
-      expect(defs).toHaveLength(5);
+      expect(defs).toHaveLength(6); // five stages and the brain job (segment-brats)
       for (const [, d] of defs) {
         const c = d.Properties.ContainerProperties;
         expect(c.ResourceRequirements.map((r: { Type: string }) => r.Type).sort()).toEqual([
@@ -95,7 +95,7 @@ describe('staging and prod', () => {
       const batchStates = resourcesOf(s.json, 'AWS::StepFunctions::StateMachine').flatMap(
         ([id]) => JSON.stringify(names.stateMachineDefinition(id)).match(/"JobQueue":"[^"]+"/g) ?? [],
       );
-      expect(batchStates).toHaveLength(5); // Localize, SegmentLiver, SegmentTumor, TrainFold, EvaluateEnsemble
+      expect(batchStates).toHaveLength(6); // Localize, SegmentLiver, SegmentTumor, SegmentBrats, TrainFold, EvaluateEnsemble
       expect(new Set(batchStates)).toEqual(new Set([`"JobQueue":"${names.arn(queue![0])}"`]));
       expect(s.nag.violations.map((v) => v.ruleName)).toEqual([]);
       expect(scanIamPolicies(s.json)).toEqual([]);

@@ -122,6 +122,6 @@ describe('the publish target', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(err).toBe('error: --stage must be one of localize, liver, tumor (got kidney)\n');
+    expect(err).toBe('error: --stage must be one of localize, liver, tumor, brats (got kidney)\n');
   });
 });

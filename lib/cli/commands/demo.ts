@@ -7,6 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { BRAIN_DEMO, runBrainDemo, trainBrainDemoModels } from '../../brats/demo.ts';
+import { loadBratsModels } from '../../brats/segment-files.ts';
 import { InputError } from '../../errors.ts';
 import type { Evaluation } from '../../metrics/lits.ts';
 import { formatEvaluation } from '../../metrics/report.ts';
@@ -14,14 +16,15 @@ import { initBackend } from '../../model/backend.ts';
 import { STAGES, type Stage } from '../../model/storage.ts';
 import { disposeModels, loadModels } from '../../pipeline/models.ts';
 import { DEMO, defaultDemoJobs, runDemo, trainDemoModels } from '../../training/demo.ts';
-import { BUNDLED_DEMO_MODELS, CLI_LAUNCHER } from '../paths.ts';
+import { BUNDLED_DEMO_BRAIN_MODELS, BUNDLED_DEMO_MODELS, CLI_LAUNCHER } from '../paths.ts';
 import { createProgress } from '../progress.ts';
 import { viewHint } from '../view-hint.ts';
 import { abortOnSigint, parseCount } from './train.ts';
 
 interface DemoFlags {
   out: string;
-  models: string;
+  models?: string;
+  task: string;
   cases?: string;
   json?: boolean;
   train?: boolean;
@@ -42,7 +45,15 @@ export function register(program: Command): void {
         '(no data or AWS needed); --train reproduces the demo models',
     )
     .option('--out <dir>', 'where label maps, reports and previews go', './demo-out')
-    .option('--models <dir>', 'demo models folder', BUNDLED_DEMO_MODELS)
+    .option(
+      '--task <task>',
+      'liver (CT phantoms, LiTS metrics) or brats (brain MRI phantoms, whole-tumour Dice)',
+      'liver',
+    )
+    .option(
+      '--models <dir>',
+      'demo models folder (default: the bundled models/demo, or models/demo-brain for brats)',
+    )
     .option('--cases <n>', `number of held-out phantoms (default ${DEMO.testCases})`)
     .option('--json', 'print the evaluation object of `raunet evaluate --json`')
     .option('--engine <kind>', 'onnx (default when model.onnx is present) or tfjs')
@@ -62,6 +73,12 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const progress = createProgress({ quiet: flags.quiet || flags.json });
       const log = (line: string) => progress.log(line);
+      if (flags.task !== 'liver' && flags.task !== 'brats') {
+        throw new InputError(`--task must be liver or brats, got "${flags.task}"`, 'BAD_ARGUMENT');
+      }
+      if (flags.task === 'brats')
+        return brainDemo({ ...flags, models: flags.models ?? BUNDLED_DEMO_BRAIN_MODELS }, log);
+      const models = flags.models ?? BUNDLED_DEMO_MODELS;
       if (flags.train) {
         await initBackend(flags.backend);
         const work = flags.work ?? (await mkdtemp(join(tmpdir(), 'raunet-demo-train-')));
@@ -71,7 +88,7 @@ export function register(program: Command): void {
           const jobs = flags.jobs === undefined ? defaultDemoJobs() : parseCount('--jobs', flags.jobs);
           await trainDemoModels({
             work,
-            out: flags.models,
+            out: models,
             resume: flags.resume,
             signal,
             log,
@@ -86,25 +103,25 @@ export function register(program: Command): void {
           if (!flags.work) await rm(work, { recursive: true, force: true });
         }
       }
-      if (!existsSync(join(flags.models, 'localize'))) {
+      if (!existsSync(join(models, 'localize'))) {
         throw new InputError(
           'no demo models here; train them with `raunet demo --train --models <dir>` (see docs/training.md)',
           'NOT_FOUND',
-          flags.models,
+          models,
         );
       }
       if (!flags.train) await initBackend(flags.backend);
-      const models = await loadModels(flags.models, { engine: flags.engine });
+      const loaded = await loadModels(models, { engine: flags.engine });
       let evaluation: Evaluation;
       try {
         evaluation = await runDemo({
-          models,
+          models: loaded,
           out: flags.out,
           cases: flags.cases === undefined ? undefined : parseCount('--cases', flags.cases),
           log,
         });
       } finally {
-        await disposeModels(models);
+        await disposeModels(loaded);
       }
       if (flags.json) process.stdout.write(`${JSON.stringify(evaluation, null, 2)}\n`);
       else {
@@ -113,6 +130,60 @@ export function register(program: Command): void {
         process.stdout.write(`${viewHint(flags.out)}\n`);
       }
     });
+}
+
+/**
+ * `demo --task brats`: held-out brain phantoms segmented with the demo brain model, whole-tumour Dice per
+ * subject (`--json`: the result object); `--train` first reproduces the model into `--models`.
+ */
+async function brainDemo(flags: DemoFlags & { models: string }, log: (line: string) => void): Promise<void> {
+  if (flags.stage !== undefined || flags.jobs !== undefined) {
+    throw new InputError(
+      '--stage and --jobs are for the liver demo (the brain demo trains one network)',
+      'BAD_ARGUMENT',
+    );
+  }
+  await initBackend(flags.backend);
+  if (flags.train) {
+    const work = flags.work ?? (await mkdtemp(join(tmpdir(), 'raunet-demo-brain-')));
+    const { signal, release } = abortOnSigint(() => log('stopping after the current step'));
+    try {
+      await trainBrainDemoModels({ work, out: flags.models, resume: flags.resume, signal, log });
+      if (signal.aborted) return;
+    } finally {
+      release();
+      if (!flags.work) await rm(work, { recursive: true, force: true });
+    }
+  }
+  if (!existsSync(join(flags.models, 'brats'))) {
+    throw new InputError(
+      'no demo brain model here; train it with `raunet demo --task brats --train --models <dir>`',
+      'NOT_FOUND',
+      flags.models,
+    );
+  }
+  const models = await loadBratsModels(flags.models, { engine: flags.engine });
+  try {
+    const result = await runBrainDemo({
+      models,
+      out: flags.out,
+      subjects: flags.cases === undefined ? undefined : parseCount('--cases', flags.cases),
+      log,
+    });
+    if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      for (const c of result.cases) {
+        process.stdout.write(
+          `${c.subject}  whole-tumour Dice ${c.dice.toFixed(3)}  (${c.truthMl.toFixed(1)} mL true, ${c.predictedMl.toFixed(1)} mL found)\n`,
+        );
+      }
+      process.stdout.write(
+        `mean Dice ${result.meanDice.toFixed(3)}, min ${result.minDice.toFixed(3)}; outputs in ${flags.out}; ${BRAIN_DEMO.note}\n`,
+      );
+    }
+  } finally {
+    for (const m of models) await m.engine.dispose();
+  }
 }
 
 /** `--stage localize,liver`: known stage names, in pipeline order, without repeats. */

@@ -16,7 +16,7 @@ import { InputError } from '../../errors.ts';
 /** The stack outputs publishing needs (declared in lib/infra/stack.ts). */
 export const PUBLISH_OUTPUTS = ['ModelsBucketName', 'ModelsTableName'] as const;
 const ENVS = ['dev', 'staging', 'prod'];
-const STAGES = ['localize', 'liver', 'tumor'] as const;
+const STAGES = ['localize', 'liver', 'tumor', 'brats'] as const;
 
 /** Reads a stack's outputs (key -> value). */
 export type StackOutputsReader = (stackName: string, region?: string) => Promise<Record<string, string>>;
@@ -149,7 +149,7 @@ export function register(program: Command): void {
       '<model-dir>',
       'models folder holding <stage>/fold-<k>/ (e.g. models/demo), or the stage folder itself',
     )
-    .requiredOption('--stage <stage>', 'localize, liver or tumor')
+    .requiredOption('--stage <stage>', 'localize, liver, tumor or brats')
     .option(
       '--env <env>',
       'deployment (dev, staging, prod): bucket and table from the Raunet-<env> stack outputs',

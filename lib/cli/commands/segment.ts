@@ -7,6 +7,8 @@
  */
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { runBratsSegment } from '../../brats/segment-files.ts';
+import { parseBratsNormalisation } from '../../brats/segment-input.ts';
 import { CommandFailed, describeFailure, InputError } from '../../errors.ts';
 import {
   checkOutputTargets,
@@ -42,7 +44,7 @@ import {
   requireDicomSource,
   segmentationOutputFiles,
 } from '../interop-outputs.ts';
-import { BUNDLED_DEMO_MODELS } from '../paths.ts';
+import { BUNDLED_DEMO_BRAIN_MODELS, BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
 import { viewHint } from '../view-hint.ts';
 
@@ -230,6 +232,78 @@ async function segmentLocked(
   return written;
 }
 
+/** One value of a `--threshold` / `--batch-size` spec for the brain task (one network: no per-stage values). */
+function singleValue(name: string, v: Partial<Record<StageName, number>> | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const values = new Set(STAGES.map((s) => v[s]));
+  if (values.size !== 1 || values.has(undefined)) {
+    throw new InputError(
+      `${name} for --task brats is one number (one network), not per stage`,
+      'BAD_ARGUMENT',
+    );
+  }
+  return [...values][0];
+}
+
+/** Flags of the liver pipeline that mean nothing for the brain task. */
+const LIVER_ONLY = ['saveProbabilities', 'allSeries'] as const;
+
+/**
+ * `segment --task brats <subject-dir...>`: BraTS subject folders (`lib/brats/segment-files.ts`); options as
+ * the liver task's where they apply, plus `--largest-component` and `--normalisation`.
+ */
+async function segmentBratsCommand(
+  inputs: string[],
+  o: Omit<SegmentCliOptions, 'models'> & {
+    models?: string;
+    largestComponent?: boolean;
+    normalisation?: string;
+  },
+): Promise<void> {
+  for (const k of LIVER_ONLY)
+    if (o[k])
+      throw new InputError(
+        `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not for --task brats`,
+        'BAD_ARGUMENT',
+      );
+  if (o.format && o.format !== 'nifti')
+    throw new InputError('--task brats writes NIfTI label maps only', 'BAD_ARGUMENT');
+  const progress = createProgress({ quiet: o.quiet });
+  if (o.models === undefined && !o.quiet) {
+    process.stderr.write(
+      `no --models: using the bundled demo brain model (${BUNDLED_DEMO_BRAIN_MODELS}), trained on synthetic ` +
+        'brain phantoms for demonstration; not valid for clinical MRI\n',
+    );
+  }
+  const outcomes = await runBratsSegment(inputs, {
+    models: o.models ?? BUNDLED_DEMO_BRAIN_MODELS,
+    out: o.out,
+    engine: o.engine,
+    threads: o.threads,
+    folds: o.folds,
+    tta: o.tta,
+    overlap: o.overlap,
+    blend: o.blend,
+    threshold: singleValue('--threshold', o.threshold),
+    batchSize: singleValue('--batch-size', o.batchSize),
+    largestComponent: o.largestComponent,
+    normalisation: o.normalisation === undefined ? undefined : parseBratsNormalisation(o.normalisation),
+    overwrite: o.overwrite,
+    // failures are printed even with --quiet: the exit code alone does not say which subject failed or why
+    log: (line) => {
+      if (!o.quiet) progress.log(line);
+      else if (line.includes(': FAILED: ')) process.stderr.write(`${line}\n`);
+    },
+  });
+  const failed = outcomes.filter((x) => !x.ok);
+  if (failed.length) {
+    throw new CommandFailed(
+      `${failed.length} of ${outcomes.length} subject(s) failed: ${failed.map((f) => f.path).join(', ')}`,
+      failed.every((f) => f.badInput) ? 2 : 1,
+    );
+  }
+}
+
 /** Run the command; resolves to the per-case outcomes (the CLI turns any failure into a non-zero exit). */
 export async function runSegment(
   inputs: string[],
@@ -347,6 +421,16 @@ export function register(program: Command): void {
     .option('--batch-size <spec>', 'batch size: N, or per stage: localize=8,liver=1,tumor=2', (s) =>
       parseStageValues(s, true),
     )
+    .option(
+      '--task <task>',
+      'liver (CT, the three stages) or brats (BraTS subject folders: whole brain tumour)',
+      'liver',
+    )
+    .option(
+      '--largest-component',
+      'brats: keep only the largest connected component (off: tumours can be multifocal)',
+    )
+    .option('--normalisation <mode>', 'brats: minmax (default, as the models were trained) or zscore')
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
     .option('--all-series', 'segment every DICOM series found in nested study/series folders', false)
     .addOption(
@@ -356,22 +440,42 @@ export function register(program: Command): void {
     )
     .option('--overwrite', 'replace existing outputs', false)
     .option('--quiet', 'no progress output', false)
-    .action(async (inputs: string[], o: Omit<SegmentCliOptions, 'models'> & { models?: string }) => {
-      if (o.models === undefined && !o.quiet) {
-        process.stderr.write(
-          `no --models: using the bundled demo models (${BUNDLED_DEMO_MODELS}), trained on synthetic ` +
-            'phantoms for demonstration; not valid for clinical scans\n',
-        );
-      }
-      const outcomes = await runSegment(inputs, { ...o, models: o.models ?? BUNDLED_DEMO_MODELS });
-      const failed = outcomes.filter((x) => !x.ok);
-      if (!o.quiet && failed.length < outcomes.length) process.stderr.write(`${viewHint(o.out)}\n`);
-      if (failed.length) {
-        // Exit 2 when every failure was bad input (the user can fix the inputs or options), 1 otherwise.
-        throw new CommandFailed(
-          `${failed.length} of ${outcomes.length} input(s) failed: ${failed.map((f) => f.path).join(', ')}`,
-          failed.every((f) => f.badInput) ? 2 : 1,
-        );
-      }
-    });
+    .action(
+      async (
+        inputs: string[],
+        o: Omit<SegmentCliOptions, 'models'> & {
+          models?: string;
+          task: string;
+          largestComponent?: boolean;
+          normalisation?: string;
+        },
+      ) => {
+        if (o.task !== 'liver' && o.task !== 'brats') {
+          throw new InputError(`--task must be liver or brats, got "${o.task}"`, 'BAD_ARGUMENT');
+        }
+        if (o.task === 'brats') return segmentBratsCommand(inputs, o);
+        if (o.largestComponent || o.normalisation !== undefined) {
+          throw new InputError(
+            '--largest-component and --normalisation are for --task brats',
+            'BAD_ARGUMENT',
+          );
+        }
+        if (o.models === undefined && !o.quiet) {
+          process.stderr.write(
+            `no --models: using the bundled demo models (${BUNDLED_DEMO_MODELS}), trained on synthetic ` +
+              'phantoms for demonstration; not valid for clinical scans\n',
+          );
+        }
+        const outcomes = await runSegment(inputs, { ...o, models: o.models ?? BUNDLED_DEMO_MODELS });
+        const failed = outcomes.filter((x) => !x.ok);
+        if (!o.quiet && failed.length < outcomes.length) process.stderr.write(`${viewHint(o.out)}\n`);
+        if (failed.length) {
+          // Exit 2 when every failure was bad input (the user can fix the inputs or options), 1 otherwise.
+          throw new CommandFailed(
+            `${failed.length} of ${outcomes.length} input(s) failed: ${failed.map((f) => f.path).join(', ')}`,
+            failed.every((f) => f.badInput) ? 2 : 1,
+          );
+        }
+      },
+    );
 }

@@ -2,6 +2,8 @@
  * `raunet train`: train one RA-UNet stage with K-fold cross-validation (a shell over `trainStage`).
  */
 import type { Command } from 'commander';
+import { parseBratsNormalisation } from '../../brats/segment-input.ts';
+import { bratsStageSamples } from '../../brats/train.ts';
 import { InputError } from '../../errors.ts';
 import { initBackend } from '../../model/backend.ts';
 import { STAGES } from '../../model/storage.ts';
@@ -44,7 +46,9 @@ export function abortOnSigint(onFirst: () => void): { signal: AbortSignal; relea
 
 interface TrainFlags {
   data: string;
-  stage: string;
+  task: string;
+  stage?: string;
+  normalisation?: string;
   out: string;
   folds?: string;
   fold?: string;
@@ -66,13 +70,27 @@ interface TrainFlags {
 export function register(program: Command): void {
   program
     .command('train')
-    .description('train one RA-UNet stage (localize | liver | tumor) with K-fold cross-validation')
+    .description(
+      'train one RA-UNet stage (localize | liver | tumor), or the brain-tumour network (--task brats), with K-fold cross-validation',
+    )
     .requiredOption(
       '--data <dir>',
-      'dataset folder: LiTS (volume-N + segmentation-N), MSD / nnU-Net raw, or 3D-IRCADb',
+      'dataset folder: LiTS (volume-N + segmentation-N), MSD / nnU-Net raw, or 3D-IRCADb; --task brats: BraTS subject folders',
     )
-    .requiredOption('--stage <stage>', 'localize (RA-UNet-I), liver or tumor (RA-UNet-II)')
-    .requiredOption('--out <dir>', 'models folder; the stage goes to <out>/<stage>/fold-<k>/')
+    .option(
+      '--task <task>',
+      'liver (the three CT stages) or brats (whole brain tumour, 4-channel MRI)',
+      'liver',
+    )
+    .option('--stage <stage>', 'liver task: localize (RA-UNet-I), liver or tumor (RA-UNet-II)')
+    .option(
+      '--normalisation <mode>',
+      'brats: per-sequence minmax over the brain (default, the paper) or zscore',
+    )
+    .requiredOption(
+      '--out <dir>',
+      'models folder; the stage goes to <out>/<stage>/fold-<k>/ (brats: <out>/brats/)',
+    )
     .option('--folds <n>', 'number of cross-validation folds (default 1 for localize, 5 otherwise)')
     .option('--fold <k>', 'train only fold k (default: every fold in turn)')
     .option(
@@ -96,9 +114,26 @@ export function register(program: Command): void {
     .option('--backend <name>', 'tfjs backend (tensorflow, wasm, cpu); default the fastest present')
     .option('--quiet', 'no progress output')
     .action(async (flags: TrainFlags) => {
-      if (!STAGES.includes(flags.stage as TrainStage)) {
-        throw new InputError(`--stage must be localize, liver or tumor, got "${flags.stage}"`);
+      if (flags.task !== 'liver' && flags.task !== 'brats') {
+        throw new InputError(`--task must be liver or brats, got "${flags.task}"`, 'BAD_ARGUMENT');
       }
+      const brats = flags.task === 'brats';
+      if (brats && flags.stage !== undefined && flags.stage !== 'brats') {
+        throw new InputError('--task brats trains one network: leave out --stage', 'BAD_ARGUMENT');
+      }
+      if (!brats && !STAGES.includes(flags.stage as TrainStage)) {
+        throw new InputError(`--stage must be localize, liver or tumor, got "${flags.stage ?? ''}"`);
+      }
+      if (!brats && flags.normalisation !== undefined) {
+        throw new InputError('--normalisation is for --task brats', 'BAD_ARGUMENT');
+      }
+      const stage = brats ? 'brats' : (flags.stage as TrainStage);
+      const samples = brats
+        ? bratsStageSamples({
+            normalisation:
+              flags.normalisation === undefined ? undefined : parseBratsNormalisation(flags.normalisation),
+          })
+        : undefined;
       const width = Number(flags.width);
       if (!(width > 0 && width <= 4)) throw new InputError(`--width must be in (0, 4], got "${flags.width}"`);
       const recipe = parseRecipeName(flags.recipe);
@@ -110,7 +145,8 @@ export function register(program: Command): void {
       try {
         const results = await trainStage({
           data: flags.data,
-          stage: flags.stage as TrainStage,
+          stage,
+          samples,
           out: flags.out,
           folds: flags.folds === undefined ? undefined : parseCount('--folds', flags.folds),
           fold: flags.fold === undefined ? undefined : parseCount('--fold', flags.fold, 0),
@@ -132,14 +168,14 @@ export function register(program: Command): void {
           signal,
           log: (line) => progress.log(line),
           onStep: (fold, epoch, step, steps) => {
-            if (step === 1) progress.start(`${flags.stage} fold ${fold} epoch ${epoch}`, steps);
+            if (step === 1) progress.start(`${stage} fold ${fold} epoch ${epoch}`, steps);
             progress.update(step - 1, steps);
           },
           onEpoch: (_fold, _epoch, _epochs, line) => progress.finish(`val Dice ${line.valDice.toFixed(4)}`),
         });
         for (const r of results) {
           progress.log(
-            `${flags.stage} fold ${r.fold}: best val Dice ${r.bestDice.toFixed(4)} at epoch ${r.bestEpoch} ` +
+            `${stage} fold ${r.fold}: best val Dice ${r.bestDice.toFixed(4)} at epoch ${r.bestEpoch} ` +
               `of ${r.epochsDone}${r.aborted ? ' (stopped early)' : ''} -> ${r.dir}`,
           );
         }
