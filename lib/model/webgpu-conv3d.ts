@@ -20,20 +20,10 @@
  * kernels. Checked against the cpu backend in test/model/webgpu-conv3d.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WgslProgram } from './webgpu-kernels.ts';
+import type { WebGpuBackend as Backend, WgslProgram } from './webgpu-kernels.ts';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
 type Info = tf.TensorInfo;
-
-interface Backend {
-  runWebGPUProgram(
-    program: WgslProgram,
-    inputs: Info[],
-    outputDtype: tf.DataType,
-    uniforms?: { type: 'float32' | 'int32'; data: number[] }[],
-  ): Info;
-  disposeData(id: object): boolean;
-}
 
 /** Threads per workgroup (WebGPU's guaranteed minimum of maxComputeInvocationsPerWorkgroup). */
 const THREADS = 256;

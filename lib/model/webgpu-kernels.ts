@@ -27,8 +27,8 @@ import { type Conv3dKernels, useGemmConv3d } from './webgpu-conv3d.ts';
 type KernelFn = tf.KernelConfig['kernelFunc'];
 type Info = tf.TensorInfo;
 
-/** What these patches use of tfjs-backend-webgpu's WebGPUBackend. */
-interface WebGpuBackend {
+/** What these patches (and webgpu-conv3d.ts) use of tfjs-backend-webgpu's WebGPUBackend. */
+export interface WebGpuBackend {
   runWebGPUProgram(
     program: WgslProgram,
     inputs: Info[],
