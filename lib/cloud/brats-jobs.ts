@@ -12,7 +12,7 @@ import type { BratsJobSummary, JobResults } from './job-store.ts';
 import { RESULT_FILES, resultsPrefix, s3Uri } from './layout.ts';
 import { logger } from './logger.ts';
 import { fileNameOf, getJson } from './object-store.ts';
-import { claimJob, MAX_INPUT_BYTES, NoModelError, type SegmentationDeps } from './segmentation.ts';
+import { claimJob, NoModelError, refuseOversized, type SegmentationDeps } from './segmentation.ts';
 
 export type BratsIngestOutput =
   | { status: 'DUPLICATE' }
@@ -39,13 +39,7 @@ export async function ingestBrats(deps: SegmentationDeps, input: IngestInput): P
   if (!source.key.toLowerCase().endsWith('.zip')) {
     throw new InputError('a brain-tumour subject is dropped as a .zip of its folder', 'UNSUPPORTED', file);
   }
-  if (source.size > MAX_INPUT_BYTES) {
-    throw new InputError(
-      `is ${source.size} bytes, more than the limit of ${MAX_INPUT_BYTES}`,
-      'TOO_LARGE',
-      file,
-    );
-  }
+  refuseOversized(source.size, file);
   const current = await deps.models.current(['brats']);
   if (!current.brats)
     throw new NoModelError('no promoted model for stage brats: run the training workflow first');

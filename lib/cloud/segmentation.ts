@@ -46,6 +46,13 @@ import type { VolumeCodec } from './volume-codec.ts';
 
 /** Scans larger than this are refused before download (a 512x512x1000 int16 CT is 500 MiB raw). */
 export const MAX_INPUT_BYTES = 2 * 1024 ** 3;
+
+/** Bad input (TOO_LARGE) for a dropped object over MAX_INPUT_BYTES, before anything reads it. */
+export function refuseOversized(size: number, file: string): void {
+  if (size > MAX_INPUT_BYTES) {
+    throw new InputError(`is ${size} bytes, more than the limit of ${MAX_INPUT_BYTES}`, 'TOO_LARGE', file);
+  }
+}
 /** The smallest grid the three stages can work on (RA-UNet-I slices are resized, patches are padded). */
 export const MIN_DIMS: Vec3 = [32, 32, 8];
 const MODEL_STAGES = ['localize', 'liver', 'tumor'] as const;
@@ -172,13 +179,7 @@ export async function ingest(
   if (!hasInputSuffix(source.key)) {
     throw new InputError('unsupported file type (expected .nii, .nii.gz or .zip)', 'UNSUPPORTED', file);
   }
-  if (source.size > MAX_INPUT_BYTES) {
-    throw new InputError(
-      `is ${source.size} bytes, more than the limit of ${MAX_INPUT_BYTES}`,
-      'TOO_LARGE',
-      file,
-    );
-  }
+  refuseOversized(source.size, file);
   const bytes = await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES);
   const vol = await deps.codec.decodeScan(file, bytes);
   checkGrid(vol, file);
