@@ -36,6 +36,15 @@ async function jobs(): Promise<Record<string, unknown>[]> {
   return (await doc.send(new ScanCommand({ TableName: jobsTable }))).Items ?? [];
 }
 
+/** What one liver job writes under results/<jobId>/ (a NIfTI drop: no labels.dcm). */
+const RESULT_FILES = [
+  'labels.nii.gz',
+  'preview.png',
+  'report.json',
+  ...['ct.nii.gz', 'report.json', 'seg.nii.gz'].map((f) => `viewer/data/case/${f}`),
+  ...['index.html', 'manifest.json', 'viewer.js'].map((f) => `viewer/${f}`),
+];
+
 async function keys(bucket: string, prefix = ''): Promise<string[]> {
   const out = await cloud.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (out.Contents ?? []).map((c) => c.Key ?? '').sort();
@@ -113,9 +122,7 @@ describe('re-dropping a scan', () => {
         source: { key: KEY, sequencer: sequencerOf(secondEvent) },
       });
       expect(all[0].reason).toBeUndefined();
-      expect(await keys(results)).toEqual(
-        ['labels.nii.gz', 'preview.png', 'report.json'].map((f) => `results/${jobId}/${f}`),
-      );
+      expect(await keys(results)).toEqual(RESULT_FILES.map((f) => `results/${jobId}/${f}`));
     },
     SEGMENTATION_MS,
   );
@@ -144,6 +151,6 @@ describe('re-dropping a scan', () => {
     expect(String(other.reason)).toMatch(/redo\.nii\.gz: /);
     // the first job and its results are untouched
     expect(all.find((j) => j.jobId === jobId)).toMatchObject({ status: 'SUCCEEDED', attempt: 2 });
-    expect(await keys(results, `results/${jobId}/`)).toHaveLength(3);
+    expect(await keys(results, `results/${jobId}/`)).toHaveLength(RESULT_FILES.length);
   });
 });
