@@ -35,6 +35,7 @@ import { parseEvent, trainFoldArgs } from '../../lib/cloud/events.ts';
 import { trainingLibrary } from '../../lib/cloud/training-library.ts';
 import { libraryCodec } from '../../lib/cloud/volume-codec.ts';
 import { context, MODELS_BUCKET, setLambdaEnv } from '../functions/helpers.ts';
+import { type Cfn, resourcesOf, synthEnv } from '../infra/synth.ts';
 
 const s3 = mockClient(S3Client);
 const store = new Map<string, Uint8Array>();
@@ -254,4 +255,32 @@ describe('training library: the brats stage', () => {
     expect(liver).toMatchObject({ stage: 'tumor', perCase: 8, seed: 1 });
     expect('normalisation' in liver).toBe(false);
   });
+});
+
+describe('synthesized training workflow: the brats stage by config', () => {
+  it('schedules a brats execution and gives the plan Lambda the brain dataset', async () => {
+    const synth = await synthEnv('dev', {
+      config: {
+        training: {
+          schedule: 'rate(7 days)',
+          scheduledStages: ['liver', 'brats'],
+          bratsDataset: 'brats2018',
+        },
+      },
+    });
+    try {
+      const inputs = resourcesOf(synth.json, 'AWS::Scheduler::Schedule').map(([, r]: [string, Cfn]) =>
+        JSON.parse(r.Properties.Target.Input),
+      );
+      expect(inputs).toContainEqual({ stage: 'brats', trigger: 'schedule' });
+      expect(inputs).toContainEqual({ stage: 'liver', trigger: 'schedule' });
+      const withDataset = resourcesOf(synth.json, 'AWS::Lambda::Function')
+        .map(([, r]: [string, Cfn]) => r.Properties.Environment?.Variables ?? {})
+        .filter((v: Record<string, unknown>) => 'DEFAULT_DATASET' in v);
+      expect(withDataset.length).toBeGreaterThan(0);
+      for (const v of withDataset) expect(v.DEFAULT_BRATS_DATASET).toBe('brats2018');
+    } finally {
+      synth.cleanup();
+    }
+  }, 120_000);
 });
