@@ -105,6 +105,8 @@ export class TrainingWorkflow extends Construct {
       new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
     );
     allowList(plan.role, storage.modelsBucket, DATASETS_PREFIX);
+    // The brats stage reads an MSD dataset's `dataset.json` (is it Task01, the four sequences?); nothing else.
+    allowObjects(plan.role, storage.modelsBucket, ['s3:GetObject'], `${DATASETS_PREFIX}*/dataset.json`);
     allowObjects(plan.role, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
     allowObjects(register.role, storage.modelsBucket, READ_OBJECT, `${RUNS_PREFIX}*`);
     allowTable(register.role, tables.models, ['dynamodb:PutItem', 'dynamodb:GetItem']);

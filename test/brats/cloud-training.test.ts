@@ -279,6 +279,13 @@ describe('synthesized training workflow: the brats stage by config', () => {
         .filter((v: Record<string, unknown>) => 'DEFAULT_DATASET' in v);
       expect(withDataset.length).toBeGreaterThan(0);
       for (const v of withDataset) expect(v.DEFAULT_BRATS_DATASET).toBe('brats2018');
+      // the plan Lambda may read an MSD dataset.json (and no other dataset object)
+      const statements = resourcesOf(synth.json, 'AWS::IAM::Policy').flatMap(([, p]: [string, Cfn]) =>
+        p.Properties.PolicyDocument.Statement.map((st: Cfn) => JSON.stringify(st)),
+      );
+      expect(
+        statements.some((st) => st.includes('s3:GetObject') && st.includes('datasets/*/dataset.json')),
+      ).toBe(true);
     } finally {
       synth.cleanup();
     }
