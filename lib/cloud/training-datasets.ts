@@ -112,18 +112,40 @@ export function bratsFolderSubjects(rels: readonly string[]): BratsCase[] {
   return subjects.sort((a, b) => collator.compare(a.id, b.id));
 }
 
-/** MSD Task01 subjects: `imagesTr/<id>.nii[.gz]` with the same name under `labelsTr/`. */
-export function msdBratsSubjects(rels: readonly string[]): BratsCase[] {
-  const images = rels.filter((r) => /^imagesTr\/[^/]+$/.test(r) && NIFTI.test(r) && !hidden(r));
-  const labels = new Set(rels.filter((r) => /^labelsTr\/[^/]+$/.test(r)));
+/**
+ * MSD Task01 subjects: those `dataset.json`'s `training` lists (its basenames, as the reader takes them),
+ * else every `imagesTr/<id>.nii[.gz]`; each needs its image and the label of the same entry (`labelsTr/`).
+ */
+export function msdBratsSubjects(
+  rels: readonly string[],
+  training?: ReadonlyArray<{ image: string; label: string }>,
+): BratsCase[] {
+  const present = new Set(rels);
+  const listed = training?.length
+    ? training.map((t) => ({ image: path.posix.basename(t.image), label: path.posix.basename(t.label) }))
+    : rels
+        .filter((r) => /^imagesTr\/[^/]+$/.test(r) && NIFTI.test(r) && !hidden(r))
+        .map((r) => ({ image: path.posix.basename(r), label: path.posix.basename(r) }));
   const subjects: BratsCase[] = [];
-  for (const image of images) {
-    const name = path.posix.basename(image);
-    const label = `labelsTr/${name}`;
-    if (!labels.has(label)) throw new InputError(`${image} has no ${label}`, 'NOT_FOUND');
-    subjects.push({ id: name.replace(NIFTI, ''), files: [image, label] });
+  for (const t of listed) {
+    const image = `imagesTr/${t.image}`;
+    const label = `labelsTr/${t.label}`;
+    if (!present.has(image))
+      throw new InputError(`${image} (listed in dataset.json) is missing`, 'NOT_FOUND');
+    if (!present.has(label)) throw new InputError(`${image} has no ${label}`, 'NOT_FOUND');
+    subjects.push({ id: t.image.replace(NIFTI, ''), files: [image, label] });
   }
   return subjects.sort((a, b) => collator.compare(a.id, b.id));
+}
+
+/** `dataset.json`'s `training` entries when they are well-formed (else none: every image of imagesTr/). */
+function trainingList(json: unknown): Array<{ image: string; label: string }> | undefined {
+  const training = (json as { training?: unknown }).training;
+  if (!Array.isArray(training)) return undefined;
+  const ok = training.every(
+    (t) => t && typeof t === 'object' && typeof t.image === 'string' && typeof t.label === 'string',
+  );
+  return ok ? (training as Array<{ image: string; label: string }>) : undefined;
 }
 
 /** True when an MSD `dataset.json` names the four BraTS sequences in its `modality` map. */
@@ -148,11 +170,12 @@ export async function bratsTrainingData(
 ): Promise<Required<Omit<TrainingDataManifest, 'cases'>> & { cases: BratsCase[] }> {
   const rels = keys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
   const uri = (rel: string) => s3Uri(bucket, `${prefix}${rel}`);
-  const msd =
-    rels.includes('dataset.json') &&
-    rels.some((r) => r.startsWith('imagesTr/')) &&
-    namesBratsSequences(await getJson(s3, uri('dataset.json')));
-  const subjects = msd ? msdBratsSubjects(rels) : bratsFolderSubjects(rels);
+  const json =
+    rels.includes('dataset.json') && rels.some((r) => r.startsWith('imagesTr/'))
+      ? await getJson(s3, uri('dataset.json'))
+      : undefined;
+  const msd = json !== undefined && namesBratsSequences(json);
+  const subjects = msd ? msdBratsSubjects(rels, trainingList(json)) : bratsFolderSubjects(rels);
   return {
     task: 'brats',
     root: uri(''),

@@ -114,9 +114,16 @@ describe('plan: the brats stage', () => {
   it('reads MSD Task01 (dataset.json naming the four sequences, imagesTr + labelsTr)', async () => {
     store.set(
       `${MODELS_BUCKET}/datasets/task01/dataset.json`,
-      text({ modality: { 0: 'FLAIR', 1: 'T1w', 2: 't1gd', 3: 'T2w' } }),
+      text({
+        modality: { 0: 'FLAIR', 1: 'T1w', 2: 't1gd', 3: 'T2w' },
+        // MSD's own paths; BRATS_003 (present) is not listed, so not a subject (as the reader does)
+        training: ['BRATS_010', 'BRATS_001', 'BRATS_002'].map((n) => ({
+          image: `./imagesTr/${n}.nii.gz`,
+          label: `./labelsTr/${n}.nii.gz`,
+        })),
+      }),
     );
-    for (const n of ['BRATS_001', 'BRATS_002', 'BRATS_010']) {
+    for (const n of ['BRATS_001', 'BRATS_002', 'BRATS_003', 'BRATS_010']) {
       put(`datasets/task01/imagesTr/${n}.nii.gz`);
       put(`datasets/task01/labelsTr/${n}.nii.gz`);
     }
@@ -150,6 +157,16 @@ describe('plan: the brats stage', () => {
     put('datasets/msd/imagesTr/BRATS_001.nii.gz');
     await expect(plan({ request: { stage: 'brats', dataset: 'msd' } }, context)).rejects.toThrow(
       /imagesTr\/BRATS_001.nii.gz has no labelsTr\/BRATS_001.nii.gz/,
+    );
+    store.set(
+      `${MODELS_BUCKET}/datasets/msd/dataset.json`,
+      text({
+        modality: { 0: 'FLAIR', 1: 'T1w', 2: 't1gd', 3: 'T2w' },
+        training: [{ image: './imagesTr/BRATS_002.nii.gz', label: './labelsTr/BRATS_002.nii.gz' }],
+      }),
+    );
+    await expect(plan({ request: { stage: 'brats', dataset: 'msd' } }, context)).rejects.toThrow(
+      /imagesTr\/BRATS_002.nii.gz \(listed in dataset.json\) is missing/,
     );
     await expect(
       plan({ request: { stage: 'liver', schedule: { normalisation: 'zscore' } } }, context),
@@ -190,6 +207,36 @@ describe('train-fold: the brats stage', () => {
     expect(tree).toContain('HGG/B_3/B_3_seg.nii.gz');
     expect(tree.filter((p) => p.endsWith('.nii.gz'))).toHaveLength(ids.length * SEQUENCES.length);
     expect(store.has(`${MODELS_BUCKET}/runs/${planned.runId}/v0/brats/fold-1/manifest.json`)).toBe(true);
+  });
+
+  it('downloads MSD Task01 with its dataset.json: the reader finds the planned subjects', async () => {
+    const names = ['BRATS_001', 'BRATS_002', 'BRATS_003'];
+    store.set(
+      `${MODELS_BUCKET}/datasets/task01/dataset.json`,
+      text({
+        modality: { 0: 'FLAIR', 1: 'T1w', 2: 't1gd', 3: 'T2w' },
+        training: names.map((n) => ({ image: `./imagesTr/${n}.nii.gz`, label: `./labelsTr/${n}.nii.gz` })),
+      }),
+    );
+    for (const n of names) {
+      put(`datasets/task01/imagesTr/${n}.nii.gz`);
+      put(`datasets/task01/labelsTr/${n}.nii.gz`);
+    }
+    const planned = await plan({ request: { stage: 'brats', dataset: 'task01', folds: 3 } }, context);
+    let seen: { layout: string; ids: string[] } | undefined;
+    const training = {
+      startBackend: vi.fn(async () => 'wasm'),
+      evaluateEnsemble: vi.fn(),
+      trainFold: vi.fn(async (_a: unknown, _m: unknown, outDir: string, dataDir?: string) => {
+        const ds = await openBratsTrainingSet(dataDir!);
+        seen = { layout: ds.layout, ids: ds.subjects.map((s) => s.id) };
+        const { mkdir } = await import('node:fs/promises');
+        await mkdir(`${outDir}/brats/fold-0`, { recursive: true });
+      }),
+    };
+    const argv = ['train-fold', '--args', JSON.stringify(planned.items[0].args)];
+    expect(await runBatchStage(argv, ctx(training))).toBe(EXIT.ok);
+    expect(seen).toEqual({ layout: 'msd-brats', ids: names });
   });
 
   it('refuses a manifest file outside the dataset root (exit 2, nothing trained)', async () => {
