@@ -23,7 +23,7 @@ import { createVolume } from '../volume/volume.ts';
 import { renderBratsPreviewPng } from './preview.ts';
 import { buildBratsReport } from './report.ts';
 import { type BratsModel, segmentBrainTumour } from './segment.ts';
-import { type BratsNormalisation, prepareBratsInput } from './segment-input.ts';
+import { type BratsNormalisation, prepareBratsInput, resolveBratsNormalisation } from './segment-input.ts';
 import { readBratsSubject } from './subject.ts';
 
 export interface BratsSegmentRunOptions {
@@ -38,6 +38,7 @@ export interface BratsSegmentRunOptions {
   threshold?: number;
   batchSize?: number;
   largestComponent?: boolean;
+  /** Must agree with the models' manifests when given (default: theirs, `resolveBratsNormalisation`). */
   normalisation?: BratsNormalisation;
   overwrite?: boolean;
   log?: (line: string) => void;
@@ -107,7 +108,7 @@ export async function segmentBratsSubjectFolder(
   const lock = await lockCase(o.out, subject.id);
   try {
     await checkOutputTargets(Object.values(paths), { overwrite: o.overwrite, inputs });
-    const input = prepareBratsInput(subject, o.normalisation);
+    const input = prepareBratsInput(subject, resolveBratsNormalisation(models, o.normalisation));
     const result = await segmentBrainTumour(input.channels, input.brain, input.dims, models, {
       overlap: o.overlap,
       tta: o.tta,
@@ -167,6 +168,8 @@ export async function runBratsSegment(
   try {
     const models = await loadBratsModels(o.models, o);
     try {
+      // a --normalisation the models were not trained with is refused once, before any subject
+      resolveBratsNormalisation(models, o.normalisation);
       for (const dir of dirs) {
         try {
           const { outputs, tumourMl } = await segmentBratsSubjectFolder(dir, models, o, dirs);

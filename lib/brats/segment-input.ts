@@ -5,6 +5,7 @@
  * (`lib/brats/sampling.ts`), and BraTS distributes every subject in one orientation.
  */
 import { InputError } from '../errors.ts';
+import type { ModelManifest } from '../model/storage.ts';
 import type { Vec3 } from '../volume/volume.ts';
 import { type BratsNormalisation, normaliseBratsSubject } from './normalise.ts';
 import { BRATS_MODALITIES, type BratsSubject } from './types.ts';
@@ -34,4 +35,37 @@ export function prepareBratsInput(subject: BratsSubject, mode?: BratsNormalisati
 export function parseBratsNormalisation(text: string): BratsNormalisation {
   if (text === 'minmax' || text === 'zscore') return text;
   throw new InputError(`--normalisation must be minmax or zscore, got "${text}"`, 'BAD_ARGUMENT');
+}
+
+/** The normalisation a brain model was trained with; manifests from before it was recorded: `minmax`. */
+export function manifestNormalisation(manifest: Pick<ModelManifest, 'trainedOn'>): BratsNormalisation {
+  return manifest.trainedOn?.normalisation ?? 'minmax';
+}
+
+/**
+ * The normalisation to segment with: the one the ensemble's manifests record (folds that disagree are
+ * refused), and an explicit `--normalisation` only when it is the same (a model fed inputs normalised
+ * differently from its training segments garbage without any error).
+ */
+export function resolveBratsNormalisation(
+  models: ReadonlyArray<{ id: string; manifest: Pick<ModelManifest, 'trainedOn'> }>,
+  requested?: BratsNormalisation,
+): BratsNormalisation {
+  const first = models[0];
+  if (!first) throw new RangeError('no brain models to read the normalisation of');
+  const trained = manifestNormalisation(first.manifest);
+  const other = models.find((m) => manifestNormalisation(m.manifest) !== trained);
+  if (other) {
+    throw new InputError(
+      `${first.id} was trained with ${trained} normalisation, ${other.id} with ${manifestNormalisation(other.manifest)}: one ensemble needs one`,
+      'BAD_ARGUMENT',
+    );
+  }
+  if (requested !== undefined && requested !== trained) {
+    throw new InputError(
+      `--normalisation ${requested} disagrees with the models, trained with ${trained} (their manifest's trainedOn.normalisation)`,
+      'BAD_ARGUMENT',
+    );
+  }
+  return trained;
 }

@@ -149,6 +149,12 @@ export function bratsStageSamples(o: BratsSamplesOptions = {}): StageSamplesFact
 export function trainBrats(
   opts: Omit<TrainStageOptions, 'stage' | 'samples'> & BratsSamplesOptions,
 ): Promise<FoldResult[]> {
-  const { normalisation, poolSubjects, ...rest } = opts;
-  return trainStage({ ...rest, stage: 'brats', samples: bratsStageSamples({ normalisation, poolSubjects }) });
+  const { normalisation = 'minmax', poolSubjects, ...rest } = opts;
+  // The manifests record the normalisation: segmenting must prepare its input the same way.
+  return trainStage({
+    ...rest,
+    stage: 'brats',
+    normalisation,
+    samples: bratsStageSamples({ normalisation, poolSubjects }),
+  });
 }

@@ -33,6 +33,7 @@ import { parseS3Uri, RESULT_FILES, STAGE_FILES } from './layout.ts';
 import { logger, safeError } from './logger.ts';
 import { getJson, getUriBytes, listKeys, putJson, putObjectBytes } from './object-store.ts';
 import { storeRunCurves } from './run-curves.ts';
+import { downloadTrainingData, type TrainingDataManifest } from './training-datasets.ts';
 import type { VolumeCodec } from './volume-codec.ts';
 
 export const BATCH_STAGE_ARGS = {
@@ -67,7 +68,7 @@ export interface TrainingLibrary {
   /** Starts the fastest tfjs backend present (tfjs-node-gpu first) and resolves to its name. */
   startBackend(): Promise<string>;
   /**
-   * Trains `args.fold` of the dataset in `dataDir` (LiTS layout), writing `<outDir>/<stage>/fold-<k>/`;
+   * Trains `args.fold` of the dataset in `dataDir` (LiTS layout; BraTS / MSD Task01 for `brats`), writing `<outDir>/<stage>/fold-<k>/`;
    * with `resume`, continues from what that folder holds (a restored checkpoint).
    */
   trainFold(
@@ -270,20 +271,10 @@ const RUNNERS: {
     const backend = await lib.startBackend();
     const runs = ctx.requireGpu ? assertGpu(backend) : backend;
     logger.info('training backend', { backend: runs });
-    const manifest = (await getJson(ctx.s3, args.manifest)) as {
-      cases?: Array<{ volume: string; segmentation: string }>;
-    };
-    // The dataset's files, flat in one folder (their LiTS names pair them again).
+    const manifest = (await getJson(ctx.s3, args.manifest)) as TrainingDataManifest;
+    // LiTS pairs flat in one folder; the brain task's subjects with their folders below the dataset root.
     const data = path.join(dir, 'data');
-    await mkdir(data, { recursive: true });
-    for (const c of manifest.cases ?? []) {
-      for (const uri of [c.volume, c.segmentation]) {
-        await writeFile(
-          path.join(data, path.posix.basename(parseS3Uri(uri).key)),
-          await getUriBytes(ctx.s3, uri),
-        );
-      }
-    }
+    await downloadTrainingData(ctx.s3, manifest, data);
     const out = path.join(dir, 'out');
     const foldDir = path.join(out, args.stage, `fold-${args.fold}`);
     const ckpt = args.checkpoint;

@@ -10,11 +10,11 @@ const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a
 const s3Uri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.*$/, 'not an s3:// URI');
 export const jobIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'not a job id');
 export const runIdSchema = z.string().regex(/^[0-9TZ]{16}-[0-9a-f]{6}$/, 'not a run id');
-export const trainableStage = z.enum(['localize', 'liver', 'tumor']);
+export const trainableStage = z.enum(['localize', 'liver', 'tumor', 'brats']);
 export type TrainableStage = z.infer<typeof trainableStage>;
 /**
- * Stages whose ensembles the models table registers: the three the training workflow trains, and the
- * brain-tumour network (published from a local `raunet train --task brats` with `raunet models publish`).
+ * Stages whose ensembles the models table registers: the four the training workflow trains (the
+ * brain-tumour network `brats` also published from a local `raunet train --task brats`).
  */
 export const registeredStage = z.enum(['localize', 'liver', 'tumor', 'brats']);
 export type RegisteredStage = z.infer<typeof registeredStage>;
@@ -192,6 +192,8 @@ export const trainingSchedule = z.object({
   patch: z.array(z.number().int().min(32).max(1_024).multipleOf(32)).min(2).max(3).optional(),
   /** Random mirroring of the training samples (`raunet train --mirror`). */
   mirror: z.boolean().optional(),
+  /** The brats stage's per-sequence normalisation (`raunet train --task brats --normalisation`). */
+  normalisation: z.enum(['minmax', 'zscore']).optional(),
 });
 export type TrainingSchedule = z.infer<typeof trainingSchedule>;
 

@@ -70,6 +70,7 @@ export function trainingDeps(env: NodeJS.ProcessEnv = process.env): TrainingDeps
     modelsBucket: requireEnv('MODELS_BUCKET', env),
     defaults: {
       dataset: env.DEFAULT_DATASET ?? 'lits',
+      bratsDataset: env.DEFAULT_BRATS_DATASET ?? 'brats',
       folds: Number.isInteger(folds) ? folds : 5,
       checkpointEveryEpochs: intOr(env.DEFAULT_CHECKPOINT_EVERY, 0),
       // Unset: every fold of a run must succeed.

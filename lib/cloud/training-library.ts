@@ -1,11 +1,13 @@
 /**
  * The training stages of the Batch entrypoint over the training library: `train-fold` runs `trainStage`
- * (lib/training/train-stage.ts) for one fold of one sweep variant; `evaluate-ensemble` scores each
+ * (lib/training/train-stage.ts; `trainBrats` of lib/brats/train.ts for the brain task, the same trainer
+ * with the brats stage) for one fold of one sweep variant; `evaluate-ensemble` scores each
  * variant's ensemble by its cross-validated Dice (the mean over folds of each fold's best validation Dice,
  * read from the folds' `train-state.json`) and picks the best variant.
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { trainBrats } from '../brats/train.ts';
 import { InputError } from '../errors.ts';
 import { initBackend } from '../model/backend.ts';
 import { trainStage } from '../training/train-stage.ts';
@@ -46,22 +48,27 @@ export const trainingLibrary: TrainingLibrary = {
   ) {
     if (!dataDir) throw new Error('train-fold needs the dataset folder');
     const m = manifest as Manifest;
-    await trainStage({
+    const { normalisation, ...schedule } = args.schedule ?? {};
+    const common = {
       data: dataDir,
-      stage: args.stage,
       out: outDir,
       folds: args.folds,
       fold: args.fold,
       epochs: args.hyper.epochs,
       width: args.hyper.width,
       initialLr: args.hyper.lr,
-      ...args.schedule,
+      ...schedule,
       seed: m.seed ?? 1,
       note: `run ${args.runId} variant ${args.variant}`,
       resume: options?.resume ?? false,
-      afterEpoch: options?.afterEpoch ? (_fold, epoch, dir) => options.afterEpoch!(epoch, dir) : undefined,
-      log: (line) => process.stderr.write(`${line}\n`),
-    });
+      afterEpoch: options?.afterEpoch
+        ? (_fold: number, epoch: number, dir: string) => options.afterEpoch!(epoch, dir)
+        : undefined,
+      log: (line: string) => process.stderr.write(`${line}\n`),
+    };
+    // The brain task: the same trainer fed from the BraTS subjects (trainBrats is trainStage, stage brats).
+    if (args.stage === 'brats') await trainBrats({ ...common, normalisation });
+    else await trainStage({ ...common, stage: args.stage });
   },
 
   async evaluateEnsemble(args: StageArgs<'evaluate-ensemble'>, manifest: unknown, candidateDirs: string[]) {

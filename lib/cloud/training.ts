@@ -18,6 +18,7 @@ import { checkpointPrefix, DATASETS_PREFIX, RUNS_PREFIX, s3Uri } from './layout.
 import { logger } from './logger.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import { getJson, listKeys, putJson } from './object-store.ts';
+import { bratsTrainingData, pairCases } from './training-datasets.ts';
 
 export const DEFAULT_HYPER: HyperParameters = { lr: 1e-3, width: 1, epochs: 100 };
 /** Fold jobs per run are bounded so the plan stays small in the execution state. */
@@ -28,7 +29,10 @@ export interface TrainingDeps {
   registry: ModelRegistry;
   modelsBucket: string;
   defaults: {
+    /** The liver stages' dataset (`datasets/<name>/`, LiTS pairs). */
     dataset: string;
+    /** The brain task's dataset (BraTS subject folders or MSD Task01); default `brats`. */
+    bratsDataset?: string;
     folds: number;
     /** Fold checkpoints every N epochs (0: none). */
     checkpointEveryEpochs?: number;
@@ -37,30 +41,6 @@ export interface TrainingDeps {
   };
   now?: () => Date;
   random?: () => number;
-}
-
-export interface DatasetCase {
-  id: string;
-  volume: string;
-  segmentation: string;
-}
-
-/** Pair LiTS-style `volume-K.nii[.gz]` and `segmentation-K.nii[.gz]` keys into cases (sorted by K). */
-export function pairCases(bucket: string, keys: readonly string[]): DatasetCase[] {
-  const volumes = new Map<string, string>();
-  const segs = new Map<string, string>();
-  for (const key of keys) {
-    const m = /(?:^|\/)(volume|segmentation)-([A-Za-z0-9_]+)\.nii(?:\.gz)?$/.exec(key);
-    if (!m) continue;
-    (m[1] === 'volume' ? volumes : segs).set(m[2], key);
-  }
-  const ids = [...volumes.keys()].filter((id) => segs.has(id));
-  ids.sort(new Intl.Collator('en', { numeric: true }).compare);
-  return ids.map((id) => ({
-    id,
-    volume: s3Uri(bucket, volumes.get(id)!),
-    segmentation: s3Uri(bucket, segs.get(id)!),
-  }));
 }
 
 /** Every combination of the sweep's lists (defaults where a list is absent). */
@@ -75,17 +55,26 @@ export function sweepVariants(sweep: TrainingRequest['sweep']): HyperParameters[
 }
 
 export async function planTraining(deps: TrainingDeps, req: TrainingRequest) {
-  const dataset = req.dataset ?? deps.defaults.dataset;
+  const brain = req.stage === 'brats';
+  const dataset = req.dataset ?? (brain ? (deps.defaults.bratsDataset ?? 'brats') : deps.defaults.dataset);
   const folds = req.folds ?? deps.defaults.folds;
   const seed = req.seed ?? 1;
+  if (!brain && req.schedule?.normalisation) {
+    throw new InputError('schedule.normalisation is for the brats stage only', 'BAD_ARGUMENT');
+  }
   const runId = newRunId(deps.now?.() ?? new Date(), deps.random);
-  const cases = pairCases(
-    deps.modelsBucket,
-    await listKeys(deps.s3, deps.modelsBucket, `${DATASETS_PREFIX}${dataset}/`),
-  );
+  const prefix = `${DATASETS_PREFIX}${dataset}/`;
+  const keys = await listKeys(deps.s3, deps.modelsBucket, prefix);
+  // The brain task's subjects keep their folders (fold jobs rebuild the dataset folder); LiTS pairs do not.
+  const data = brain
+    ? await bratsTrainingData(deps.s3, deps.modelsBucket, prefix, keys)
+    : { cases: pairCases(deps.modelsBucket, keys) };
+  const cases = data.cases;
   if (cases.length === 0) {
     throw new InputError(
-      `dataset "${dataset}" has no volume-K / segmentation-K pairs under ${DATASETS_PREFIX}${dataset}/`,
+      brain
+        ? `dataset "${dataset}" has no BraTS subject folders or MSD Task01 imagesTr/labelsTr under ${prefix}`
+        : `dataset "${dataset}" has no volume-K / segmentation-K pairs under ${prefix}`,
       'NOT_FOUND',
     );
   }
@@ -117,7 +106,7 @@ export async function planTraining(deps: TrainingDeps, req: TrainingRequest) {
     stage: req.stage,
     dataset,
     seed,
-    cases,
+    ...data,
     folds: splits.map((s) => ({ fold: s.fold, train: s.train, validation: s.validation })),
     variants: variants.map((hyper, i) => ({ variant: `v${i}`, hyper })),
     trigger: req.trigger ?? 'manual',

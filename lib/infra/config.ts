@@ -119,9 +119,17 @@ export const configSchema = z
         .regex(/^(cron|rate)\(.+\)$/, 'must be a cron(...) or rate(...) expression')
         .nullable(),
       /** Stages the schedule trains (one scheduled execution per stage). */
-      scheduledStages: z.array(z.enum(['localize', 'liver', 'tumor'])).min(1),
+      scheduledStages: z.array(z.enum(['localize', 'liver', 'tumor', 'brats'])).min(1),
       /** Dataset folder name under `datasets/` in the models bucket (LiTS layout). */
       dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a folder name (a-z, 0-9, . _ -)'),
+      /**
+       * Dataset folder of the `brats` stage under `datasets/` (BraTS subject folders or MSD Task01);
+       * absent: `brats`.
+       */
+      bratsDataset: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a folder name (a-z, 0-9, . _ -)')
+        .optional(),
       folds: z.number().int().min(2).max(10),
       /** Upper bound on fold jobs running at once (Map MaxConcurrency). */
       maxConcurrency: z.number().int().min(1).max(40),

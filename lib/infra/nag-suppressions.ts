@@ -70,6 +70,12 @@ export function applyNagSuppressions(stack: RaunetStack, config: DeploymentConfi
   }
   ack(f.finalize.role, `AwsSolutions-IAM5[Resource::${results}/results/*]`, REASONS.objects);
   ack(training.functions.plan.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
+  // the brats stage's plan reads MSD Task01's dataset.json of whichever dataset a run names
+  ack(
+    training.functions.plan.role,
+    `AwsSolutions-IAM5[Resource::${models}/datasets/*/dataset.json]`,
+    REASONS.objects,
+  );
   ack(training.functions.register.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
   ack(training.functions.checkFolds.role, `AwsSolutions-IAM5[Resource::${models}/runs/*]`, REASONS.objects);
   // the brain-tumour job reads its subject zip and writes its results itself (segment-brats)

@@ -15,7 +15,7 @@
  * recorded FAILED with its reason in the models table (the failed Batch job described with DescribeJobs),
  * with a conditional write that never overwrites a stored item, then the execution fails.
  *
- * Manual start input: `{ "stage": "liver" | "tumor" | "localize", "dataset"?: "lits", "folds"?: 5,
+ * Manual start input: `{ "stage": "liver" | "tumor" | "localize" | "brats", "dataset"?: "lits", "folds"?: 5,
  * "sweep"?: { "lr"?: number[], "width"?: number[], "epochs"?: number[] } }`.
  */
 import { Duration } from 'aws-cdk-lib';
@@ -55,6 +55,7 @@ export class TrainingWorkflow extends Construct {
       MODELS_BUCKET: storage.modelsBucket.bucketName,
       MODELS_TABLE: tables.models.tableName,
       DEFAULT_DATASET: config.training.dataset,
+      DEFAULT_BRATS_DATASET: config.training.bratsDataset ?? 'brats',
       DEFAULT_FOLDS: String(config.training.folds),
       DEFAULT_CHECKPOINT_EVERY: String(config.training.checkpointEveryEpochs),
       // Empty: every fold of a run must succeed.
@@ -104,6 +105,8 @@ export class TrainingWorkflow extends Construct {
       new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
     );
     allowList(plan.role, storage.modelsBucket, DATASETS_PREFIX);
+    // The brats stage reads an MSD dataset's `dataset.json` (is it Task01, the four sequences?); nothing else.
+    allowObjects(plan.role, storage.modelsBucket, ['s3:GetObject'], `${DATASETS_PREFIX}*/dataset.json`);
     allowObjects(plan.role, storage.modelsBucket, WRITE_OBJECT, `${RUNS_PREFIX}*`);
     allowObjects(register.role, storage.modelsBucket, READ_OBJECT, `${RUNS_PREFIX}*`);
     allowTable(register.role, tables.models, ['dynamodb:PutItem', 'dynamodb:GetItem']);

@@ -46,6 +46,11 @@ export const ModelManifestSchema = z.object({
       mirror: z.boolean().optional(),
       /** The training recipe (`raunet train --recipe`, lib/training/recipe.ts). */
       recipe: z.enum(RECIPE_NAMES).optional(),
+      /**
+       * The brain-tumour network's per-sequence normalisation (lib/brats/normalise.ts), which segmenting
+       * must repeat; absent in brats manifests written before it was recorded: those are `minmax`.
+       */
+      normalisation: z.enum(['minmax', 'zscore']).optional(),
     })
     .optional(),
   /** Probability threshold to segment with (the training recipe's; absent: 0.5). */

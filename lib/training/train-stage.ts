@@ -128,6 +128,8 @@ export interface TrainStageOptions {
   bnBatches?: number;
   /** Free text stored in the manifests (for example what the model is for). */
   note?: string;
+  /** The brats stage's input normalisation, recorded in the manifests (`trainedOn.normalisation`). */
+  normalisation?: 'minmax' | 'zscore';
   signal?: AbortSignal;
   /** Progress lines (the CLI prints them on stderr). */
   log?: (line: string) => void;
@@ -491,6 +493,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         seed,
         mirror,
         recipe,
+        ...(opts.normalisation ? { normalisation: opts.normalisation } : {}),
       },
       threshold: plan.threshold,
       metrics: { valDice: dice, epoch },

@@ -115,6 +115,8 @@ describe('trainBrats', () => {
     const manifest = JSON.parse(readFileSync(join(fold, 'manifest.json'), 'utf8'));
     expect(manifest).toMatchObject({ arch: 'raunet2-brain', stage: 'brats', inputShape: [32, 32, 32, 4] });
     expect(manifest.orientation).toBeUndefined();
+    // segmenting repeats the training normalisation: the manifest records it (the default, minmax)
+    expect(manifest.trainedOn.normalisation).toBe('minmax');
     for (const f of ['model.onnx', 'weights.bin', 'curves.png', 'train-state.json'])
       expect(existsSync(join(fold, f)), f).toBe(true);
     const [again] = await trainBrats({ ...opts, epochs: 4, resume: true });

@@ -430,7 +430,10 @@ export function register(program: Command): void {
       '--largest-component',
       'brats: keep only the largest connected component (off: tumours can be multifocal)',
     )
-    .option('--normalisation <mode>', 'brats: minmax (default, as the models were trained) or zscore')
+    .option(
+      '--normalisation <mode>',
+      "brats: minmax or zscore, as the models' manifests record (default: theirs; another is refused)",
+    )
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
     .option('--all-series', 'segment every DICOM series found in nested study/series folders', false)
     .addOption(
