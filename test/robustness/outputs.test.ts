@@ -4,7 +4,16 @@
  * failures half-way and interrupts. Each test checks exit code, message, the checksums of the files
  * that were there before and that nothing is left over.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +22,7 @@ import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume } from '../../lib/volume/volume.ts';
 import { runCli } from '../cli.ts';
+import { writeViewerFixture } from '../viewer/fixture.ts';
 import { runRaunet } from './child.ts';
 import { snapshot } from './inputs.ts';
 
@@ -151,6 +161,48 @@ describe('phantom', () => {
     expect((await runCli([...args, '--seed', '2', '--overwrite'])).code).toBe(0);
     expect(snapshot(d)['volume-0.nii.gz']).not.toBe(before['volume-0.nii.gz']);
     noTemps(d);
+  });
+});
+
+describe('report --html', () => {
+  it('refuses an existing page unless --overwrite, and never writes onto a file the page is made from', async () => {
+    const d = fresh();
+    await writeViewerFixture(d, 'p1');
+    writeFileSync(join(d, 'report.html'), 'an earlier page');
+    writeFileSync(join(d, 'notes.html'), 'precious notes');
+    const before = snapshot(d);
+    for (const out of [[], ['--out', join(d, 'notes.html')]]) {
+      const r = await runCli(['report', d, '--html', ...out]);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(/(report|notes)\.html: output exists; use --overwrite to replace it/);
+    }
+    for (const input of ['p1_report.json', 'p1_seg.nii.gz']) {
+      const r = await runCli(['report', d, '--html', '--out', join(d, input), '--overwrite']);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(/would overwrite the input .*; refusing even with --overwrite/);
+    }
+    expect(snapshot(d)).toEqual(before);
+    const forced = await runCli(['report', d, '--html', '--overwrite']);
+    expect(forced.code, forced.err).toBe(0);
+    expect(readFileSync(join(d, 'report.html'), 'utf8')).toContain('<tr data-case="p1">');
+    expect(snapshot(d)['notes.html']).toBe(before['notes.html']);
+    noTemps(d);
+  });
+
+  it('a new page in a new folder: written whole, nothing else left', async () => {
+    const d = fresh();
+    await writeViewerFixture(d, 'p1');
+    const out = join(d, 'pages', 'sub', 'summary.html');
+    expect((await runCli(['report', d, '--html', '--out', out])).code).toBe(0);
+    expect(readdirSync(join(d, 'pages', 'sub'))).toEqual(['summary.html']);
+    const file = join(d, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const r = await runCli(['report', file, '--html']);
+    expect(r.code).toBe(2);
+    oneLine(r.err);
+    expect(r.err).toMatch(/not-a-folder: not a folder/);
   });
 });
 
