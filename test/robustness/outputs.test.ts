@@ -206,6 +206,102 @@ describe('report --html', () => {
   });
 });
 
+describe('view --static', () => {
+  /** Files and folders under `dir` that a run left behind: staging or moved-aside folders. */
+  const leftovers = (dir: string) => readdirSync(dir).filter((f) => /^\..*(staging|replaced)-/.test(f));
+
+  it('refuses a folder that holds anything unless --overwrite, then replaces it whole', async () => {
+    const d = fresh();
+    const seg = join(d, 'seg');
+    mkdirSync(seg);
+    await writeViewerFixture(seg, 'a');
+    const site = join(d, 'site');
+    mkdirSync(site);
+    writeFileSync(join(site, 'index.html'), 'an earlier page');
+    writeFileSync(join(site, 'notes.txt'), 'precious');
+    const before = snapshot(d);
+    const r = await runCli(['view', seg, '--static', site]);
+    expect(r.code).toBe(2);
+    oneLine(r.err);
+    expect(r.err).toMatch(/site: output folder is not empty \(2 entries\); use --overwrite to replace it/);
+    expect(snapshot(d)).toEqual(before);
+
+    const forced = await runCli(['view', seg, '--static', site, '--overwrite']);
+    expect(forced.code, forced.err).toBe(0);
+    // The new page only: nothing of the earlier folder is mixed in.
+    expect(Object.keys(snapshot(site)).sort()).toEqual([
+      'data/a/ct.nii.gz',
+      'data/a/report.json',
+      'data/a/seg.nii.gz',
+      'index.html',
+      'manifest.json',
+      'viewer.js',
+    ]);
+    expect(snapshot(site)['data/a/seg.nii.gz']).toBe(before['seg/a_seg.nii.gz']);
+    expect(leftovers(d)).toEqual([]);
+
+    // An empty folder is no obstacle.
+    const empty = join(d, 'empty');
+    mkdirSync(empty);
+    expect((await runCli(['view', seg, '--static', empty])).code).toBe(0);
+    expect(existsSync(join(empty, 'manifest.json'))).toBe(true);
+  });
+
+  it('never replaces a folder that holds its inputs, even with --overwrite', async () => {
+    const d = fresh();
+    const seg = join(d, 'seg');
+    mkdirSync(seg);
+    await writeViewerFixture(seg, 'a');
+    const before = snapshot(d);
+    for (const site of [seg, d]) {
+      const r = await runCli(['view', seg, '--static', site, '--overwrite']);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(
+        /output folder holds the input .*a_(ct|seg)\.nii\.gz; refusing even with --overwrite/,
+      );
+    }
+    writeFileSync(join(d, 'file'), 'x');
+    const file = await runCli(['view', seg, '--static', join(d, 'file'), '--overwrite']);
+    expect(file.code).toBe(2);
+    expect(file.err).toMatch(/file: output folder is a file/);
+    expect(snapshot(d)).toEqual({ ...before, file: snapshot(d).file });
+  });
+
+  it('a failure half-way leaves the earlier folder as it was and no staging folder', async () => {
+    const d = fresh();
+    const seg = join(d, 'seg');
+    mkdirSync(seg);
+    await writeViewerFixture(seg, 'a');
+    // Case b's CT is named by its report only and is no scan: converting it fails after case a's files
+    // were written.
+    const fx = await writeViewerFixture(seg, 'b');
+    rmSync(join(seg, 'b_ct.nii.gz'));
+    writeFileSync(join(d, 'b-scan.dcm'), 'not a DICOM file at all');
+    writeFileSync(
+      join(seg, 'b_report.json'),
+      JSON.stringify({ ...fx.report, input: { ...fx.report.input, path: join(d, 'b-scan.dcm') } }),
+    );
+    const site = join(d, 'site');
+    mkdirSync(site);
+    writeFileSync(join(site, 'index.html'), 'an earlier page');
+    const before = snapshot(d);
+    for (const flags of [['--overwrite'], []]) {
+      const r = await runCli(['view', seg, '--static', site, ...flags]);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(flags.length ? /b-scan\.dcm/ : /not empty/);
+      expect(snapshot(d)).toEqual(before);
+      expect(leftovers(d)).toEqual([]);
+    }
+    // Into a new folder: no folder at all afterwards.
+    const r = await runCli(['view', seg, '--static', join(d, 'new', 'site')]);
+    expect(r.code).toBe(2);
+    expect(existsSync(join(d, 'new'))).toBe(false);
+    expect(leftovers(d)).toEqual([]);
+  });
+});
+
 describe('the safe-output module', () => {
   it('a failure half-way removes everything the batch wrote', async () => {
     const d = fresh();
