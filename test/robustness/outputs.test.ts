@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkOutputTargets, lockCase, OutputBatch } from '../../lib/output/safe-output.ts';
+import { writeWholeFolder } from '../../lib/output/whole-folder.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume } from '../../lib/volume/volume.ts';
@@ -262,6 +263,9 @@ describe('view --static', () => {
       );
     }
     writeFileSync(join(d, 'file'), 'x');
+    const serveOnly = await runCli(['view', seg, '--overwrite']);
+    expect(serveOnly.code).toBe(2);
+    expect(serveOnly.err).toMatch(/--overwrite applies to --static only/);
     const file = await runCli(['view', seg, '--static', join(d, 'file'), '--overwrite']);
     expect(file.code).toBe(2);
     expect(file.err).toMatch(/file: output folder is a file/);
@@ -299,6 +303,47 @@ describe('view --static', () => {
     expect(r.code).toBe(2);
     expect(existsSync(join(d, 'new'))).toBe(false);
     expect(leftovers(d)).toEqual([]);
+  });
+});
+
+describe('the whole-folder writer', () => {
+  it('never replaces a folder that filled up while the new one was written (no --overwrite)', async () => {
+    const d = fresh();
+    const target = join(d, 'site');
+    const write = writeWholeFolder(target, async (staging) => {
+      writeFileSync(join(staging, 'index.html'), 'new page');
+      // Another run creates the folder and puts a file in it meanwhile.
+      mkdirSync(target);
+      writeFileSync(join(target, 'theirs.txt'), 'theirs');
+    });
+    await expect(write).rejects.toThrow(
+      /site: output folder appeared \(or filled\) while this run was writing it/,
+    );
+    expect(snapshot(target)).toEqual({ 'theirs.txt': snapshot(target)['theirs.txt'] });
+    expect(readdirSync(d)).toEqual(['site']);
+  });
+
+  it('with overwrite: the new folder replaces the earlier one whole; a failing fill leaves it as it was', async () => {
+    const d = fresh();
+    const target = join(d, 'site');
+    mkdirSync(target);
+    writeFileSync(join(target, 'old.txt'), 'old');
+    const before = snapshot(d);
+    const failing = writeWholeFolder(
+      target,
+      async (staging) => {
+        writeFileSync(join(staging, 'index.html'), 'half');
+        throw new Error('conversion failed');
+      },
+      { overwrite: true },
+    );
+    await expect(failing).rejects.toThrow('conversion failed');
+    expect(snapshot(d)).toEqual(before);
+    await writeWholeFolder(target, async (staging) => writeFileSync(join(staging, 'index.html'), 'new'), {
+      overwrite: true,
+    });
+    expect(readdirSync(target)).toEqual(['index.html']);
+    expect(readdirSync(d)).toEqual(['site']);
   });
 });
 
