@@ -90,10 +90,13 @@ export async function writeWholeFolder<T>(
   const parent = await prepareOutputFolder(dirname(resolve(target)));
   const staging = hiddenSibling(target, 'staging');
   let aside: string | undefined;
-  // On an interrupt: drop the staging folder, and put an earlier folder that was moved aside back.
+  // On an interrupt: drop the staging folder; an earlier folder moved aside goes back when the new one
+  // is not in place yet, and is deleted when it is.
   const release = undoOnInterrupt(() => {
     rmSync(staging, { recursive: true, force: true });
-    if (aside && existsSync(aside) && !existsSync(target)) renameSync(aside, target);
+    if (!aside || !existsSync(aside)) return;
+    if (existsSync(target)) rmSync(aside, { recursive: true, force: true });
+    else renameSync(aside, target);
   });
   try {
     let result: T;

@@ -1,14 +1,16 @@
 /**
  * SIGTERM while a case's files are being written (not before any file, as in outputs.test.ts): the
  * second case is interrupted the moment its first temporary file appears. The first case's files stay
- * whole, the second case has all of its files or none, and no temporary file or lock is left.
+ * whole, the second case has all of its files or none, and no temporary file or lock is left. And
+ * `view --static --overwrite`, interrupted as its staging folder appears: the earlier folder stays as it was.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, watch } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
+import { writeViewerFixture } from '../viewer/fixture.ts';
 import { runRaunet } from './child.ts';
 import { snapshot } from './inputs.ts';
 
@@ -63,5 +65,37 @@ describe('segment interrupted while writing a case', () => {
     // the first case's label map decodes whole, on its input's grid
     expect((await readNifti(join(out, 'p1_seg.nii.gz'))).dims).toEqual([64, 64, 48]);
     expect(Object.keys(snapshot(out)).filter((f) => f.includes('.part') || f.includes('lock'))).toEqual([]);
+  }, 180_000);
+});
+
+describe('view --static interrupted while writing the folder', () => {
+  it('SIGTERM as the staging folder appears: exit 143, the earlier folder as it was, no staging folder', async () => {
+    const d = join(root, 'view');
+    const seg = join(d, 'seg');
+    const site = join(d, 'site');
+    mkdirSync(seg, { recursive: true });
+    mkdirSync(site);
+    await writeViewerFixture(seg, 'a');
+    writeFileSync(join(site, 'index.html'), 'an earlier page');
+    const before = snapshot(d);
+    let sawStaging = false;
+    const watcher = watch(d);
+    const r = await runRaunet(['view', seg, '--static', site, '--overwrite'], {
+      timeoutMs: 120_000,
+      onStart: (child) => {
+        watcher.on('change', (_kind, file) => {
+          if (!sawStaging && /^\.site\.staging-/.test(String(file))) {
+            sawStaging = true;
+            child.kill('SIGTERM');
+          }
+        });
+      },
+    });
+    watcher.close();
+    expect(sawStaging, r.err).toBe(true);
+    expect(r.code, r.err).toBe(143);
+    expect(r.err).toMatch(/interrupted \(SIGTERM\)/);
+    expect(snapshot(d)).toEqual(before);
+    expect(readdirSync(d).sort()).toEqual(['seg', 'site']);
   }, 180_000);
 });
