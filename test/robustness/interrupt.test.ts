@@ -2,7 +2,8 @@
  * SIGTERM while a case's files are being written (not before any file, as in outputs.test.ts): the
  * second case is interrupted the moment its first temporary file appears. The first case's files stay
  * whole, the second case has all of its files or none, and no temporary file or lock is left. And
- * `view --static --overwrite`, interrupted as its staging folder appears: the earlier folder stays as it was.
+ * `view --static --overwrite`, interrupted as its staging folder appears: the earlier folder or the new one
+ * whole, nothing else left.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,7 +70,7 @@ describe('segment interrupted while writing a case', () => {
 });
 
 describe('view --static interrupted while writing the folder', () => {
-  it('SIGTERM as the staging folder appears: exit 143, the earlier folder as it was, no staging folder', async () => {
+  it('SIGTERM as the staging folder appears: one folder whole (so far always the earlier one), nothing else left', async () => {
     const d = join(root, 'view');
     const seg = join(d, 'seg');
     const site = join(d, 'site');
@@ -93,9 +94,40 @@ describe('view --static interrupted while writing the folder', () => {
     });
     watcher.close();
     expect(sawStaging, r.err).toBe(true);
-    expect(r.code, r.err).toBe(143);
-    expect(r.err).toMatch(/interrupted \(SIGTERM\)/);
-    expect(snapshot(d)).toEqual(before);
+    expect(r.timedOut).toBe(false);
+    // The page of this small case takes milliseconds to write: on a loaded machine the signal can land
+    // after the new folder was moved in (the handler then finishes deleting the earlier one), or after
+    // the run finished and dropped its handler (then SIGTERM simply ends it, or finds it gone). Whatever
+    // the moment: the earlier folder whole or the new one whole, the inputs untouched, nothing else left.
+    const endings = [
+      [143, null],
+      [null, 'SIGTERM'],
+      [0, null],
+    ];
+    expect(endings, r.err).toContainEqual([r.code, r.signal]);
+    if (r.code === 143) expect(r.err).toMatch(/interrupted \(SIGTERM\)/);
+    const siteNow = snapshot(site);
+    const newPage = [
+      'data/a/ct.nii.gz',
+      'data/a/report.json',
+      'data/a/seg.nii.gz',
+      'index.html',
+      'manifest.json',
+      'viewer.js',
+    ];
+    const whole =
+      JSON.stringify(siteNow) === JSON.stringify({ 'index.html': before['site/index.html'] }) ||
+      JSON.stringify(Object.keys(siteNow).sort()) === JSON.stringify(newPage);
+    expect(whole, JSON.stringify(siteNow)).toBe(true);
+    const segBefore = Object.fromEntries(
+      Object.entries(before)
+        .filter(([k]) => k.startsWith('seg/'))
+        .map(([k, v]) => [k.slice(4), v]),
+    );
+    expect(snapshot(seg)).toEqual(segBefore);
+    process.stderr.write(
+      `view --static interrupt: ${r.code === 143 ? 'handled' : 'after the run'}, ${siteNow['manifest.json'] ? 'new' : 'earlier'} folder\n`,
+    );
     expect(readdirSync(d).sort()).toEqual(['seg', 'site']);
   }, 180_000);
 });
