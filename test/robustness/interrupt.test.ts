@@ -55,10 +55,22 @@ describe('segment interrupted while writing a case', () => {
     watcher.close();
     expect(sawPart, r.err).toBe(true);
     expect(r.timedOut).toBe(false);
-    expect(r.code).toBe(143);
-    expect(r.err).toMatch(/interrupted \(SIGTERM\): removed this run's unfinished outputs/);
     const left = readdirSync(out).sort();
     const second = left.filter((f) => f.startsWith('p2_'));
+    // On a loaded machine the signal can land after the second case was committed and the run dropped
+    // its handlers (seen twice in four runs beside another test file): SIGTERM then simply ends it.
+    if (r.code === 143) {
+      expect(r.err).toMatch(/interrupted \(SIGTERM\): removed this run's unfinished outputs/);
+    } else {
+      expect(
+        [
+          [null, 'SIGTERM'],
+          [0, null],
+        ],
+        r.err,
+      ).toContainEqual([r.code, r.signal]);
+      expect(second).toEqual(caseFiles('p2'));
+    }
     // what remains: the first case, complete; of the second, everything (committed in time) or nothing
     expect(left.filter((f) => !f.startsWith('p2_'))).toEqual(caseFiles('p1'));
     expect([[], caseFiles('p2')]).toContainEqual(second);
