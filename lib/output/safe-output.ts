@@ -73,6 +73,16 @@ function untrack(u: Undo): void {
   process.off('SIGTERM', onTerm);
 }
 
+/**
+ * Run `undoSync` if the process is interrupted (SIGINT/SIGTERM) before the returned function is called;
+ * for writers outside this module (lib/output/whole-folder.ts).
+ */
+export function undoOnInterrupt(undoSync: () => void): () => void {
+  const u: Undo = { undoSync };
+  track(u);
+  return () => untrack(u);
+}
+
 // --- checks before any work ---------------------------------------------------------------------------
 
 /** `dev:ino` of what `path` names (following links), undefined when nothing is there. */

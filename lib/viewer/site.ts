@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { checkOutputFolderTarget, writeWholeFolder } from '../output/whole-folder.ts';
 import { encodeNifti } from '../volume/nifti.ts';
 import { readVolume } from '../volume/read.ts';
 import { viewerBundle } from './bundle.ts';
@@ -127,18 +128,40 @@ export async function staticFolderSite(dir: string): Promise<Map<string, SiteFil
   return files;
 }
 
-/** Write the page as a self-contained folder (HTML + JS + data). */
-export async function writeStaticViewer(cases: ViewerCase[], out: string): Promise<string[]> {
+/** The files a static page of `cases` is made from (no target folder may hold them). */
+export function viewerInputs(cases: ViewerCase[]): string[] {
+  return cases.flatMap((c) => [c.ct.path, c.seg, ...(c.report ? [c.report] : [])]);
+}
+
+/**
+ * Write the page as a self-contained folder (HTML + JS + data), whole or not at all: a folder that holds
+ * anything is refused unless `overwrite`, one that holds an input even then, and the new folder replaces
+ * an earlier one only once complete (lib/output/whole-folder.ts). Resolves to the paths written.
+ */
+export async function writeStaticViewer(
+  cases: ViewerCase[],
+  out: string,
+  opts: { overwrite?: boolean } = {},
+): Promise<string[]> {
+  await checkOutputFolderTarget(out, { overwrite: opts.overwrite, inputs: viewerInputs(cases) });
   const files = await viewerSite(cases);
-  const written: string[] = [];
-  for (const [rel, f] of files) {
-    const path = join(out, ...rel.split('/').map(decodeURIComponent));
-    await mkdir(dirname(path), { recursive: true });
-    if ('file' in f) await copyFile(f.file, path);
-    else await writeFile(path, await f.bytes());
-    written.push(path);
-  }
-  return written;
+  const relPaths = await writeWholeFolder(
+    out,
+    async (staging) => {
+      const written: string[] = [];
+      for (const [rel, f] of files) {
+        const parts = rel.split('/').map(decodeURIComponent);
+        const path = join(staging, ...parts);
+        await mkdir(dirname(path), { recursive: true });
+        if ('file' in f) await copyFile(f.file, path);
+        else await writeFile(path, await f.bytes());
+        written.push(join(...parts));
+      }
+      return written;
+    },
+    opts,
+  );
+  return relPaths.map((rel) => join(out, rel));
 }
 
 export interface ViewerServer {

@@ -1,14 +1,17 @@
 /**
  * SIGTERM while a case's files are being written (not before any file, as in outputs.test.ts): the
  * second case is interrupted the moment its first temporary file appears. The first case's files stay
- * whole, the second case has all of its files or none, and no temporary file or lock is left.
+ * whole, the second case has all of its files or none, and no temporary file or lock is left. And
+ * `view --static --overwrite`, interrupted as its staging folder appears: the earlier folder or the new one
+ * whole, nothing else left.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, watch } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
+import { writeViewerFixture } from '../viewer/fixture.ts';
 import { runRaunet } from './child.ts';
 import { snapshot } from './inputs.ts';
 
@@ -52,10 +55,22 @@ describe('segment interrupted while writing a case', () => {
     watcher.close();
     expect(sawPart, r.err).toBe(true);
     expect(r.timedOut).toBe(false);
-    expect(r.code).toBe(143);
-    expect(r.err).toMatch(/interrupted \(SIGTERM\): removed this run's unfinished outputs/);
     const left = readdirSync(out).sort();
     const second = left.filter((f) => f.startsWith('p2_'));
+    // On a loaded machine the signal can land after the second case was committed and the run dropped
+    // its handlers (seen twice in four runs beside another test file): SIGTERM then simply ends it.
+    if (r.code === 143) {
+      expect(r.err).toMatch(/interrupted \(SIGTERM\): removed this run's unfinished outputs/);
+    } else {
+      expect(
+        [
+          [null, 'SIGTERM'],
+          [0, null],
+        ],
+        r.err,
+      ).toContainEqual([r.code, r.signal]);
+      expect(second).toEqual(caseFiles('p2'));
+    }
     // what remains: the first case, complete; of the second, everything (committed in time) or nothing
     expect(left.filter((f) => !f.startsWith('p2_'))).toEqual(caseFiles('p1'));
     expect([[], caseFiles('p2')]).toContainEqual(second);
@@ -63,5 +78,68 @@ describe('segment interrupted while writing a case', () => {
     // the first case's label map decodes whole, on its input's grid
     expect((await readNifti(join(out, 'p1_seg.nii.gz'))).dims).toEqual([64, 64, 48]);
     expect(Object.keys(snapshot(out)).filter((f) => f.includes('.part') || f.includes('lock'))).toEqual([]);
+  }, 180_000);
+});
+
+describe('view --static interrupted while writing the folder', () => {
+  it('SIGTERM as the staging folder appears: one folder whole (so far always the earlier one), nothing else left', async () => {
+    const d = join(root, 'view');
+    const seg = join(d, 'seg');
+    const site = join(d, 'site');
+    mkdirSync(seg, { recursive: true });
+    mkdirSync(site);
+    await writeViewerFixture(seg, 'a');
+    writeFileSync(join(site, 'index.html'), 'an earlier page');
+    const before = snapshot(d);
+    let sawStaging = false;
+    const watcher = watch(d);
+    const r = await runRaunet(['view', seg, '--static', site, '--overwrite'], {
+      timeoutMs: 120_000,
+      onStart: (child) => {
+        watcher.on('change', (_kind, file) => {
+          if (!sawStaging && /^\.site\.staging-/.test(String(file))) {
+            sawStaging = true;
+            child.kill('SIGTERM');
+          }
+        });
+      },
+    });
+    watcher.close();
+    expect(sawStaging, r.err).toBe(true);
+    expect(r.timedOut).toBe(false);
+    // The page of this small case takes milliseconds to write: on a loaded machine the signal can land
+    // after the new folder was moved in (the handler then finishes deleting the earlier one), or after
+    // the run finished and dropped its handler (then SIGTERM simply ends it, or finds it gone). Whatever
+    // the moment: the earlier folder whole or the new one whole, the inputs untouched, nothing else left.
+    const endings = [
+      [143, null],
+      [null, 'SIGTERM'],
+      [0, null],
+    ];
+    expect(endings, r.err).toContainEqual([r.code, r.signal]);
+    if (r.code === 143) expect(r.err).toMatch(/interrupted \(SIGTERM\)/);
+    const siteNow = snapshot(site);
+    const newPage = [
+      'data/a/ct.nii.gz',
+      'data/a/report.json',
+      'data/a/seg.nii.gz',
+      'index.html',
+      'manifest.json',
+      'viewer.js',
+    ];
+    const whole =
+      JSON.stringify(siteNow) === JSON.stringify({ 'index.html': before['site/index.html'] }) ||
+      JSON.stringify(Object.keys(siteNow).sort()) === JSON.stringify(newPage);
+    expect(whole, JSON.stringify(siteNow)).toBe(true);
+    const segBefore = Object.fromEntries(
+      Object.entries(before)
+        .filter(([k]) => k.startsWith('seg/'))
+        .map(([k, v]) => [k.slice(4), v]),
+    );
+    expect(snapshot(seg)).toEqual(segBefore);
+    process.stderr.write(
+      `view --static interrupt: ${r.code === 143 ? 'handled' : 'after the run'}, ${siteNow['manifest.json'] ? 'new' : 'earlier'} folder\n`,
+    );
+    expect(readdirSync(d).sort()).toEqual(['seg', 'site']);
   }, 180_000);
 });

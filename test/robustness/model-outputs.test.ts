@@ -15,12 +15,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRAUNet } from '../../lib/model/archs.ts';
 import { initBackend } from '../../lib/model/backend.ts';
 import { loadModel, saveModel } from '../../lib/model/storage.ts';
 import { MODEL_FILES, replaceModelFiles } from '../../lib/output/model-folder.ts';
 import { runCli } from '../cli.ts';
+import { runRaunet } from './child.ts';
 import { snapshot } from './inputs.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'raunet-model-outputs-'));
@@ -106,6 +108,27 @@ describe('raunet export', () => {
       expect(r.err).toMatch(/would overwrite the input .*; refusing even with --overwrite/);
     }
     expect(snapshot(model)).toEqual(before);
+  });
+
+  it('prints its result and nothing else: no tfjs "Hi, looks like..." banner (child process)', async () => {
+    // A fresh process, where no backend runs yet: what a user sees. RAUNET_BACKEND unset as for a user.
+    const model = join(fresh(), 'model');
+    await storeTinyModel(model);
+    const r = await runRaunet(['export', '--model', model], {
+      env: { RAUNET_BACKEND: '' },
+      timeoutMs: 120_000,
+    });
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).not.toMatch(/looks like you are running TensorFlow\.js/);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/^raunet1: wrote .*model\.onnx \(\d+\.\d MiB\)\n$/);
+  });
+
+  it("keeps tfjs's own warnings on (the banner is not silenced by tfjs's PROD flag)", async () => {
+    const model = join(fresh(), 'model');
+    await storeTinyModel(model);
+    expect((await runCli(['export', '--model', model])).code).toBe(0);
+    expect(tf.env().getBool('PROD')).toBe(false);
   });
 
   it('leaves no output folder behind when the export fails before writing', async () => {

@@ -4,15 +4,26 @@
  * failures half-way and interrupts. Each test checks exit code, message, the checksums of the files
  * that were there before and that nothing is left over.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkOutputTargets, lockCase, OutputBatch } from '../../lib/output/safe-output.ts';
+import { writeWholeFolder } from '../../lib/output/whole-folder.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume } from '../../lib/volume/volume.ts';
 import { runCli } from '../cli.ts';
+import { writeViewerFixture } from '../viewer/fixture.ts';
 import { runRaunet } from './child.ts';
 import { snapshot } from './inputs.ts';
 
@@ -151,6 +162,188 @@ describe('phantom', () => {
     expect((await runCli([...args, '--seed', '2', '--overwrite'])).code).toBe(0);
     expect(snapshot(d)['volume-0.nii.gz']).not.toBe(before['volume-0.nii.gz']);
     noTemps(d);
+  });
+});
+
+describe('report --html', () => {
+  it('refuses an existing page unless --overwrite, and never writes onto a file the page is made from', async () => {
+    const d = fresh();
+    await writeViewerFixture(d, 'p1');
+    writeFileSync(join(d, 'report.html'), 'an earlier page');
+    writeFileSync(join(d, 'notes.html'), 'precious notes');
+    const before = snapshot(d);
+    for (const out of [[], ['--out', join(d, 'notes.html')]]) {
+      const r = await runCli(['report', d, '--html', ...out]);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(/(report|notes)\.html: output exists; use --overwrite to replace it/);
+    }
+    for (const input of ['p1_report.json', 'p1_seg.nii.gz']) {
+      const r = await runCli(['report', d, '--html', '--out', join(d, input), '--overwrite']);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(/would overwrite the input .*; refusing even with --overwrite/);
+    }
+    expect(snapshot(d)).toEqual(before);
+    const forced = await runCli(['report', d, '--html', '--overwrite']);
+    expect(forced.code, forced.err).toBe(0);
+    expect(readFileSync(join(d, 'report.html'), 'utf8')).toContain('<tr data-case="p1">');
+    expect(snapshot(d)['notes.html']).toBe(before['notes.html']);
+    noTemps(d);
+  });
+
+  it('a new page in a new folder: written whole, nothing else left', async () => {
+    const d = fresh();
+    await writeViewerFixture(d, 'p1');
+    const out = join(d, 'pages', 'sub', 'summary.html');
+    expect((await runCli(['report', d, '--html', '--out', out])).code).toBe(0);
+    expect(readdirSync(join(d, 'pages', 'sub'))).toEqual(['summary.html']);
+    const file = join(d, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const r = await runCli(['report', file, '--html']);
+    expect(r.code).toBe(2);
+    oneLine(r.err);
+    expect(r.err).toMatch(/not-a-folder: not a folder/);
+  });
+});
+
+describe('view --static', () => {
+  /** Files and folders under `dir` that a run left behind: staging or moved-aside folders. */
+  const leftovers = (dir: string) => readdirSync(dir).filter((f) => /^\..*(staging|replaced)-/.test(f));
+
+  it('refuses a folder that holds anything unless --overwrite, then replaces it whole', async () => {
+    const d = fresh();
+    const seg = join(d, 'seg');
+    mkdirSync(seg);
+    await writeViewerFixture(seg, 'a');
+    const site = join(d, 'site');
+    mkdirSync(site);
+    writeFileSync(join(site, 'index.html'), 'an earlier page');
+    writeFileSync(join(site, 'notes.txt'), 'precious');
+    const before = snapshot(d);
+    const r = await runCli(['view', seg, '--static', site]);
+    expect(r.code).toBe(2);
+    oneLine(r.err);
+    expect(r.err).toMatch(/site: output folder is not empty \(2 entries\); use --overwrite to replace it/);
+    expect(snapshot(d)).toEqual(before);
+
+    const forced = await runCli(['view', seg, '--static', site, '--overwrite']);
+    expect(forced.code, forced.err).toBe(0);
+    // The new page only: nothing of the earlier folder is mixed in.
+    expect(Object.keys(snapshot(site)).sort()).toEqual([
+      'data/a/ct.nii.gz',
+      'data/a/report.json',
+      'data/a/seg.nii.gz',
+      'index.html',
+      'manifest.json',
+      'viewer.js',
+    ]);
+    expect(snapshot(site)['data/a/seg.nii.gz']).toBe(before['seg/a_seg.nii.gz']);
+    expect(leftovers(d)).toEqual([]);
+
+    // An empty folder is no obstacle.
+    const empty = join(d, 'empty');
+    mkdirSync(empty);
+    expect((await runCli(['view', seg, '--static', empty])).code).toBe(0);
+    expect(existsSync(join(empty, 'manifest.json'))).toBe(true);
+  });
+
+  it('never replaces a folder that holds its inputs, even with --overwrite', async () => {
+    const d = fresh();
+    const seg = join(d, 'seg');
+    mkdirSync(seg);
+    await writeViewerFixture(seg, 'a');
+    const before = snapshot(d);
+    for (const site of [seg, d]) {
+      const r = await runCli(['view', seg, '--static', site, '--overwrite']);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(
+        /output folder holds the input .*a_(ct|seg)\.nii\.gz; refusing even with --overwrite/,
+      );
+    }
+    writeFileSync(join(d, 'file'), 'x');
+    const serveOnly = await runCli(['view', seg, '--overwrite']);
+    expect(serveOnly.code).toBe(2);
+    expect(serveOnly.err).toMatch(/--overwrite applies to --static only/);
+    const file = await runCli(['view', seg, '--static', join(d, 'file'), '--overwrite']);
+    expect(file.code).toBe(2);
+    expect(file.err).toMatch(/file: output folder is a file/);
+    expect(snapshot(d)).toEqual({ ...before, file: snapshot(d).file });
+  });
+
+  it('a failure half-way leaves the earlier folder as it was and no staging folder', async () => {
+    const d = fresh();
+    const seg = join(d, 'seg');
+    mkdirSync(seg);
+    await writeViewerFixture(seg, 'a');
+    // Case b's CT is named by its report only and is no scan: converting it fails after case a's files
+    // were written.
+    const fx = await writeViewerFixture(seg, 'b');
+    rmSync(join(seg, 'b_ct.nii.gz'));
+    writeFileSync(join(d, 'b-scan.dcm'), 'not a DICOM file at all');
+    writeFileSync(
+      join(seg, 'b_report.json'),
+      JSON.stringify({ ...fx.report, input: { ...fx.report.input, path: join(d, 'b-scan.dcm') } }),
+    );
+    const site = join(d, 'site');
+    mkdirSync(site);
+    writeFileSync(join(site, 'index.html'), 'an earlier page');
+    const before = snapshot(d);
+    for (const flags of [['--overwrite'], []]) {
+      const r = await runCli(['view', seg, '--static', site, ...flags]);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(flags.length ? /b-scan\.dcm/ : /not empty/);
+      expect(snapshot(d)).toEqual(before);
+      expect(leftovers(d)).toEqual([]);
+    }
+    // Into a new folder: no folder at all afterwards.
+    const r = await runCli(['view', seg, '--static', join(d, 'new', 'site')]);
+    expect(r.code).toBe(2);
+    expect(existsSync(join(d, 'new'))).toBe(false);
+    expect(leftovers(d)).toEqual([]);
+  });
+});
+
+describe('the whole-folder writer', () => {
+  it('never replaces a folder that filled up while the new one was written (no --overwrite)', async () => {
+    const d = fresh();
+    const target = join(d, 'site');
+    const write = writeWholeFolder(target, async (staging) => {
+      writeFileSync(join(staging, 'index.html'), 'new page');
+      // Another run creates the folder and puts a file in it meanwhile.
+      mkdirSync(target);
+      writeFileSync(join(target, 'theirs.txt'), 'theirs');
+    });
+    await expect(write).rejects.toThrow(
+      /site: output folder appeared \(or filled\) while this run was writing it/,
+    );
+    expect(snapshot(target)).toEqual({ 'theirs.txt': snapshot(target)['theirs.txt'] });
+    expect(readdirSync(d)).toEqual(['site']);
+  });
+
+  it('with overwrite: the new folder replaces the earlier one whole; a failing fill leaves it as it was', async () => {
+    const d = fresh();
+    const target = join(d, 'site');
+    mkdirSync(target);
+    writeFileSync(join(target, 'old.txt'), 'old');
+    const before = snapshot(d);
+    const failing = writeWholeFolder(
+      target,
+      async (staging) => {
+        writeFileSync(join(staging, 'index.html'), 'half');
+        throw new Error('conversion failed');
+      },
+      { overwrite: true },
+    );
+    await expect(failing).rejects.toThrow('conversion failed');
+    expect(snapshot(d)).toEqual(before);
+    await writeWholeFolder(target, async (staging) => writeFileSync(join(staging, 'index.html'), 'new'), {
+      overwrite: true,
+    });
+    expect(readdirSync(target)).toEqual(['index.html']);
+    expect(readdirSync(d)).toEqual(['site']);
   });
 });
 

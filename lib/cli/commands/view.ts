@@ -29,6 +29,7 @@ interface ViewFlags {
   host: string;
   open?: boolean;
   static?: string;
+  overwrite?: boolean;
 }
 
 function openInBrowser(url: string): void {
@@ -60,7 +61,11 @@ export function register(program: Command): void {
       '--static <dir>',
       'write the page as a self-contained folder (HTML + JS + data) instead of serving',
     )
+    .option('--overwrite', 'with --static: replace a folder that holds anything (never one holding an input)')
     .action(async (target: string, flags: ViewFlags) => {
+      if (flags.overwrite && !flags.static) {
+        throw new InputError('--overwrite applies to --static only', 'BAD_ARGUMENT');
+      }
       if (isViewerFolder(target)) {
         if (flags.static || flags.ct) {
           throw new InputError(
@@ -74,7 +79,7 @@ export function register(program: Command): void {
       }
       const cases = await resolveViewerCases(target, flags.ct);
       if (flags.static) {
-        const written = await writeStaticViewer(cases, flags.static);
+        const written = await writeStaticViewer(cases, flags.static, { overwrite: flags.overwrite });
         process.stdout.write(
           `wrote ${written.length} files to ${flags.static} (${cases.length} case(s)); open it with ` +
             `\`raunet view ${flags.static}\` or any static web server (browsers do not load data from file:// pages)\n`,
