@@ -169,6 +169,20 @@ export function webgpuAdapter(): AdapterReport | undefined {
   return adapter;
 }
 
+/**
+ * For commands that only build or read models (`export`, `model summary`): start a tfjs backend as the
+ * other tfjs commands do (`initBackend`), before the model is built or loaded: left to itself tfjs falls
+ * back to its pure-JS cpu backend, which greets Node users with a "Hi, looks like you are running
+ * TensorFlow.js in Node.js" banner on stderr. Building and reading weights do not depend on the backend
+ * (the export's bytes are the same on each): wasm unless RAUNET_BACKEND names another (no probing of
+ * native or WebGPU backends, whose loaders have their own chatter), and its "tfjs backend: ..." line is
+ * not printed. tfjs's real warnings stay on (no PROD flag).
+ */
+export async function startQuietBackend(): Promise<void> {
+  if (activeBackend()) return;
+  await initBackend(process.env.RAUNET_BACKEND?.trim() ? undefined : 'wasm', () => {});
+}
+
 /** The backend chosen by the last `initBackend` (undefined before). */
 export function activeBackend(): string | undefined {
   return active;

@@ -1,11 +1,22 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../cli.ts';
+import { runRaunet } from '../robustness/child.ts';
 
 const run = runCli;
 
 afterEach(() => vi.restoreAllMocks());
 
 describe('raunet model summary', () => {
+  it('prints its result and nothing else: no tfjs "Hi, looks like..." banner (child process)', async () => {
+    const r = await runRaunet(['model', 'summary', '--arch', 'raunet1', '--width', '0.25', '--json'], {
+      env: { RAUNET_BACKEND: '' },
+      timeoutMs: 120_000,
+    });
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toBe('');
+    expect(JSON.parse(r.out).arch).toBe('raunet1');
+  });
+
   it('prints the JSON counts and shapes of the paper configuration', async () => {
     const r = await run(['model', 'summary', '--arch', 'raunet2', '--json']);
     expect(r.code).toBe(0);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { ARCHS, buildRAUNet, isArchName } from '../../model/archs.ts';
+import { startQuietBackend } from '../../model/backend.ts';
 
 export interface ModelSummary {
   arch: string;
@@ -87,7 +88,8 @@ export function register(program: Command): void {
       parseShape,
     )
     .option('--json', 'print { arch, params, trainableParams, inputShape, outputShape } as JSON')
-    .action((opts: { arch: string; width: number; inputShape?: number[]; json?: boolean }) => {
+    .action(async (opts: { arch: string; width: number; inputShape?: number[]; json?: boolean }) => {
+      await startQuietBackend();
       const { summary, layers } = summarize(opts.arch, opts.width, opts.inputShape);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
