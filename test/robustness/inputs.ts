@@ -5,9 +5,11 @@
  * Shared by test/robustness and bench/robustness.bench.ts.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { constants, deflateRawSync, gzipSync } from 'node:zlib';
+import { afterAll } from 'vitest';
 import { encodeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, type Vec3, type VoxelArray } from '../../lib/volume/volume.ts';
 
@@ -108,4 +110,19 @@ export function snapshot(dir: string): Record<string, string> {
   };
   if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) walk(dir);
   return out;
+}
+
+/** A scratch root removed after the file's tests, and `fresh()`: a new empty folder in it per call. */
+export function scratchFolders(prefix: string): { root: string; fresh: () => string } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  let n = 0;
+  return {
+    root,
+    fresh: () => {
+      const d = join(root, `t${n++}`);
+      mkdirSync(d);
+      return d;
+    },
+  };
 }

@@ -4,35 +4,19 @@
  * own files are never replaced by its export, and a model folder is never half-written
  * (`lib/output/model-folder.ts`).
  */
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRAUNet } from '../../lib/model/archs.ts';
 import { initBackend } from '../../lib/model/backend.ts';
 import { loadModel, saveModel } from '../../lib/model/storage.ts';
 import { MODEL_FILES, replaceModelFiles } from '../../lib/output/model-folder.ts';
 import { runCli } from '../cli.ts';
 import { runRaunet } from './child.ts';
-import { snapshot } from './inputs.ts';
+import { scratchFolders, snapshot } from './inputs.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'raunet-model-outputs-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const fresh = () => {
-  const d = join(root, `t${n++}`);
-  mkdirSync(d);
-  return d;
-};
+const { root, fresh } = scratchFolders('raunet-model-outputs-');
 const oneLine = (err: string) => expect(err.trim().split('\n'), err).toHaveLength(1);
 /** `train` first names the tfjs backend it started; after that line, one line says what was refused. */
 const oneErrorLine = (err: string) =>

@@ -7,16 +7,14 @@
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { basename, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { checkOutputTargets, lockCase, OutputBatch } from '../../lib/output/safe-output.ts';
 import { writeWholeFolder } from '../../lib/output/whole-folder.ts';
 import { generatePhantom } from '../../lib/phantom/phantom.ts';
@@ -25,16 +23,9 @@ import { createVolume } from '../../lib/volume/volume.ts';
 import { runCli } from '../cli.ts';
 import { writeViewerFixture } from '../viewer/fixture.ts';
 import { runRaunet } from './child.ts';
-import { snapshot } from './inputs.ts';
+import { scratchFolders, snapshot } from './inputs.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'raunet-outputs-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const fresh = () => {
-  const d = join(root, `t${n++}`);
-  mkdirSync(d);
-  return d;
-};
+const { fresh } = scratchFolders('raunet-outputs-');
 
 /** A small label map (labels 0/1/2) on a 1 mm grid. */
 async function labelMap(path: string, fill = 1) {
@@ -55,7 +46,7 @@ describe('convert', () => {
     await labelMap(input);
     symlinkSync(input, join(d, 'alias.nii.gz'));
     const before = snapshot(d);
-    for (const out of [input, join(d, 'alias.nii.gz'), join(d, '..', `t${n - 1}`, 'scan.nii.gz')]) {
+    for (const out of [input, join(d, 'alias.nii.gz'), join(d, '..', basename(d), 'scan.nii.gz')]) {
       const r = await runCli(['convert', input, out, '--overwrite']);
       expect(r.code).toBe(2);
       oneLine(r.err);
