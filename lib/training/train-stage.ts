@@ -183,6 +183,13 @@ export interface TrainState {
   mirror?: boolean;
   /** The recipe (absent in states written before recipes existed: `fast`, the defaults of then). */
   recipe?: RecipeName;
+  /** The brats stage's input normalisation (absent in brats states written before it was recorded: minmax). */
+  normalisation?: 'minmax' | 'zscore';
+}
+
+/** The normalisation a saved fold was trained with: recorded, or minmax for a brats fold that predates it. */
+function savedNormalisation(state: TrainState): TrainState['normalisation'] {
+  return state.normalisation ?? (state.stage === 'brats' ? 'minmax' : undefined);
 }
 
 export interface FoldResult {
@@ -360,12 +367,14 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         state.width === width &&
         state.inputShape.join() === inputShape.join() &&
         (state.mirror ?? false) === mirror &&
-        (state.recipe ?? 'fast') === recipe;
+        (state.recipe ?? 'fast') === recipe &&
+        savedNormalisation(state) === opts.normalisation;
       if (!same) {
+        const norm = savedNormalisation(state);
         throw new InputError(
           `cannot resume: the saved run used seed ${state.seed}, ${state.folds} folds, width ${state.width}, ` +
             `input ${state.inputShape.join('x')}, ${state.mirror ? 'with' : 'without'} --mirror, ` +
-            `recipe ${state.recipe ?? 'fast'}`,
+            `recipe ${state.recipe ?? 'fast'}${norm ? `, normalisation ${norm}` : ''}`,
           'BAD_ARGUMENT',
           statePath,
         );
@@ -401,6 +410,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<FoldResult[]>
         validation: split.validation,
         mirror,
         recipe,
+        ...(opts.normalisation ? { normalisation: opts.normalisation } : {}),
       };
       writeStateSync(statePath, state);
       model = build();

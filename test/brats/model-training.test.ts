@@ -119,6 +119,10 @@ describe('trainBrats', () => {
     expect(manifest.trainedOn.normalisation).toBe('minmax');
     for (const f of ['model.onnx', 'weights.bin', 'curves.png', 'train-state.json'])
       expect(existsSync(join(fold, f)), f).toBe(true);
+    // a resume must prepare its input as the run did
+    await expect(trainBrats({ ...opts, epochs: 4, resume: true, normalisation: 'zscore' })).rejects.toThrow(
+      /cannot resume: .*normalisation minmax/,
+    );
     const [again] = await trainBrats({ ...opts, epochs: 4, resume: true });
     expect(again!.epochsDone).toBe(4);
     expect(readFileSync(join(fold, 'metrics.jsonl'), 'utf8').trim().split('\n').length).toBe(4);
