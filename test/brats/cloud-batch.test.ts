@@ -7,7 +7,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -25,6 +25,7 @@ import { libraryCodec } from '../../lib/cloud/volume-codec.ts';
 import { initBackend } from '../../lib/model/backend.ts';
 import { brainPhantomId, writeBrainPhantomSet } from '../../lib/phantom/brain-set.ts';
 import { decodeNifti } from '../../lib/volume/nifti.ts';
+import { backS3WithStore } from '../functions/helpers.ts';
 import { zipArchive } from '../robustness/inputs.ts';
 
 const s3 = mockClient(S3Client);
@@ -69,20 +70,7 @@ beforeEach(async () => {
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   s3.reset();
   store.clear();
-  s3.on(GetObjectCommand).callsFake((input) => {
-    const bytes = store.get(`${input.Bucket}/${input.Key}`);
-    if (!bytes) throw Object.assign(new Error('missing'), { name: 'NoSuchKey' });
-    return { Body: { transformToByteArray: async () => bytes }, ContentLength: bytes.length };
-  });
-  s3.on(PutObjectCommand).callsFake((input) => {
-    store.set(`${input.Bucket}/${input.Key}`, input.Body as Uint8Array);
-    return {};
-  });
-  s3.on(ListObjectsV2Command).callsFake((input) => ({
-    Contents: [...store.keys()]
-      .filter((k) => k.startsWith(`${input.Bucket}/${input.Prefix}`))
-      .map((k) => ({ Key: k.slice(input.Bucket.length + 1) })),
-  }));
+  backS3WithStore(s3, store);
   const fold = join(BUNDLED_DEMO_BRAIN_MODELS, 'brats', 'fold-0');
   for (const f of await readdir(fold))
     store.set(`models-bucket/runs/r1/v0/brats/fold-0/${f}`, new Uint8Array(await readFile(join(fold, f))));

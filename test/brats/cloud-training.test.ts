@@ -7,7 +7,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -34,7 +34,7 @@ import { type BatchContext, EXIT, runBatchStage } from '../../lib/cloud/batch-st
 import { parseEvent, trainFoldArgs } from '../../lib/cloud/events.ts';
 import { trainingLibrary } from '../../lib/cloud/training-library.ts';
 import { libraryCodec } from '../../lib/cloud/volume-codec.ts';
-import { context, MODELS_BUCKET, setLambdaEnv } from '../functions/helpers.ts';
+import { backS3WithStore, context, MODELS_BUCKET, setLambdaEnv } from '../functions/helpers.ts';
 import { type Cfn, resourcesOf, synthEnv } from '../infra/synth.ts';
 
 const s3 = mockClient(S3Client);
@@ -48,20 +48,7 @@ beforeEach(() => {
   store.clear();
   trainer.trainBrats.mockClear();
   trainer.trainStage.mockClear();
-  s3.on(GetObjectCommand).callsFake((input) => {
-    const bytes = store.get(`${input.Bucket}/${input.Key}`);
-    if (!bytes) throw Object.assign(new Error('missing'), { name: 'NoSuchKey' });
-    return { Body: { transformToByteArray: async () => bytes }, ContentLength: bytes.length };
-  });
-  s3.on(PutObjectCommand).callsFake((input) => {
-    store.set(`${input.Bucket}/${input.Key}`, input.Body as Uint8Array);
-    return {};
-  });
-  s3.on(ListObjectsV2Command).callsFake((input) => ({
-    Contents: [...store.keys()]
-      .filter((k) => k.startsWith(`${input.Bucket}/${input.Prefix}`))
-      .map((k) => ({ Key: k.slice(input.Bucket.length + 1) })),
-  }));
+  backS3WithStore(s3, store);
 });
 afterEach(() => vi.restoreAllMocks());
 

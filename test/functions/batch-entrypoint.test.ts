@@ -1,7 +1,7 @@
 // The Batch stage runner behind containers/batch-entrypoint.ts, on an in-memory S3 and fake engines.
 
 import * as path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -16,6 +16,7 @@ import type { InferenceEngine } from '../../lib/inference/engine.ts';
 import type { LoadedModel } from '../../lib/pipeline/segment.ts';
 import { decodeNifti, encodeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
+import { backS3WithStore } from './helpers.ts';
 
 const s3 = mockClient(S3Client);
 const store = new Map<string, Uint8Array>();
@@ -28,20 +29,7 @@ beforeEach(() => {
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true); // the runner's operator messages
   s3.reset();
   store.clear();
-  s3.on(GetObjectCommand).callsFake((input) => {
-    const bytes = store.get(`${input.Bucket}/${input.Key}`);
-    if (!bytes) throw Object.assign(new Error('missing'), { name: 'NoSuchKey' });
-    return { Body: { transformToByteArray: async () => bytes }, ContentLength: bytes.length };
-  });
-  s3.on(PutObjectCommand).callsFake((input) => {
-    store.set(`${input.Bucket}/${input.Key}`, input.Body as Uint8Array);
-    return {};
-  });
-  s3.on(ListObjectsV2Command).callsFake((input) => ({
-    Contents: [...store.keys()]
-      .filter((k) => k.startsWith(`${input.Bucket}/${input.Prefix}`))
-      .map((k) => ({ Key: k.slice(input.Bucket.length + 1) })),
-  }));
+  backS3WithStore(s3, store);
   // A models folder with one fold per stage.
   for (const stage of ['localize', 'liver', 'tumor']) {
     store.set(

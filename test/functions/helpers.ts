@@ -1,5 +1,7 @@
 /** Shared fixtures of the handler tests: small real NIfTI scans, S3 bodies, a Lambda context. */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { encodeNifti } from '../../lib/volume/nifti.ts';
 import { createVolume, type Vec3 } from '../../lib/volume/volume.ts';
 
@@ -71,4 +73,25 @@ export function conditionalCheckFailed(): Error {
   return Object.assign(new Error('The conditional request failed'), {
     name: 'ConditionalCheckFailedException',
   });
+}
+
+/**
+ * Back a mocked S3 client with `store` (`<bucket>/<key>` -> bytes): GetObject (NoSuchKey when absent),
+ * PutObject and ListObjectsV2 by prefix. Call after `s3.reset()`.
+ */
+export function backS3WithStore(s3: AwsClientStub<S3Client>, store: Map<string, Uint8Array>): void {
+  s3.on(GetObjectCommand).callsFake((input) => {
+    const bytes = store.get(`${input.Bucket}/${input.Key}`);
+    if (!bytes) throw Object.assign(new Error('missing'), { name: 'NoSuchKey' });
+    return { Body: { transformToByteArray: async () => bytes }, ContentLength: bytes.length };
+  });
+  s3.on(PutObjectCommand).callsFake((input) => {
+    store.set(`${input.Bucket}/${input.Key}`, input.Body as Uint8Array);
+    return {};
+  });
+  s3.on(ListObjectsV2Command).callsFake((input) => ({
+    Contents: [...store.keys()]
+      .filter((k) => k.startsWith(`${input.Bucket}/${input.Prefix}`))
+      .map((k) => ({ Key: k.slice(input.Bucket.length + 1) })),
+  }));
 }
