@@ -294,9 +294,7 @@ export async function finalizeJob(
   const file = fileNameOf(source.key);
   const scanBytes = await getObjectBytes(deps.s3, source, MAX_INPUT_BYTES);
   // The same object version ingest accepted: a DICOM series' references for the SEG come from it.
-  const { volume: ct, dicom } = deps.codec.decodeScanWithInfo
-    ? await deps.codec.decodeScanWithInfo(file, scanBytes)
-    : { volume: await deps.codec.decodeScan(file, scanBytes), dicom: undefined };
+  const { volume: ct, dicom } = await deps.codec.decodeScanWithInfo(file, scanBytes);
   // The stages ran on the canonical grid (see windowScan); their masks go back onto the scan's own grid.
   const { volume: canonical, reorientation } = toCanonical(ct);
   const liverUri = plan.tumor.liver;

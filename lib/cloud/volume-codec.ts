@@ -12,11 +12,8 @@ import type { Volume } from '../volume/volume.ts';
 export interface VolumeCodec {
   /** A dropped scan (`.nii`, `.nii.gz`, `.zip` of a DICOM series); throws `InputError` on bad input. */
   decodeScan(name: string, bytes: Uint8Array): Promise<Volume>;
-  /**
-   * `decodeScan` that also keeps a DICOM series' references (for the results' DICOM SEG). Optional: a
-   * codec without it (test fakes) yields no references, so its jobs get no SEG.
-   */
-  decodeScanWithInfo?(name: string, bytes: Uint8Array): Promise<VolumeWithInfo>;
+  /** `decodeScan` that also keeps a DICOM series' references (for the results' DICOM SEG). */
+  decodeScanWithInfo(name: string, bytes: Uint8Array): Promise<VolumeWithInfo>;
   /** A NIfTI written by the pipeline itself (preprocessed volume, masks). */
   decodeNifti(name: string, bytes: Uint8Array): Volume;
   /** gzip-compressed NIfTI-1 bytes. */

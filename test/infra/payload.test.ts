@@ -132,6 +132,7 @@ function fakes(scanDims: Vec3) {
   };
   const codec: VolumeCodec = {
     decodeScan: async () => source,
+    decodeScanWithInfo: async () => ({ volume: source }),
     decodeNifti: () => source,
     encodeNifti: () => new Uint8Array(16),
     windowAndNormalize: (v) =>
@@ -262,6 +263,11 @@ function realFinalizeDeps() {
   const mask = createVolume(new Uint8Array(24 * 20 * 6).fill(1), dims);
   return {
     ...d,
-    codec: { ...d.codec, decodeScan: async () => ct, decodeNifti: () => mask },
+    codec: {
+      ...d.codec,
+      decodeScan: async () => ct,
+      decodeScanWithInfo: async () => ({ volume: ct }),
+      decodeNifti: () => mask,
+    },
   };
 }
