@@ -4,17 +4,23 @@ import { describe, expect, it } from 'vitest';
 import {
   batchNormAffine,
   convertToOnnx,
+  type ExportOptions,
   exportToOnnx,
   kernelToOnnx,
 } from '../../lib/inference/onnx-export.ts';
-import { UpSampling3D } from '../../lib/model/layers.ts';
+import { BatchNormND, UpSampling3D } from '../../lib/model/layers.ts';
 import { maxAbsDiff, randomArray, randomizeWeights, rng, tfjsForward } from './helpers.ts';
 
 type Sym = tf.SymbolicTensor;
 const L = tf.layers;
 
-async function onnxForward(model: tf.LayersModel, x: Float32Array, shape: number[]): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(exportToOnnx(model));
+async function onnxForward(
+  model: tf.LayersModel,
+  x: Float32Array,
+  shape: number[],
+  opts?: ExportOptions,
+): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(exportToOnnx(model, opts));
   try {
     const out = await session.run({ input: new ort.Tensor('float32', x, shape) });
     return Float32Array.from(out.output!.data as Float32Array);
@@ -24,7 +30,12 @@ async function onnxForward(model: tf.LayersModel, x: Float32Array, shape: number
 }
 
 /** Exports `model`, runs both engines on the same seeded random input, returns max |diff|. */
-async function parity(model: tf.LayersModel, shape: number[], seed = 7): Promise<number> {
+async function parity(
+  model: tf.LayersModel,
+  shape: number[],
+  seed = 7,
+  opts?: ExportOptions,
+): Promise<number> {
   randomizeWeights(model, seed);
   const x = randomArray(
     shape.reduce((a, b) => a * b, 1),
@@ -33,7 +44,7 @@ async function parity(model: tf.LayersModel, shape: number[], seed = 7): Promise
     rng(seed + 1),
   );
   const want = tfjsForward(model, x, shape);
-  const got = await onnxForward(model, x, shape);
+  const got = await onnxForward(model, x, shape, opts);
   return maxAbsDiff(got, want);
 }
 
@@ -235,6 +246,85 @@ describe('nearest up-sampling export forms', () => {
     expect(convertToOnnx(model, { upsampling: 'expand' }).graph.nodes.map((n) => n.opType)).toContain(
       'Expand',
     );
+    model.dispose();
+  });
+});
+
+describe('3x3(x3) convolutions of up-sampled maps, computed at the low resolution', () => {
+  const nodesOf = (model: tf.LayersModel, lowResUpsampledConvs?: boolean) =>
+    convertToOnnx(model, { lowResUpsampledConvs }).graph.nodes;
+  const kernels = (model: tf.LayersModel, lowResUpsampledConvs?: boolean) =>
+    nodesOf(model, lowResUpsampledConvs)
+      .filter((n) => n.opType === 'Conv')
+      .map((n) => n.attributes.find((a) => a.name === 'kernel_shape')!.value as number[]);
+
+  /** RA-UNet's top decoder shape: conv(concat(up(deep), skip)) -> BN -> ReLU, with a 1x1 head. */
+  function decoderTop3d(depth: number, height: number, width: number) {
+    const x = tf.input({ shape: [depth, height, width, 2], name: 'input' });
+    const skip = L.conv3d({ filters: 3, kernelSize: 3, padding: 'same', name: 'skip' }).apply(x) as Sym;
+    const deep = L.conv3d({ filters: 4, kernelSize: 3, padding: 'same', name: 'deep' }).apply(
+      L.maxPooling3d({ poolSize: 2 }).apply(skip),
+    ) as Sym;
+    const up = new UpSampling3D({ size: [2, 2, 2], name: 'up' }).apply(deep) as Sym;
+    const cat = L.concatenate({ name: 'cat' }).apply([up, skip]) as Sym;
+    const conv = L.conv3d({ filters: 5, kernelSize: 3, padding: 'same', name: 'top' }).apply(cat) as Sym;
+    const bn = new BatchNormND({ name: 'top_bn' }).apply(conv) as Sym;
+    const y = L.conv3d({ filters: 1, kernelSize: 1, activation: 'sigmoid', name: 'head' }).apply(
+      L.reLU().apply(bn),
+    ) as Sym;
+    return tf.model({ inputs: x, outputs: y });
+  }
+
+  it('3D: the concatenation and up-sampling are not written; 8 parity convs; same values as tfjs', async () => {
+    const model = decoderTop3d(4, 6, 8);
+    const ops = nodesOf(model).map((n) => n.opType);
+    expect(ops).not.toContain('Expand');
+    expect(nodesOf(model).some((n) => n.name === 'cat')).toBe(false);
+    expect(kernels(model).filter((k) => k.join() === '2,2,2')).toHaveLength(8);
+    expect(ops.filter((o) => o === 'DepthToSpace')).toHaveLength(1);
+    // the BN after the split conv is still folded (into every derived kernel and the bias)
+    expect(convertToOnnx(model).foldedBatchNorms).toContain('top_bn');
+    expect(await parity(model, [2, 4, 6, 8, 2])).toBeLessThan(1e-5);
+    // the direct form on request: Concat + Expand + one 3x3x3 conv, no parity convs
+    const direct = nodesOf(model, false).map((n) => n.opType);
+    expect(direct).toContain('Expand');
+    expect(direct).not.toContain('DepthToSpace');
+    expect(kernels(model, false).some((k) => k.join() === '2,2,2')).toBe(false);
+    model.dispose();
+  });
+
+  it('2D with a batch of 3, a conv reading the up-sampled map directly, and a fused sigmoid', async () => {
+    const x = tf.input({ shape: [6, 10, 2], name: 'input' });
+    const low = L.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }).apply(
+      L.maxPooling2d({ poolSize: 2 }).apply(x),
+    ) as Sym;
+    const up = L.upSampling2d({ size: [2, 2] }).apply(low) as Sym;
+    const y = L.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'sigmoid' }).apply(
+      up,
+    ) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    // 2D keeps the direct form unless asked (ONNX Runtime's 2D convolutions are fast enough already)
+    expect(nodesOf(model).map((n) => n.opType)).toContain('Resize');
+    expect(kernels(model).some((k) => k.join() === '2,2')).toBe(false);
+    const ops = nodesOf(model, true).map((n) => n.opType);
+    expect(ops).not.toContain('Resize');
+    expect(kernels(model, true).filter((k) => k.join() === '2,2')).toHaveLength(4);
+    expect(ops).toContain('Sigmoid');
+    expect(await parity(model, [3, 6, 10, 2], 7, { lowResUpsampledConvs: true })).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
+  it('leaves the direct form when the concatenation or the up-sampling has another reader', async () => {
+    const x = tf.input({ shape: [4, 4, 4, 2], name: 'input' });
+    const deep = L.maxPooling3d({ poolSize: 2 }).apply(x) as Sym;
+    const up = new UpSampling3D({ size: [2, 2, 2], name: 'up' }).apply(deep) as Sym;
+    const cat = L.concatenate({ name: 'cat' }).apply([up, x]) as Sym;
+    const a = L.conv3d({ filters: 2, kernelSize: 3, padding: 'same' }).apply(cat) as Sym;
+    const b = L.conv3d({ filters: 2, kernelSize: 1 }).apply(cat) as Sym;
+    const model = tf.model({ inputs: x, outputs: L.add().apply([a, b]) as Sym });
+    expect(nodesOf(model).map((n) => n.opType)).not.toContain('DepthToSpace');
+    expect(nodesOf(model).some((n) => n.name === 'cat')).toBe(true);
+    expect(await parity(model, [1, 4, 4, 4, 2])).toBeLessThan(1e-5);
     model.dispose();
   });
 });
