@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { depthTapBias, depthTapKernel } from '../../lib/inference/onnx/depth-tap-conv.ts';
 import {
   kernelChannels,
   parityBits,
@@ -120,5 +121,22 @@ describe('3^d convolution of a 2x up-sampled map at the low resolution', () => {
     expect(Array.from(kernelChannels(w, 2, 3, 1, 2))).toEqual([10, 11, 20, 21, 110, 111, 120, 121]);
     expect(() => parityKernel(new Float32Array(27), 1, 1, 0, 2, [0, 0, 0])).toThrow(RangeError);
     expect(() => parityKernel(new Float32Array(26), 1, 1, 0, 1, [0, 0, 0])).toThrow(RangeError);
+  });
+});
+
+describe('depth-tap kernels', () => {
+  it('moves depth tap kz of output o to output channel kz * cout + o, the bias to the centre group', () => {
+    // [cout 2, cin 1, 3, 3, 3]: value = 100 o + 10 kz + (ky * 3 + kx)
+    const w = Float32Array.from(
+      { length: 54 },
+      (_, n) => 100 * Math.floor(n / 27) + 10 * Math.floor((n % 27) / 9) + (n % 9),
+    );
+    const taps = depthTapKernel(w, 2, 1);
+    // channel kz * 2 + o, 9 values each
+    expect(Array.from(taps.subarray(0, 9))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]); // kz 0, o 0
+    expect(Array.from(taps.subarray(9, 18))).toEqual([100, 101, 102, 103, 104, 105, 106, 107, 108]); // kz 0, o 1
+    expect(Array.from(taps.subarray(45, 54))).toEqual([120, 121, 122, 123, 124, 125, 126, 127, 128]); // kz 2, o 1
+    expect(Array.from(depthTapBias(Float32Array.of(5, 6)))).toEqual([0, 0, 5, 6, 0, 0]);
+    expect(() => depthTapKernel(new Float32Array(26), 1, 1)).toThrow(RangeError);
   });
 });
