@@ -26,6 +26,7 @@ import {
   modelsTrainedWithoutMirroring,
 } from '../../pipeline/models.ts';
 import { previewOptionsOf, renderPreviewPng } from '../../pipeline/preview.ts';
+import { readAhead } from '../../pipeline/read-ahead.ts';
 import {
   type LoadedModels,
   manifestPatch,
@@ -37,7 +38,7 @@ import {
 import { noLiverFound } from '../../pipeline/stages.ts';
 import type { BlendMode } from '../../pipeline/windows.ts';
 import { encodeNifti } from '../../volume/nifti.ts';
-import { readVolumeWithInfo } from '../../volume/read.ts';
+import { type CaseRead, type InputReader, openedInput, readCaseInput } from '../case-reads.ts';
 import {
   checkInputsForFormat,
   type OutputFormat,
@@ -66,11 +67,18 @@ export interface SegmentCliOptions {
   allSeries?: boolean;
   /** Label map as NIfTI (default), as DICOM SEG (DICOM input only), or both. */
   format?: OutputFormat;
+  /**
+   * Read the next case while the current one is segmented (default true; not a CLI flag: false gives the
+   * sequential reads, for measuring the difference).
+   */
+  readAhead?: boolean;
 }
 
 export interface SegmentDeps {
   loadModels?: (src: string, opts: LoadModelsOptions) => Promise<LoadedModels>;
   stream?: ProgressStream;
+  /** Reads a case's input (default `readVolumeWithInfo`). */
+  readInput?: InputReader;
 }
 
 export interface CaseOutcome {
@@ -150,6 +158,7 @@ export function outputPaths(
  */
 async function segmentOne(
   c: CaseInput,
+  input: Promise<CaseRead>,
   models: LoadedModels,
   o: SegmentCliOptions,
   progress: ReturnType<typeof createProgress>,
@@ -157,7 +166,7 @@ async function segmentOne(
 ): Promise<string[]> {
   const lock = await lockCase(o.out, c.name);
   try {
-    return await segmentLocked(c, models, o, progress, inputs);
+    return await segmentLocked(c, input, models, o, progress, inputs);
   } finally {
     await lock.release();
   }
@@ -165,6 +174,7 @@ async function segmentOne(
 
 async function segmentLocked(
   c: CaseInput,
+  input: Promise<CaseRead>,
   models: LoadedModels,
   o: SegmentCliOptions,
   progress: ReturnType<typeof createProgress>,
@@ -173,9 +183,8 @@ async function segmentLocked(
   const paths = outputPaths(o.out, c.name, Boolean(o.saveProbabilities), o.format);
   const targets = Object.values(paths).filter((p): p is string => Boolean(p));
   await checkOutputTargets(targets, { overwrite: o.overwrite, inputs });
-  const { volume: ct, dicom } = await readVolumeWithInfo(c.path, {
-    onWarning: (m) => progress.log(`warning: ${m}`),
-  });
+  // The read may have run ahead, during the previous case: its warnings and failure show up only now.
+  const { volume: ct, dicom } = openedInput(await input, (line) => progress.log(line));
   if (paths.dicomSeg) requireDicomSource(c.path, dicom);
   // Before stage 1: refuse what the models cannot apply to, warn about what is doubtful.
   const checks = checkInput(ct, {
@@ -362,18 +371,28 @@ async function segmentCases(
     );
   }
   const inputPaths = cases.map((c) => c.path);
+  // A case whose output name an earlier case already uses is refused without being read.
+  const usedBy = cases.map((c) => {
+    const earlier = seen.get(c.name);
+    if (!earlier) seen.set(c.name, c.path);
+    return earlier;
+  });
+  // While a case runs its passes, the next one is read and decoded (one ahead: at most two inputs held).
+  const reads = readAhead(cases.length, (i) => readCaseInput(cases[i].path, deps.readInput), {
+    skip: (i) => usedBy[i] !== undefined,
+    enabled: o.readAhead ?? true,
+  });
   try {
-    for (const c of cases) {
-      const earlier = seen.get(c.name);
+    for (const [i, c] of cases.entries()) {
+      const earlier = usedBy[i];
       if (earlier) {
         const reason = `its output name '${c.name}' is already used by ${earlier}`;
         outcomes.push({ name: c.name, path: c.path, ok: false, reason, badInput: true });
         failed(c.path, reason);
         continue;
       }
-      seen.set(c.name, c.path);
       try {
-        const outputs = await segmentOne(c, models, o, progress, inputPaths);
+        const outputs = await segmentOne(c, reads.take(i), models, o, progress, inputPaths);
         outcomes.push({ name: c.name, path: c.path, ok: true, outputs });
       } catch (e) {
         const { line, exitCode } = describeFailure(e);
