@@ -58,6 +58,11 @@ export interface SegmentCliOptions {
   blend?: BlendMode;
   tta?: boolean;
   overlap?: number;
+  /**
+   * Stages 2 and 3: the fewest evenly placed windows overlapping by at least this fraction, instead of
+   * `overlap`'s fixed step (opt-in approximation, docs/inference.md).
+   */
+  minOverlap?: number;
   threshold?: Partial<Record<StageName, number>>;
   batchSize?: Partial<Record<StageName, number>>;
   saveProbabilities?: boolean;
@@ -122,9 +127,11 @@ export function parseFolds(spec: string): number[] {
   return folds;
 }
 
-function parseOverlap(s: string): number {
+/** A window overlap fraction, 0 <= f < 1 (`--overlap`, `--min-overlap`). */
+export function parseOverlap(s: string): number {
   const v = Number(s);
-  if (!(v >= 0 && v < 1)) throw new InvalidArgumentError('overlap must be in [0, 1)');
+  if (s.trim() === '' || !(v >= 0 && v < 1))
+    throw new InvalidArgumentError(`'${s}' is not a fraction in [0, 1)`);
   return v;
 }
 
@@ -198,6 +205,7 @@ async function segmentLocked(
     name: c.name,
     thresholds: o.threshold,
     overlap: o.overlap,
+    minOverlap: o.minOverlap,
     batchSizes: o.batchSize,
     blend: o.blend,
     tta: o.tta,
@@ -255,7 +263,7 @@ function singleValue(name: string, v: Partial<Record<StageName, number>> | undef
 }
 
 /** Flags of the liver pipeline that mean nothing for the brain task. */
-const LIVER_ONLY = ['saveProbabilities', 'allSeries'] as const;
+const LIVER_ONLY = ['saveProbabilities', 'allSeries', 'minOverlap'] as const;
 
 /**
  * `segment --task brats <subject-dir...>`: BraTS subject folders (`lib/brats/segment-files.ts`); options as
@@ -434,6 +442,12 @@ export function register(program: Command): void {
     )
     .option('--tta', 'test-time mirroring along x, y and z', false)
     .option('--overlap <f>', 'overlap of neighbouring windows, 0 <= f < 1', parseOverlap, 0.5)
+    .option(
+      '--min-overlap <f>',
+      'stages 2-3: fewest evenly placed windows overlapping by at least f (0 <= f < 1) instead of --overlap; ' +
+        'fewer passes, an approximation (docs/inference.md)',
+      parseOverlap,
+    )
     .option('--threshold <spec>', 'probability threshold: 0.5, or per stage: liver=0.5,tumor=0.4', (s) =>
       parseStageValues(s, false),
     )
