@@ -37,17 +37,20 @@ import {
 } from '../../pipeline/segment.ts';
 import { noLiverFound } from '../../pipeline/stages.ts';
 import type { BlendMode } from '../../pipeline/windows.ts';
-import { encodeNifti } from '../../volume/nifti.ts';
+import { encodeVolumeFiles } from '../../volume/write-formats.ts';
 import { type CaseRead, type InputReader, openedInput, readCaseInput } from '../case-reads.ts';
 import {
   checkInputsForFormat,
+  OUTPUT_FORMATS,
   type OutputFormat,
   requireDicomSource,
   segmentationOutputFiles,
+  volumeSuffix,
+  writesDicomSeg,
 } from '../interop-outputs.ts';
 import { BUNDLED_DEMO_BRAIN_MODELS, BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
-import { viewHint } from '../view-hint.ts';
+import { segmentViewHint } from '../view-hint.ts';
 
 export interface SegmentCliOptions {
   models: string;
@@ -70,7 +73,10 @@ export interface SegmentCliOptions {
   quiet?: boolean;
   /** Segment every DICOM series of nested study/series folders (else such a folder is refused). */
   allSeries?: boolean;
-  /** Label map as NIfTI (default), as DICOM SEG (DICOM input only), or both. */
+  /**
+   * Label map as NIfTI (default), NRRD or MetaImage (probability maps too), as DICOM SEG (DICOM input
+   * only), or both NIfTI and DICOM SEG.
+   */
   format?: OutputFormat;
   /**
    * Read the next case while the current one is segmented (default true; not a CLI flag: false gives the
@@ -147,15 +153,16 @@ export function outputPaths(
   probabilities: boolean,
   format: OutputFormat = 'nifti',
 ) {
+  const suffix = volumeSuffix(format);
   return {
-    seg: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.nii.gz`),
-    dicomSeg: format === 'nifti' ? undefined : join(out, `${name}_seg.dcm`),
+    seg: format === 'dicom-seg' ? undefined : join(out, `${name}_seg${suffix}`),
+    dicomSeg: writesDicomSeg(format) ? join(out, `${name}_seg.dcm`) : undefined,
     colorTable: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.ctbl`),
     labelTable: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.labels.txt`),
     report: join(out, `${name}_report.json`),
     preview: join(out, `${name}_preview.png`),
-    probLiver: probabilities ? join(out, `${name}_prob_liver.nii.gz`) : undefined,
-    probTumor: probabilities ? join(out, `${name}_prob_tumor.nii.gz`) : undefined,
+    probLiver: probabilities ? join(out, `${name}_prob_liver${suffix}`) : undefined,
+    probTumor: probabilities ? join(out, `${name}_prob_tumor${suffix}`) : undefined,
   };
 }
 
@@ -234,7 +241,7 @@ async function segmentLocked(
     [paths.probLiver, result.probabilities?.liver],
     [paths.probTumor, result.probabilities?.tumor],
   ] as const) {
-    if (path && vol) files.push([path, encodeNifti(vol, { gzip: true })]);
+    if (path && vol) files.push(...encodeVolumeFiles(path, vol));
   }
   files.push([paths.report, `${JSON.stringify(report, null, 2)}\n`]);
   files.push([paths.preview, renderPreviewPng(ct, result.labels, previewOptionsOf(report))]);
@@ -470,8 +477,12 @@ export function register(program: Command): void {
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
     .option('--all-series', 'segment every DICOM series found in nested study/series folders', false)
     .addOption(
-      new Option('--format <kind>', 'label map output: NIfTI, DICOM SEG (DICOM input only), or both')
-        .choices(['nifti', 'dicom-seg', 'both'])
+      new Option(
+        '--format <kind>',
+        'label map output: NIfTI, NRRD or MetaImage (probability maps too), DICOM SEG (DICOM input only), ' +
+          'or both NIfTI and DICOM SEG',
+      )
+        .choices(OUTPUT_FORMATS)
         .default('nifti'),
     )
     .option('--overwrite', 'replace existing outputs', false)
@@ -504,7 +515,8 @@ export function register(program: Command): void {
         }
         const outcomes = await runSegment(inputs, { ...o, models: o.models ?? BUNDLED_DEMO_MODELS });
         const failed = outcomes.filter((x) => !x.ok);
-        if (!o.quiet && failed.length < outcomes.length) process.stderr.write(`${viewHint(o.out)}\n`);
+        if (!o.quiet && failed.length < outcomes.length)
+          process.stderr.write(`${segmentViewHint(o.out, o.format)}\n`);
         if (failed.length) {
           // Exit 2 when every failure was bad input (the user can fix the inputs or options), 1 otherwise.
           throw new CommandFailed(
