@@ -44,6 +44,9 @@ function findReference(dir: string, name: string, ref?: string): string | null {
   return null;
 }
 
+/** Label map files of a case, in the order looked for (`raunet segment --format nifti|nrrd|mha`). */
+const SEG_SUFFIXES = ['.nii.gz', '.nii', '.nrrd', '.mha'];
+
 export interface BatchRow {
   name: string;
   report: SegmentationReport;
@@ -59,9 +62,10 @@ export async function batchRows(dir: string, ref?: string): Promise<BatchRow[]> 
     const name = f.slice(0, -'_report.json'.length);
     const report = JSON.parse(await readFile(join(dir, f), 'utf8')) as SegmentationReport;
     const refPath = findReference(dir, name, ref);
-    const segPath = join(dir, `${name}_seg.nii.gz`);
+    // the label map in whichever volume format `raunet segment --format` wrote it
+    const segPath = SEG_SUFFIXES.map((s) => join(dir, `${name}_seg${s}`)).find((p) => existsSync(p));
     let dice: BatchRow['dice'] = null;
-    if (refPath && existsSync(segPath)) {
+    if (refPath && segPath) {
       const r = evaluateCase(await readVolume(segPath), await readVolume(refPath), name);
       dice = { liver: r.liver.dice, tumor: r.tumor.dice };
     }

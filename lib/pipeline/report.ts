@@ -93,6 +93,11 @@ export interface SegmentationReport {
   engine: { kind: string; backend: string };
   models: Record<'localize' | 'liver' | 'tumor', ModelInfo[]>;
   options: Record<string, unknown>;
+  /**
+   * Sliding windows stages 2 and 3 ran (each one forward pass per fold model and mirroring); absent in
+   * reports made without running the stages here (the cloud's finalize step).
+   */
+  windows?: { liver: number; tumor: number };
   /** Input checks' doubts, then the result's plausibility flags, then `demo-models`. */
   flags: ReportFlag[];
   /** Segmented with the bundled demo models (phantom-trained, not for clinical use). */
@@ -211,6 +216,7 @@ export interface ReportContext {
   engine: { kind: string; backend: string };
   models: SegmentationReport['models'];
   options: Record<string, unknown>;
+  windows?: SegmentationReport['windows'];
   /** Flags of the input checks (`checkInput`); the result's own flags are added here. */
   flags?: ReportFlag[];
   demoModels?: boolean;
@@ -227,6 +233,7 @@ export function reportOptions(
   opts: {
     thresholds?: PerStage<number>;
     overlap?: number;
+    minOverlap?: number;
     blend?: string;
     tta?: boolean;
     batchSizes?: PerStage<number>;
@@ -238,6 +245,8 @@ export function reportOptions(
   return {
     thresholds: { localize: th.localize ?? 0.5, liver: th.liver ?? 0.5, tumor: th.tumor ?? 0.5 },
     overlap: opts.overlap ?? 0.5,
+    // null: windows stepped by `overlap`; a number: the fewest evenly placed windows (stages 2 and 3)
+    minOverlap: opts.minOverlap ?? null,
     blend: opts.blend ?? 'gaussian',
     tta: opts.tta ?? false,
     patches,
@@ -283,6 +292,7 @@ export function buildReport(ct: Volume, labels: Volume<Uint8Array>, ctx: ReportC
     engine: ctx.engine,
     models: ctx.models,
     options: ctx.options,
+    ...(ctx.windows ? { windows: { ...ctx.windows } } : {}),
     flags,
     demoModels,
     createdAt: ctx.createdAt ?? new Date().toISOString(),

@@ -211,7 +211,12 @@ export async function segmentCt(
   const tumorPatch = (opts.patches?.tumor ?? manifestPatch(models.tumor, 'tumor')) as Vec3;
   const common = { overlap: opts.overlap, blend: opts.blend, tta: opts.tta };
   const placement = { minOverlap: opts.minOverlap };
-  const progress = (s: StageName) => (d: number, t: number) => opts.onProgress?.(s, d, t);
+  // windows run per stage, for the report (stage 1's progress counts slices, not windows)
+  const windows = { liver: 0, tumor: 0 };
+  const progress = (s: StageName) => (d: number, t: number) => {
+    if (s !== 'localize') windows[s] = d;
+    opts.onProgress?.(s, d, t);
+  };
   const probabilities: SegmentationResult['probabilities'] = {};
 
   const t0 = performance.now();
@@ -294,6 +299,7 @@ export async function segmentCt(
       { ...opts, thresholds: th },
       { localize: slice, liver: liverPatch, tumor: tumorPatch },
     ),
+    windows,
     flags: opts.inputFlags,
     demoModels: usesDemoModels(models),
   });

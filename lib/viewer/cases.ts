@@ -19,6 +19,15 @@ export interface ViewerCase {
 
 const SEG = /_seg\.nii(\.gz)?$/i;
 const NIFTI = /\.nii(\.gz)?$/i;
+/** Label maps `raunet segment --format nrrd|mha|dicom-seg` writes, which the viewer does not show. */
+const OTHER_SEG = /_seg\.(nrrd|mha|dcm)$/i;
+
+/** Why a label map in another format is not shown, and what to do instead (one line). */
+function otherFormatAdvice(file: string): string {
+  return /\.dcm$/i.test(file)
+    ? 'the viewer shows NIfTI label maps; open a DICOM SEG with its series in 3D Slicer or OHIF, or segment with --format both'
+    : `the viewer shows NIfTI label maps; convert it first: npx raunet convert ${file} ${file.replace(/\.(nrrd|mha)$/i, '.nii.gz')}`;
+}
 
 async function isDir(path: string): Promise<boolean> {
   try {
@@ -70,6 +79,14 @@ export async function resolveViewerCases(target: string, ct?: string): Promise<V
   let segs: string[];
   if (await isDir(target)) {
     const names = (await readdir(target)).filter((n) => SEG.test(n) && !n.startsWith('.')).sort();
+    const other = (await readdir(target)).filter((n) => OTHER_SEG.test(n) && !n.startsWith('.')).sort();
+    if (names.length === 0 && other.length > 0) {
+      throw new InputError(
+        `holds label maps in another format (${other[0]}${other.length > 1 ? `, ${other.length - 1} more` : ''}): ${otherFormatAdvice(join(target, other[0]))}`,
+        'BAD_ARGUMENT',
+        target,
+      );
+    }
     if (names.length === 0) {
       throw new InputError(
         'no <name>_seg.nii.gz label maps in this folder (view a `raunet segment` or `raunet demo` output)',
@@ -79,6 +96,7 @@ export async function resolveViewerCases(target: string, ct?: string): Promise<V
     }
     segs = names.map((n) => join(target, n));
   } else {
+    if (OTHER_SEG.test(target)) throw new InputError(otherFormatAdvice(target), 'BAD_ARGUMENT', target);
     if (!NIFTI.test(target))
       throw new InputError('expected a label map (.nii or .nii.gz)', 'BAD_ARGUMENT', target);
     segs = [target];

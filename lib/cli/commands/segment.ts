@@ -26,6 +26,7 @@ import {
   modelsTrainedWithoutMirroring,
 } from '../../pipeline/models.ts';
 import { previewOptionsOf, renderPreviewPng } from '../../pipeline/preview.ts';
+import { readAhead } from '../../pipeline/read-ahead.ts';
 import {
   type LoadedModels,
   manifestPatch,
@@ -36,17 +37,20 @@ import {
 } from '../../pipeline/segment.ts';
 import { noLiverFound } from '../../pipeline/stages.ts';
 import type { BlendMode } from '../../pipeline/windows.ts';
-import { encodeNifti } from '../../volume/nifti.ts';
-import { readVolumeWithInfo } from '../../volume/read.ts';
+import { encodeVolumeFiles } from '../../volume/write-formats.ts';
+import { type CaseRead, type InputReader, openedInput, readCaseInput } from '../case-reads.ts';
 import {
   checkInputsForFormat,
+  OUTPUT_FORMATS,
   type OutputFormat,
   requireDicomSource,
   segmentationOutputFiles,
+  volumeSuffix,
+  writesDicomSeg,
 } from '../interop-outputs.ts';
 import { BUNDLED_DEMO_BRAIN_MODELS, BUNDLED_DEMO_MODELS } from '../paths.ts';
 import { createProgress, type ProgressStream } from '../progress.ts';
-import { viewHint } from '../view-hint.ts';
+import { segmentViewHint } from '../view-hint.ts';
 
 export interface SegmentCliOptions {
   models: string;
@@ -57,6 +61,11 @@ export interface SegmentCliOptions {
   blend?: BlendMode;
   tta?: boolean;
   overlap?: number;
+  /**
+   * Stages 2 and 3: the fewest evenly placed windows overlapping by at least this fraction, instead of
+   * `overlap`'s fixed step (opt-in approximation, docs/inference.md).
+   */
+  minOverlap?: number;
   threshold?: Partial<Record<StageName, number>>;
   batchSize?: Partial<Record<StageName, number>>;
   saveProbabilities?: boolean;
@@ -64,13 +73,23 @@ export interface SegmentCliOptions {
   quiet?: boolean;
   /** Segment every DICOM series of nested study/series folders (else such a folder is refused). */
   allSeries?: boolean;
-  /** Label map as NIfTI (default), as DICOM SEG (DICOM input only), or both. */
+  /**
+   * Label map as NIfTI (default), NRRD or MetaImage (probability maps too), as DICOM SEG (DICOM input
+   * only), or both NIfTI and DICOM SEG.
+   */
   format?: OutputFormat;
+  /**
+   * Read the next case while the current one is segmented (default true; not a CLI flag: false gives the
+   * sequential reads, for measuring the difference).
+   */
+  readAhead?: boolean;
 }
 
 export interface SegmentDeps {
   loadModels?: (src: string, opts: LoadModelsOptions) => Promise<LoadedModels>;
   stream?: ProgressStream;
+  /** Reads a case's input (default `readVolumeWithInfo`). */
+  readInput?: InputReader;
 }
 
 export interface CaseOutcome {
@@ -114,9 +133,11 @@ export function parseFolds(spec: string): number[] {
   return folds;
 }
 
-function parseOverlap(s: string): number {
+/** A window overlap fraction, 0 <= f < 1 (`--overlap`, `--min-overlap`). */
+export function parseOverlap(s: string): number {
   const v = Number(s);
-  if (!(v >= 0 && v < 1)) throw new InvalidArgumentError('overlap must be in [0, 1)');
+  if (s.trim() === '' || !(v >= 0 && v < 1))
+    throw new InvalidArgumentError(`'${s}' is not a fraction in [0, 1)`);
   return v;
 }
 
@@ -132,15 +153,16 @@ export function outputPaths(
   probabilities: boolean,
   format: OutputFormat = 'nifti',
 ) {
+  const suffix = volumeSuffix(format);
   return {
-    seg: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.nii.gz`),
-    dicomSeg: format === 'nifti' ? undefined : join(out, `${name}_seg.dcm`),
+    seg: format === 'dicom-seg' ? undefined : join(out, `${name}_seg${suffix}`),
+    dicomSeg: writesDicomSeg(format) ? join(out, `${name}_seg.dcm`) : undefined,
     colorTable: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.ctbl`),
     labelTable: format === 'dicom-seg' ? undefined : join(out, `${name}_seg.labels.txt`),
     report: join(out, `${name}_report.json`),
     preview: join(out, `${name}_preview.png`),
-    probLiver: probabilities ? join(out, `${name}_prob_liver.nii.gz`) : undefined,
-    probTumor: probabilities ? join(out, `${name}_prob_tumor.nii.gz`) : undefined,
+    probLiver: probabilities ? join(out, `${name}_prob_liver${suffix}`) : undefined,
+    probTumor: probabilities ? join(out, `${name}_prob_tumor${suffix}`) : undefined,
   };
 }
 
@@ -150,6 +172,7 @@ export function outputPaths(
  */
 async function segmentOne(
   c: CaseInput,
+  input: Promise<CaseRead>,
   models: LoadedModels,
   o: SegmentCliOptions,
   progress: ReturnType<typeof createProgress>,
@@ -157,7 +180,7 @@ async function segmentOne(
 ): Promise<string[]> {
   const lock = await lockCase(o.out, c.name);
   try {
-    return await segmentLocked(c, models, o, progress, inputs);
+    return await segmentLocked(c, input, models, o, progress, inputs);
   } finally {
     await lock.release();
   }
@@ -165,6 +188,7 @@ async function segmentOne(
 
 async function segmentLocked(
   c: CaseInput,
+  input: Promise<CaseRead>,
   models: LoadedModels,
   o: SegmentCliOptions,
   progress: ReturnType<typeof createProgress>,
@@ -173,9 +197,8 @@ async function segmentLocked(
   const paths = outputPaths(o.out, c.name, Boolean(o.saveProbabilities), o.format);
   const targets = Object.values(paths).filter((p): p is string => Boolean(p));
   await checkOutputTargets(targets, { overwrite: o.overwrite, inputs });
-  const { volume: ct, dicom } = await readVolumeWithInfo(c.path, {
-    onWarning: (m) => progress.log(`warning: ${m}`),
-  });
+  // The read may have run ahead, during the previous case: its warnings and failure show up only now.
+  const { volume: ct, dicom } = openedInput(await input, (line) => progress.log(line));
   if (paths.dicomSeg) requireDicomSource(c.path, dicom);
   // Before stage 1: refuse what the models cannot apply to, warn about what is doubtful.
   const checks = checkInput(ct, {
@@ -189,6 +212,7 @@ async function segmentLocked(
     name: c.name,
     thresholds: o.threshold,
     overlap: o.overlap,
+    minOverlap: o.minOverlap,
     batchSizes: o.batchSize,
     blend: o.blend,
     tta: o.tta,
@@ -217,7 +241,7 @@ async function segmentLocked(
     [paths.probLiver, result.probabilities?.liver],
     [paths.probTumor, result.probabilities?.tumor],
   ] as const) {
-    if (path && vol) files.push([path, encodeNifti(vol, { gzip: true })]);
+    if (path && vol) files.push(...encodeVolumeFiles(path, vol));
   }
   files.push([paths.report, `${JSON.stringify(report, null, 2)}\n`]);
   files.push([paths.preview, renderPreviewPng(ct, result.labels, previewOptionsOf(report))]);
@@ -246,7 +270,7 @@ function singleValue(name: string, v: Partial<Record<StageName, number>> | undef
 }
 
 /** Flags of the liver pipeline that mean nothing for the brain task. */
-const LIVER_ONLY = ['saveProbabilities', 'allSeries'] as const;
+const LIVER_ONLY = ['saveProbabilities', 'allSeries', 'minOverlap'] as const;
 
 /**
  * `segment --task brats <subject-dir...>`: BraTS subject folders (`lib/brats/segment-files.ts`); options as
@@ -362,18 +386,28 @@ async function segmentCases(
     );
   }
   const inputPaths = cases.map((c) => c.path);
+  // A case whose output name an earlier case already uses is refused without being read.
+  const usedBy = cases.map((c) => {
+    const earlier = seen.get(c.name);
+    if (!earlier) seen.set(c.name, c.path);
+    return earlier;
+  });
+  // While a case runs its passes, the next one is read and decoded (one ahead: at most two inputs held).
+  const reads = readAhead(cases.length, (i) => readCaseInput(cases[i].path, deps.readInput), {
+    skip: (i) => usedBy[i] !== undefined,
+    enabled: o.readAhead ?? true,
+  });
   try {
-    for (const c of cases) {
-      const earlier = seen.get(c.name);
+    for (const [i, c] of cases.entries()) {
+      const earlier = usedBy[i];
       if (earlier) {
         const reason = `its output name '${c.name}' is already used by ${earlier}`;
         outcomes.push({ name: c.name, path: c.path, ok: false, reason, badInput: true });
         failed(c.path, reason);
         continue;
       }
-      seen.set(c.name, c.path);
       try {
-        const outputs = await segmentOne(c, models, o, progress, inputPaths);
+        const outputs = await segmentOne(c, reads.take(i), models, o, progress, inputPaths);
         outcomes.push({ name: c.name, path: c.path, ok: true, outputs });
       } catch (e) {
         const { line, exitCode } = describeFailure(e);
@@ -415,6 +449,12 @@ export function register(program: Command): void {
     )
     .option('--tta', 'test-time mirroring along x, y and z', false)
     .option('--overlap <f>', 'overlap of neighbouring windows, 0 <= f < 1', parseOverlap, 0.5)
+    .option(
+      '--min-overlap <f>',
+      'stages 2-3: fewest evenly placed windows overlapping by at least f (0 <= f < 1) instead of --overlap; ' +
+        'fewer passes, an approximation (docs/inference.md)',
+      parseOverlap,
+    )
     .option('--threshold <spec>', 'probability threshold: 0.5, or per stage: liver=0.5,tumor=0.4', (s) =>
       parseStageValues(s, false),
     )
@@ -437,8 +477,12 @@ export function register(program: Command): void {
     .option('--save-probabilities', 'also write the liver and tumor probability maps', false)
     .option('--all-series', 'segment every DICOM series found in nested study/series folders', false)
     .addOption(
-      new Option('--format <kind>', 'label map output: NIfTI, DICOM SEG (DICOM input only), or both')
-        .choices(['nifti', 'dicom-seg', 'both'])
+      new Option(
+        '--format <kind>',
+        'label map output: NIfTI, NRRD or MetaImage (probability maps too), DICOM SEG (DICOM input only), ' +
+          'or both NIfTI and DICOM SEG',
+      )
+        .choices(OUTPUT_FORMATS)
         .default('nifti'),
     )
     .option('--overwrite', 'replace existing outputs', false)
@@ -471,7 +515,8 @@ export function register(program: Command): void {
         }
         const outcomes = await runSegment(inputs, { ...o, models: o.models ?? BUNDLED_DEMO_MODELS });
         const failed = outcomes.filter((x) => !x.ok);
-        if (!o.quiet && failed.length < outcomes.length) process.stderr.write(`${viewHint(o.out)}\n`);
+        if (!o.quiet && failed.length < outcomes.length)
+          process.stderr.write(`${segmentViewHint(o.out, o.format)}\n`);
         if (failed.length) {
           // Exit 2 when every failure was bad input (the user can fix the inputs or options), 1 otherwise.
           throw new CommandFailed(
