@@ -48,9 +48,12 @@ export function previewSlices(labels: Volume<Uint8Array>, count: number): number
   const plane = nx * ny;
   let lo = -1;
   let hi = -1;
+  const data = labels.data;
   for (let z = 0; z < nz; z++) {
-    const s = labels.data.subarray(z * plane, (z + 1) * plane);
-    if (s.some((v) => v > 0)) {
+    const end = (z + 1) * plane;
+    let i = z * plane;
+    while (i < end && data[i] === 0) i++;
+    if (i < end) {
       if (lo < 0) lo = z;
       hi = z;
     }
@@ -106,7 +109,9 @@ function summaryLines(
   const mm3 = voxelVolumeMm3(labels.affine);
   let liver = 0;
   let tumor = 0;
-  for (const l of labels.data) {
+  const data = labels.data;
+  for (let i = 0; i < data.length; i++) {
+    const l = data[i];
     if (l === 1) liver++;
     else if (l === 2) tumor++;
   }
