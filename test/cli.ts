@@ -21,3 +21,9 @@ export async function runCli(args: string[]): Promise<{ code: number; out: strin
     e.mockRestore();
   }
 }
+
+/** A non-TTY output stream for `runSegment` and friends that keeps what is written, line by line. */
+export function captureStream(): { out: string[]; stream: { isTTY: false; write: (s: string) => void } } {
+  const out: string[] = [];
+  return { out, stream: { isTTY: false, write: (s: string) => void out.push(s) } };
+}

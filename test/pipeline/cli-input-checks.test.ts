@@ -10,14 +10,11 @@ import { runSegment } from '../../lib/cli/commands/segment.ts';
 import { DEMO } from '../../lib/training/demo.ts';
 import { writeNifti } from '../../lib/volume/nifti.ts';
 import { withData } from '../../lib/volume/volume.ts';
+import { captureStream } from '../cli.ts';
 import { pointwiseEngine } from './engines.ts';
 import { scene, sceneModels } from './scene.ts';
 
 let dir: string;
-const sink = () => {
-  const out: string[] = [];
-  return { out, stream: { isTTY: false, write: (s: string) => out.push(s) } };
-};
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'raunet-checks-'));
@@ -36,7 +33,7 @@ describe('segment: input checks and flags', () => {
     );
     const file = join(dir, 'mri.nii.gz');
     await writeNifti(file, mri);
-    const { out: lines, stream } = sink();
+    const { out: lines, stream } = captureStream();
     const out = join(dir, 'out-mri');
     const outcomes = await runSegment(
       [file],
@@ -58,7 +55,7 @@ describe('segment: input checks and flags', () => {
     const { ct } = scene();
     const file = join(dir, 'small-liver.nii.gz');
     await writeNifti(file, ct);
-    const { out: lines, stream } = sink();
+    const { out: lines, stream } = captureStream();
     const out = join(dir, 'out-small');
     const outcomes = await runSegment(
       [file],
@@ -113,7 +110,7 @@ describe('segment: input checks and flags', () => {
       m.liver = m.liver.map((x) => ({ ...x, manifest: { ...x.manifest, note: DEMO.note } }));
       return m;
     };
-    const { out: lines, stream } = sink();
+    const { out: lines, stream } = captureStream();
     const out = join(dir, 'out-demo');
     const [o] = await runSegment([file], { models: 'x', out }, { loadModels: demo, stream });
     expect(o.ok).toBe(true);

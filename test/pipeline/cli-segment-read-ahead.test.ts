@@ -13,14 +13,10 @@ import { generatePhantom } from '../../lib/phantom/phantom.ts';
 import type { LoadedModels } from '../../lib/pipeline/segment.ts';
 import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
 import { readVolumeWithInfo } from '../../lib/volume/read.ts';
-import { runCli } from '../cli.ts';
+import { captureStream, runCli } from '../cli.ts';
 import { obliqueAffine, scene, sceneModels } from './scene.ts';
 
 let dir: string;
-const sink = () => {
-  const out: string[] = [];
-  return { out, stream: { isTTY: false, write: (s: string) => out.push(s) } };
-};
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'raunet-read-ahead-'));
@@ -101,7 +97,7 @@ describe('segment reads the next case during the current one', () => {
 describe('a bad next case', () => {
   it('is reported after the current case, whose outputs are complete and correct', async () => {
     const out = join(dir, 'bad-next');
-    const { out: lines, stream } = sink();
+    const { out: lines, stream } = captureStream();
     const outcomes = await runSegment(
       [join(dir, 'in', 'case-a.nii.gz'), join(dir, 'in', 'case-b-broken.nii.gz')],
       { models: 'x', out },

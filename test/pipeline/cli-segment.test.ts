@@ -9,15 +9,12 @@ import { parseFolds, parseStageValues, runSegment } from '../../lib/cli/commands
 import { expandInputs } from '../../lib/pipeline/inputs.ts';
 import { readNifti, writeNifti } from '../../lib/volume/nifti.ts';
 import { parseNiftiHeader } from '../../lib/volume/nifti-header.ts';
+import { captureStream } from '../cli.ts';
 import { expectValidReport } from '../report-schema.ts';
 import { pointwiseEngine } from './engines.ts';
 import { obliqueAffine, scene, sceneModels } from './scene.ts';
 
 let dir: string;
-const sink = () => {
-  const out: string[] = [];
-  return { out, stream: { isTTY: false, write: (s: string) => out.push(s) } };
-};
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'raunet-seg-'));
@@ -70,7 +67,7 @@ describe('expandInputs', () => {
 describe('runSegment', () => {
   it('writes label map, report and preview per case, reports failures and continues', async () => {
     const out = join(dir, 'out');
-    const { out: lines, stream } = sink();
+    const { out: lines, stream } = captureStream();
     const outcomes = await runSegment(
       [join(dir, 'in')],
       { models: 'unused', out, saveProbabilities: true },
@@ -120,7 +117,7 @@ describe('runSegment', () => {
 describe('a scan without liver', () => {
   it('is a failed case with its reason, and nothing is written for it', async () => {
     const out = join(dir, 'no-liver');
-    const { out: lines, stream } = sink();
+    const { out: lines, stream } = captureStream();
     const models = sceneModels();
     models.localize[0]!.engine = pointwiseEngine(() => 0);
     const outcomes = await runSegment(
@@ -139,7 +136,7 @@ describe('a scan without liver', () => {
 describe('--tta and how the models were trained', () => {
   it('warns, naming them, when --tta meets models not trained with mirroring', async () => {
     const run = async (tta: boolean, mirror: boolean) => {
-      const { out: lines, stream } = sink();
+      const { out: lines, stream } = captureStream();
       const models = sceneModels();
       for (const stage of ['localize', 'liver', 'tumor'] as const)
         for (const m of models[stage]) m.manifest.trainedOn = { mirror };
