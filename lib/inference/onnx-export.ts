@@ -51,13 +51,17 @@ export interface ExportOptions {
   /** How nearest up-sampling is written (default 'auto': Expand in 3D, Resize in 2D; see above). */
   upsampling?: 'auto' | 'expand' | 'resize';
   /**
-   * A 3x3(x3) 'same' convolution whose input is (a channel concatenation including) a nearest 2x
-   * up-sampling is computed at the low resolution (`onnx/upsampled-conv.ts`). Equal up to summation
-   * order. Default: in 3D only (a RA-UNet-II pass ~25% faster; in 2D ONNX Runtime's blocked convolutions
-   * are already fast and the interleaving made a RA-UNet-I pass ~10% slower); `false` writes the
-   * up-sampling, the concatenation and one convolution everywhere, `true` the low-resolution form everywhere.
+   * How a 3x3(x3) 'same' convolution of a channel concatenation holding a nearest 2x up-sampling (or of
+   * the up-sampling itself) is written; all forms are equal up to summation order:
+   *  - 'direct': the up-sampling, the concatenation and one convolution;
+   *  - 'split': one convolution per concatenated part, summed (no concatenation is built);
+   *  - 'low-res': as 'split', with each up-sampled part convolved at the low resolution
+   *    (`onnx/upsampled-conv.ts`; no up-sampled map is built either);
+   *  - 'auto' (default): 'low-res' in 3D (a RA-UNet-II pass ~25% faster), 'split' in 2D (a RA-UNet-I
+   *    pass ~13% faster; the low-resolution form made it ~11% slower: ONNX Runtime's blocked 2D
+   *    convolutions are fast already and the interleaving costs more than it saves there).
    */
-  lowResUpsampledConvs?: boolean;
+  upsampledConvForm?: UpsampledConvForm;
   /**
    * A 3D 3x3x3 'same' convolution with at most 4 output channels is written as a (1,3,3) convolution to
    * one output group per depth tap plus a sum shifted along z (`onnx/depth-tap-conv.ts`; default true):
@@ -65,6 +69,8 @@ export interface ExportOptions {
    */
   depthTapConvs?: boolean;
 }
+
+export type UpsampledConvForm = 'auto' | 'direct' | 'split' | 'low-res';
 
 /** Serialises `model` to ONNX bytes (the content of a `model.onnx` file). */
 export function exportToOnnx(model: tf.LayersModel, opts: ExportOptions = {}): Uint8Array {
@@ -255,7 +261,10 @@ const ELEMENTWISE: Record<string, { binary: string; nary?: string }> = {
 
 const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise']);
 
-/** One channel range of a convolution's input: an up-sampled map (by its low-resolution name) or not. */
+/**
+ * One channel range of a convolution's input: an up-sampled map convolved at the low resolution (`name` is
+ * the map before up-sampling) or a tensor convolved as it is.
+ */
 interface ConvInputPart {
   lowRes: boolean;
   name: string;
@@ -275,9 +284,9 @@ class Converter {
   private readonly constants = new Map<string, string>();
   /**
    * Up-samplings and concatenations that are not written because the one convolution reading them is
-   * computed at the low resolution: symbolic id -> the input channel ranges they stand for.
+   * split over their parts: symbolic id -> the input channel ranges they stand for.
    */
-  private readonly lowResInputs = new Map<number, ConvInputPart[]>();
+  private readonly splitInputs = new Map<number, ConvInputPart[]>();
   /** Fill initializers derived from weights that BN folding may still rewrite; run by `finish`. */
   private readonly derivations: Array<() => void> = [];
   readonly foldedBatchNorms: string[] = [];
@@ -287,7 +296,7 @@ class Converter {
     outputs: SymTensor[],
     private readonly fold: boolean,
     private readonly upsampling: 'auto' | 'expand' | 'resize' = 'auto',
-    private readonly lowResUpsampledConvs?: boolean,
+    private readonly upsampledConvForm: UpsampledConvForm = 'auto',
     private readonly depthTapConvs = true,
   ) {
     for (const s of steps) {
@@ -303,7 +312,7 @@ class Converter {
   nameOf(t: SymTensor): string {
     const n = this.names.get(t.id);
     if (n === undefined) {
-      if (this.lowResInputs.has(t.id)) {
+      if (this.splitInputs.has(t.id)) {
         throw new Error(`onnx export: internal error, '${t.sourceLayer.name}' was folded into a convolution`);
       }
       if (this.pending.has(t.id)) throw new Error('onnx export: internal error, deferred BN read twice');
@@ -380,38 +389,53 @@ class Converter {
     return name;
   }
 
-  /** A 2D/3D 3x3(x3) 'same' convolution with stride and dilation 1 (the low-resolution form applies). */
-  private takesLowResInput(step: Step | undefined): boolean {
-    if (!step) return false;
+  /**
+   * The form a 2D/3D 3x3(x3) 'same' convolution with stride and dilation 1 takes when its input holds a
+   * 2x up-sampling ('direct' for any other step).
+   */
+  private convFormOf(step: Step | undefined): Exclude<UpsampledConvForm, 'auto'> {
+    if (!step) return 'direct';
     const cls = step.layer.getClassName();
-    if (cls !== 'Conv2D' && cls !== 'Conv3D') return false;
-    if (!(this.lowResUpsampledConvs ?? cls === 'Conv3D')) return false;
+    if (cls !== 'Conv2D' && cls !== 'Conv3D') return 'direct';
+    const form =
+      this.upsampledConvForm === 'auto' ? (cls === 'Conv3D' ? 'low-res' : 'split') : this.upsampledConvForm;
     const cfg = step.layer.getConfig();
     const ones = (v: unknown) => (v as number[]).every((d) => d === 1);
-    return (
+    const applies =
       cfg.padding === 'same' &&
       (cfg.kernelSize as number[]).every((k) => k === 3) &&
       ones(cfg.strides) &&
-      ones(cfg.dilationRate)
-    );
+      ones(cfg.dilationRate);
+    return applies ? form : 'direct';
   }
 
-  /** A channel concatenation whose only reader is a convolution that can take low-resolution parts. */
-  private concatFeedsLowResConv(step: Step | undefined): boolean {
-    if (step?.layer.getClassName() !== 'Concatenate') return false;
+  /** The form of the convolution reading a channel concatenation as its only reader ('direct' otherwise). */
+  private concatConvForm(step: Step | undefined): Exclude<UpsampledConvForm, 'auto'> {
+    if (step?.layer.getClassName() !== 'Concatenate') return 'direct';
     const out = step.node.outputTensors[0]!;
     const axis = Number(step.layer.getConfig().axis ?? -1);
     const channelAxis = axis === -1 || axis === out.shape.length - 1;
-    return channelAxis && this.takesLowResInput(this.soleConsumer(out));
+    return channelAxis ? this.convFormOf(this.soleConsumer(out)) : 'direct';
   }
 
-  /** A nearest 2x up-sampling read only by such a convolution, directly or through a concatenation. */
-  private upsamplingFoldsIntoConv(step: Step): boolean {
-    const cfg = step.layer.getConfig();
+  /** True when `t` is the output of a nearest 2x up-sampling (the case the split forms are for). */
+  private isUpsampledBy2(t: SymTensor): boolean {
+    const cls = t.sourceLayer.getClassName();
+    if (cls !== 'UpSampling2D' && cls !== 'UpSampling3D') return false;
+    const cfg = t.sourceLayer.getConfig();
     const nearest = cfg.interpolation === undefined || cfg.interpolation === 'nearest';
-    if (!nearest || !(cfg.size as number[]).every((f) => f === 2)) return false;
-    const next = this.soleConsumer(step.node.outputTensors[0]!);
-    return this.takesLowResInput(next) || this.concatFeedsLowResConv(next);
+    return nearest && (cfg.size as number[]).every((f) => f === 2);
+  }
+
+  /**
+   * A nearest 2x up-sampling read only by a convolution in the low-resolution form, directly or through a
+   * concatenation: it is not written.
+   */
+  private upsamplingFoldsIntoConv(step: Step): boolean {
+    const out = step.node.outputTensors[0]!;
+    if (!this.isUpsampledBy2(out)) return false;
+    const next = this.soleConsumer(out);
+    return this.convFormOf(next) === 'low-res' || this.concatConvForm(next) === 'low-res';
   }
 
   /**
@@ -522,7 +546,7 @@ class Converter {
         }
         if (this.upsamplingFoldsIntoConv(step)) {
           const channels = one().shape[rank - 1]!;
-          this.lowResInputs.set(out.id, [{ lowRes: true, name: this.nameOf(one()), channels }]);
+          this.splitInputs.set(out.id, [{ lowRes: true, name: this.nameOf(one()), channels }]);
           return;
         }
         const size = cfg.size as number[];
@@ -541,14 +565,14 @@ class Converter {
         return;
       }
       case 'Concatenate': {
-        if (this.concatFeedsLowResConv(step) && inputs.some((t) => this.lowResInputs.has(t.id))) {
+        if (inputs.some((t) => this.isUpsampledBy2(t)) && this.concatConvForm(step) !== 'direct') {
           const parts = inputs.flatMap(
             (t) =>
-              this.lowResInputs.get(t.id) ?? [
+              this.splitInputs.get(t.id) ?? [
                 { lowRes: false, name: this.nameOf(t), channels: t.shape[rank - 1]! },
               ],
           );
-          this.lowResInputs.set(out.id, parts);
+          this.splitInputs.set(out.id, parts);
           return;
         }
         const axis = channelsFirstAxis(Number(cfg.axis ?? -1), rank);
@@ -626,13 +650,13 @@ class Converter {
   }
 
   /**
-   * A 3x3(x3) 'same' conv over `parts`, some of them nearest 2x up-sampled maps: the other parts go
-   * through ordinary convs with their input channels of the kernel, each up-sampled part through one 2x2(x2)
-   * conv per output parity at its low resolution (`onnx/upsampled-conv.ts`), interleaved and added. The
-   * bias is added once, by the first term. The derived kernels are computed from the final weights, after
-   * any following BN has been folded into them.
+   * A 3x3(x3) 'same' conv over the channel ranges `parts`, summed: a part convolved as it is goes through
+   * an ordinary conv with its input channels of the kernel, an up-sampled part in the low-resolution form
+   * through one 2x2(x2) conv per output parity of the map before up-sampling (`onnx/upsampled-conv.ts`),
+   * interleaved. The bias is added once, by the first term. The derived kernels are computed from the
+   * final weights, after any following BN has been folded into them.
    */
-  private lowResConv(step: Step, parts: ConvInputPart[], outName: string, cfg: Record<string, unknown>) {
+  private splitConv(step: Step, parts: ConvInputPart[], outName: string, cfg: Record<string, unknown>) {
     const { conv, spatialKernel } = this.convWeights(step.layer, outName, { kernel: false, bias: true });
     const { cout, cin } = conv;
     const dims = spatialKernel.length;
@@ -656,6 +680,11 @@ class Converter {
       const pads = ints('pads', new Array(2 * dims).fill(1));
       return this.emit('Conv', inputs, `${outName}_direct${k}`, [ints('kernel_shape', spatialKernel), pads]);
     });
+    if (lowRes.length === 0) {
+      this.emit('Sum', terms, linearOut);
+      this.finishConv(step, conv, linearOut, outName, activation);
+      return;
+    }
     const classes: string[] = [];
     for (let c = 0; c < 2 ** dims; c++) {
       const bits = parityBits(c, dims);
@@ -724,9 +753,9 @@ class Converter {
   }
 
   private conv(step: Step, input: SymTensor, outName: string, cfg: Record<string, unknown>): void {
-    const lowResParts = this.lowResInputs.get(input.id);
-    if (lowResParts) {
-      this.lowResConv(step, lowResParts, outName, cfg);
+    const parts = this.splitInputs.get(input.id);
+    if (parts) {
+      this.splitConv(step, parts, outName, cfg);
       return;
     }
     if (this.usesDepthTaps(step)) {
@@ -845,7 +874,7 @@ export function convertToOnnx(
     outputs,
     opts.foldBatchNorm ?? true,
     opts.upsampling,
-    opts.lowResUpsampledConvs,
+    opts.upsampledConvForm,
     opts.depthTapConvs ?? true,
   );
   const graphInputs = inputs.map((t, k) => conv.addInput(t, inputs.length === 1 ? 'input' : `input_${k}`));

@@ -7,6 +7,7 @@ import {
   type ExportOptions,
   exportToOnnx,
   kernelToOnnx,
+  type UpsampledConvForm,
 } from '../../lib/inference/onnx-export.ts';
 import { BatchNormND, UpSampling3D } from '../../lib/model/layers.ts';
 import { maxAbsDiff, randomArray, randomizeWeights, rng, tfjsForward } from './helpers.ts';
@@ -250,11 +251,11 @@ describe('nearest up-sampling export forms', () => {
   });
 });
 
-describe('3x3(x3) convolutions of up-sampled maps, computed at the low resolution', () => {
-  const nodesOf = (model: tf.LayersModel, lowResUpsampledConvs?: boolean) =>
-    convertToOnnx(model, { lowResUpsampledConvs }).graph.nodes;
-  const kernels = (model: tf.LayersModel, lowResUpsampledConvs?: boolean) =>
-    nodesOf(model, lowResUpsampledConvs)
+describe('3x3(x3) convolutions of concatenations holding an up-sampled map: split, or at the low resolution', () => {
+  const nodesOf = (model: tf.LayersModel, upsampledConvForm?: UpsampledConvForm) =>
+    convertToOnnx(model, { upsampledConvForm }).graph.nodes;
+  const kernels = (model: tf.LayersModel, upsampledConvForm?: UpsampledConvForm) =>
+    nodesOf(model, upsampledConvForm)
       .filter((n) => n.opType === 'Conv')
       .map((n) => n.attributes.find((a) => a.name === 'kernel_shape')!.value as number[]);
 
@@ -286,10 +287,16 @@ describe('3x3(x3) convolutions of up-sampled maps, computed at the low resolutio
     expect(convertToOnnx(model).foldedBatchNorms).toContain('top_bn');
     expect(await parity(model, [2, 4, 6, 8, 2])).toBeLessThan(1e-5);
     // the direct form on request: Concat + Expand + one 3x3x3 conv, no parity convs
-    const direct = nodesOf(model, false).map((n) => n.opType);
+    const direct = nodesOf(model, 'direct').map((n) => n.opType);
     expect(direct).toContain('Expand');
+    expect(direct).toContain('Concat');
     expect(direct).not.toContain('DepthToSpace');
-    expect(kernels(model, false).some((k) => k.join() === '2,2,2')).toBe(false);
+    expect(kernels(model, 'direct').some((k) => k.join() === '2,2,2')).toBe(false);
+    // the split form in 3D on request: the up-sampling is written, the concatenation is not
+    const split = nodesOf(model, 'split');
+    expect(split.map((n) => n.opType)).toContain('Expand');
+    expect(split.some((n) => n.name === 'cat')).toBe(false);
+    expect(await parity(model, [2, 4, 6, 8, 2], 7, { upsampledConvForm: 'split' })).toBeLessThan(1e-5);
     model.dispose();
   });
 
@@ -303,14 +310,36 @@ describe('3x3(x3) convolutions of up-sampled maps, computed at the low resolutio
       up,
     ) as Sym;
     const model = tf.model({ inputs: x, outputs: y });
-    // 2D keeps the direct form unless asked (ONNX Runtime's 2D convolutions are fast enough already)
+    // 2D by default: nothing to split without a concatenation, so the up-sampling and the conv stay
     expect(nodesOf(model).map((n) => n.opType)).toContain('Resize');
     expect(kernels(model).some((k) => k.join() === '2,2')).toBe(false);
-    const ops = nodesOf(model, true).map((n) => n.opType);
+    const ops = nodesOf(model, 'low-res').map((n) => n.opType);
     expect(ops).not.toContain('Resize');
-    expect(kernels(model, true).filter((k) => k.join() === '2,2')).toHaveLength(4);
+    expect(kernels(model, 'low-res').filter((k) => k.join() === '2,2')).toHaveLength(4);
     expect(ops).toContain('Sigmoid');
-    expect(await parity(model, [3, 6, 10, 2], 7, { lowResUpsampledConvs: true })).toBeLessThan(1e-5);
+    expect(await parity(model, [3, 6, 10, 2], 7, { upsampledConvForm: 'low-res' })).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
+  it('2D by default: the convolution is split over the concatenation, the up-sampling is kept', async () => {
+    const x = tf.input({ shape: [8, 12, 2], name: 'input' });
+    const skip = L.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'skip' }).apply(x) as Sym;
+    const deep = L.maxPooling2d({ poolSize: 2 }).apply(skip) as Sym;
+    const up = L.upSampling2d({ size: [2, 2], name: 'up' }).apply(deep) as Sym;
+    const cat = L.concatenate({ name: 'cat' }).apply([up, skip]) as Sym;
+    const conv = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'top' }).apply(cat) as Sym;
+    const y = L.activation({ activation: 'relu' }).apply(
+      L.batchNormalization({ name: 'top_bn' }).apply(conv),
+    ) as Sym;
+    const model = tf.model({ inputs: x, outputs: y });
+    const nodes = nodesOf(model);
+    expect(nodes.some((n) => n.name === 'cat')).toBe(false);
+    expect(nodes.map((n) => n.opType)).toContain('Resize');
+    expect(nodes.find((n) => n.name === 'top')?.opType).toBe('Sum');
+    expect(kernels(model).filter((k) => k.join() === '3,3')).toHaveLength(3); // skip + one per part
+    expect(convertToOnnx(model).foldedBatchNorms).toContain('top_bn');
+    expect(await parity(model, [2, 8, 12, 2])).toBeLessThan(1e-5);
+    expect(nodesOf(model, 'direct').some((n) => n.name === 'cat')).toBe(true);
     model.dispose();
   });
 

@@ -4,10 +4,10 @@
  *  - stage 3 running only the windows that hold liver voxels gives the identical tumor mask as running
  *    every window of the liver VOI. The windows are 32x32x32 here: the models' own 64x64x32 windows all
  *    hold liver on these small volumes, so none would be skipped and the comparison would prove nothing;
- *  - the fast 3D export (up-sampling as Unsqueeze/Expand/Reshape, bitwise the same as `Resize`; 3x3x3
- *    convolutions of up-sampled maps at the low resolution and the last one as depth taps, equal up to
- *    summation order) gives the label maps of the export before issue 16 on 10 held-out phantoms and
- *    example_ct (the issue's acceptance set).
+ *  - the fast export (3D up-sampling as Unsqueeze/Expand/Reshape, bitwise the same as `Resize`; 3x3x3
+ *    convolutions of up-sampled maps at the low resolution and the last one as depth taps, and in 2D the
+ *    convolution of a concatenation split over its parts, equal up to summation order) gives the label
+ *    maps of the export before issue 16 on 10 held-out phantoms and example_ct (the issue's acceptance set).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -101,12 +101,12 @@ describe('stage 3 skipping windows without liver, demo models', () => {
   }
 });
 
-describe('the fast 3D export (Expand up-sampling, low-resolution convolutions of up-sampled maps, depth taps), demo models', () => {
+describe('the fast export (Expand up-sampling, low-resolution and split convolutions, depth taps), demo models', () => {
   it('gives the label maps of the pre-issue-16 export on 10 held-out phantoms and example_ct', async () => {
     const engines: InferenceEngine[] = [];
-    /** The demo liver and tumor networks exported as `opts` says (the localizer is 2D and unchanged). */
+    /** The three demo networks exported as `opts` says. */
     const exported = async (opts: ExportOptions): Promise<LoadedModels> => {
-      const stage = async (name: 'liver' | 'tumor') => {
+      const stage = async (name: 'localize' | 'liver' | 'tumor') => {
         const { model } = await loadModel(join(BUNDLED_DEMO_MODELS, name, 'fold-0'));
         const onnx = exportToOnnx(model, opts);
         const ops = convertToOnnx(model, opts).graph.nodes.map((n) => n.opType);
@@ -115,25 +115,29 @@ describe('the fast 3D export (Expand up-sampling, low-resolution convolutions of
         engines.push(engine);
         return { ops, models: models[name].map((m) => ({ ...m, engine })) };
       };
-      const [liver, tumor] = [await stage('liver'), await stage('tumor')];
-      forms.push([...liver.ops, ...tumor.ops]);
-      return { localize: models.localize, liver: liver.models, tumor: tumor.models };
+      const [localize, liver, tumor] = [await stage('localize'), await stage('liver'), await stage('tumor')];
+      forms.push({ localize: localize.ops, volumes: [...liver.ops, ...tumor.ops] });
+      return { localize: localize.models, liver: liver.models, tumor: tumor.models };
     };
-    const forms: string[][] = [];
+    const forms: Array<{ localize: string[]; volumes: string[] }> = [];
     try {
       const today = await exported({
         upsampling: 'resize',
-        lowResUpsampledConvs: false,
+        upsampledConvForm: 'direct',
         depthTapConvs: false,
       });
       const fast = await exported({});
       // the two really are different graphs: Resize and no parity interleave before, the reverse after
-      expect(forms[0]).toContain('Resize');
-      expect(forms[0]).not.toContain('DepthToSpace');
-      expect(forms[1]).not.toContain('Resize');
-      expect(forms[1]).toContain('DepthToSpace');
-      expect(forms[0]).not.toContain('Pad'); // the depth-tap form of the last convolution
-      expect(forms[1]).toContain('Pad');
+      const [before, after] = forms as [(typeof forms)[0], (typeof forms)[0]];
+      expect(before.volumes).toContain('Resize');
+      expect(before.volumes).not.toContain('DepthToSpace');
+      expect(after.volumes).not.toContain('Resize');
+      expect(after.volumes).toContain('DepthToSpace');
+      expect(before.volumes).not.toContain('Pad'); // the depth-tap form of the last convolution
+      expect(after.volumes).toContain('Pad');
+      // the 2D localizer: its last decoder convolution split over the concatenation (one Concat fewer)
+      const concats = (ops: string[]) => ops.filter((o) => o === 'Concat').length;
+      expect(concats(after.localize)).toBe(concats(before.localize) - 1);
       const scans: Array<[string, () => Promise<Volume> | Volume]> = [
         ...Array.from({ length: 10 }, (_, k): [string, () => Volume] => [
           `held-out phantom ${k}`,
