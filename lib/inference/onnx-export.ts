@@ -261,6 +261,18 @@ const ELEMENTWISE: Record<string, { binary: string; nary?: string }> = {
 
 const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise']);
 
+/** A 'same' convolution with a kernel of 3 along every axis, stride 1 and dilation 1 (the rewritten forms). */
+function isSame3Kernel(cfg: Record<string, unknown>): boolean {
+  const all = (v: unknown, n: number) => (v as number[]).every((d) => d === n);
+  return cfg.padding === 'same' && all(cfg.kernelSize, 3) && all(cfg.strides, 1) && all(cfg.dilationRate, 1);
+}
+
+/** A conv layer's fused activation, and the name of its output before that activation. */
+function activationOf(cfg: Record<string, unknown>, outName: string) {
+  const activation = String(cfg.activation ?? 'linear');
+  return { activation, linearOut: activation === 'linear' ? outName : `${outName}_linear` };
+}
+
 /**
  * One channel range of a convolution's input: an up-sampled map convolved at the low resolution (`name` is
  * the map before up-sampling) or a tensor convolved as it is.
@@ -397,16 +409,9 @@ class Converter {
     if (!step) return 'direct';
     const cls = step.layer.getClassName();
     if (cls !== 'Conv2D' && cls !== 'Conv3D') return 'direct';
-    const form =
-      this.upsampledConvForm === 'auto' ? (cls === 'Conv3D' ? 'low-res' : 'split') : this.upsampledConvForm;
-    const cfg = step.layer.getConfig();
-    const ones = (v: unknown) => (v as number[]).every((d) => d === 1);
-    const applies =
-      cfg.padding === 'same' &&
-      (cfg.kernelSize as number[]).every((k) => k === 3) &&
-      ones(cfg.strides) &&
-      ones(cfg.dilationRate);
-    return applies ? form : 'direct';
+    if (!isSame3Kernel(step.layer.getConfig())) return 'direct';
+    if (this.upsampledConvForm !== 'auto') return this.upsampledConvForm;
+    return cls === 'Conv3D' ? 'low-res' : 'split';
   }
 
   /** The form of the convolution reading a channel concatenation as its only reader ('direct' otherwise). */
@@ -660,8 +665,7 @@ class Converter {
     const { conv, spatialKernel } = this.convWeights(step.layer, outName, { kernel: false, bias: true });
     const { cout, cin } = conv;
     const dims = spatialKernel.length;
-    const activation = String(cfg.activation ?? 'linear');
-    const linearOut = activation === 'linear' ? outName : `${outName}_linear`;
+    const { activation, linearOut } = activationOf(cfg, outName);
     let from = 0;
     const ranges = parts.map((p) => {
       const range = { ...p, from };
@@ -713,14 +717,7 @@ class Converter {
   private usesDepthTaps(step: Step): boolean {
     if (!this.depthTapConvs || step.layer.getClassName() !== 'Conv3D') return false;
     const cfg = step.layer.getConfig();
-    const all = (v: unknown, n: number) => (v as number[]).every((d) => d === n);
-    return (
-      cfg.padding === 'same' &&
-      all(cfg.kernelSize, 3) &&
-      all(cfg.strides, 1) &&
-      all(cfg.dilationRate, 1) &&
-      Number(cfg.filters) <= DEPTH_TAP_MAX_OUTPUTS
-    );
+    return isSame3Kernel(cfg) && Number(cfg.filters) <= DEPTH_TAP_MAX_OUTPUTS;
   }
 
   /**
@@ -731,8 +728,7 @@ class Converter {
   private depthTapConv(step: Step, source: string, outName: string, cfg: Record<string, unknown>): void {
     const { conv } = this.convWeights(step.layer, outName, { kernel: false, bias: false });
     const { cout, cin } = conv;
-    const activation = String(cfg.activation ?? 'linear');
-    const linearOut = activation === 'linear' ? outName : `${outName}_linear`;
+    const { activation, linearOut } = activationOf(cfg, outName);
     const w = this.derivedFloatConst(`${outName}_taps_W`, [3 * cout, cin, 1, 3, 3], () =>
       depthTapKernel(conv.w.data, cout, cin),
     );
@@ -787,8 +783,7 @@ class Converter {
     } else if (cfg.padding !== 'valid') {
       throw new Error(`onnx export: conv '${step.layer.name}' padding ${cfg.padding} is not supported`);
     }
-    const activation = String(cfg.activation ?? 'linear');
-    const linearOut = activation === 'linear' ? outName : `${outName}_linear`;
+    const { activation, linearOut } = activationOf(cfg, outName);
     this.emit('Conv', [source, conv.w.name, conv.b.name], linearOut, attrs);
     this.finishConv(step, conv, linearOut, outName, activation);
   }
