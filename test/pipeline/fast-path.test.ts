@@ -9,10 +9,10 @@
  *    convolution of a concatenation split over its parts, equal up to summation order) gives the label
  *    maps of the export before issue 16 on 10 held-out phantoms and example_ct (the issue's acceptance set).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLED_DEMO_MODELS } from '../../lib/cli/paths.ts';
+import { BUNDLED_DEMO_BRAIN_MODELS, BUNDLED_DEMO_MODELS } from '../../lib/cli/paths.ts';
 import type { InferenceEngine } from '../../lib/inference/engine.ts';
 import { createOnnxEngine } from '../../lib/inference/onnx-engine.ts';
 import { convertToOnnx, type ExportOptions, exportToOnnx } from '../../lib/inference/onnx-export.ts';
@@ -166,4 +166,24 @@ describe('the fast export (Expand up-sampling, low-resolution and split convolut
       for (const e of engines) await e.dispose();
     }
   }, 240_000);
+});
+
+describe('the bundled demo models ship the fast export', () => {
+  // `raunet demo` and the CLI load the committed model.onnx files, not model.json: a stale one would run
+  // the old, slower graph (or one from an exporter that no longer exists) while every test above passes.
+  const bundled: Array<[string, string]> = [
+    ...['localize', 'liver', 'tumor'].map((s): [string, string] => [
+      s,
+      join(BUNDLED_DEMO_MODELS, s, 'fold-0'),
+    ]),
+    ['brats', join(BUNDLED_DEMO_BRAIN_MODELS, 'brats', 'fold-0')],
+  ];
+  for (const [stage, dir] of bundled) {
+    it(`${stage}: model.onnx is byte for byte today's export of its model.json`, async () => {
+      const { model } = await loadModel(dir);
+      const fresh = exportToOnnx(model);
+      model.dispose();
+      expect(Buffer.compare(Buffer.from(fresh), readFileSync(join(dir, 'model.onnx')))).toBe(0);
+    });
+  }
 });
