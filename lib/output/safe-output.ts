@@ -12,22 +12,33 @@
  * - `lockCase`: an exclusive-create lock file per case, so two runs cannot write one case at once;
  * - on SIGINT/SIGTERM every open batch, lock and created-but-empty folder is removed, then the process
  *   exits with 130 (SIGINT) or 143 (SIGTERM).
+ *
+ * Every directory entry an interrupt may have to undo (a temporary file, a placed target, a lock, a
+ * created folder) is created, renamed or removed synchronously, in the same task that records it. Node
+ * runs a signal handler between tasks, so the handler always finds a record that matches the disk. An
+ * asynchronous create still queued in libuv's thread pool would land after the handler's cleanup and be
+ * left behind (CI saw a `.part` file survive SIGTERM that way). File contents are still written
+ * asynchronously, through a descriptor opened synchronously: writing bytes creates no entry.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import {
-  access,
-  link,
-  lstat,
-  mkdir,
-  readFile,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  unlink,
-  writeFile,
-} from 'node:fs/promises';
+  accessSync,
+  closeSync,
+  constants,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFile as writeFd,
+  writeFileSync,
+} from 'node:fs';
+import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
 
@@ -193,7 +204,7 @@ export async function prepareOutputFolder(dir: string): Promise<OutputFolder> {
   let created: string | undefined;
   for (let p = abs; ; p = dirname(p)) {
     try {
-      const st = await stat(p);
+      const st = statSync(p);
       if (!st.isDirectory()) {
         throw new InputError(
           p === abs ? 'output folder is a file' : `cannot create the output folder: ${p} is a file`,
@@ -214,24 +225,29 @@ export async function prepareOutputFolder(dir: string): Promise<OutputFolder> {
     }
     if (dirname(p) === p) break;
   }
+  const folder: OutputFolder = { path: dir, created };
+  // Tracked before the first mkdir, which (like every mkdir here) is synchronous: an interrupt at any
+  // point removes exactly the empty folders made so far.
+  if (created) track(folderUndo(folder));
   try {
     // One level at a time from the first missing folder down, never `recursive`: Node's recursive mkdir
     // can spin on places that refuse folders without a clear error (/proc).
     if (created) {
       const missing: string[] = [];
       for (let p = abs; p !== dirname(created); p = dirname(p)) missing.unshift(p);
-      for (const p of missing) await mkdir(p);
+      for (const p of missing) mkdirSync(p);
     }
-    await access(abs, constants.W_OK);
+    accessSync(abs, constants.W_OK);
   } catch (e) {
+    removeEmptyChainSync(folder);
+    const u = folderUndos.get(folder);
+    if (u) untrack(u);
     throw new InputError(
       `cannot ${created ? 'create' : 'write to'} the output folder: ${describeFsError(e)}`,
       'BAD_ARGUMENT',
       dir,
     );
   }
-  const folder: OutputFolder = { path: dir, created };
-  if (created) track(folderUndo(folder));
   return folder;
 }
 
@@ -248,10 +264,10 @@ function removeEmptyChainSync(f: OutputFolder): void {
   const top = f.created;
   for (let p = resolve(f.path); p.startsWith(top); p = dirname(p)) {
     try {
-      if (readdirSync(p).length > 0) return;
-      rmdirSync(p);
-    } catch {
-      return;
+      rmdirSync(p); // refuses (ENOTEMPTY) once a folder holds anything: then we are done
+    } catch (e) {
+      // ENOENT: an interrupt before this level was made; its parents may still be ours and empty
+      if (errno(e) !== 'ENOENT') return;
     }
     if (p === top) return;
   }
@@ -259,24 +275,20 @@ function removeEmptyChainSync(f: OutputFolder): void {
 
 /** Done with the folder: remove the folders this run created if they are still empty. */
 export async function releaseOutputFolder(f: OutputFolder): Promise<void> {
+  removeEmptyChainSync(f);
   const u = folderUndos.get(f);
   if (u) untrack(u);
-  if (!f.created) return;
-  const top = f.created;
-  for (let p = resolve(f.path); p.startsWith(top); p = dirname(p)) {
-    try {
-      await rmdir(p); // fails (ENOTEMPTY) once a folder holds anything: then we are done
-    } catch {
-      return;
-    }
-    if (p === top) return;
-  }
 }
 
 // --- one case's files, all or nothing ------------------------------------------------------------------
 
 function tempName(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
+}
+
+/** Write all of `bytes` to the open descriptor `fd` (asynchronously: no directory entry changes). */
+function writeAll(fd: number, bytes: Uint8Array | string): Promise<void> {
+  return new Promise((done, fail) => writeFd(fd, bytes, (e) => (e ? fail(e) : done())));
 }
 
 /**
@@ -297,9 +309,20 @@ export class OutputBatch implements Undo {
   async write(target: string, bytes: Uint8Array | string): Promise<void> {
     if (!this.open) throw new Error('output batch already closed');
     const tmp = tempName(target);
-    this.staged.set(target, tmp);
+    let fd: number;
     try {
-      await writeFile(tmp, bytes, { flag: 'wx' });
+      fd = openSync(tmp, 'wx');
+    } catch (e) {
+      await this.abort();
+      throw outputError(e, target);
+    }
+    this.staged.set(target, tmp); // in the task that created it (see the module comment)
+    try {
+      try {
+        await writeAll(fd, bytes);
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
       await this.abort();
       throw outputError(e, target);
@@ -310,8 +333,8 @@ export class OutputBatch implements Undo {
   async commit(): Promise<string[]> {
     try {
       for (const [target, tmp] of this.staged) {
-        if (this.opts.overwrite) await rename(tmp, target);
-        else await placeNoClobber(tmp, target);
+        if (this.opts.overwrite) renameSync(tmp, target);
+        else placeNoClobber(tmp, target);
         this.placed.push(target);
       }
     } catch (e) {
@@ -326,8 +349,8 @@ export class OutputBatch implements Undo {
   /** Remove the temporary files and whatever `commit` already placed. */
   async abort(): Promise<void> {
     this.open = false;
+    this.undoSync();
     untrack(this);
-    for (const p of [...this.staged.values(), ...this.placed]) await rm(p, { force: true });
     this.staged.clear();
     this.placed.length = 0;
   }
@@ -338,9 +361,9 @@ export class OutputBatch implements Undo {
 }
 
 /** rename(tmp, target) that fails instead of replacing an existing target (hard link, then unlink). */
-async function placeNoClobber(tmp: string, target: string): Promise<void> {
+function placeNoClobber(tmp: string, target: string): void {
   try {
-    await link(tmp, target);
+    linkSync(tmp, target);
   } catch (e) {
     if (errno(e) === 'EEXIST') {
       throw new InputError(
@@ -353,7 +376,7 @@ async function placeNoClobber(tmp: string, target: string): Promise<void> {
     // of a file that was there when we looked).
     if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes(errno(e))) throw e;
     try {
-      await lstat(target);
+      lstatSync(target);
       throw new InputError(
         'output appeared while this run was writing it; left it untouched',
         'BAD_ARGUMENT',
@@ -362,10 +385,10 @@ async function placeNoClobber(tmp: string, target: string): Promise<void> {
     } catch (e2) {
       if (errno(e2) !== 'ENOENT') throw e2;
     }
-    await rename(tmp, target);
+    renameSync(tmp, target);
     return;
   }
-  await unlink(tmp);
+  unlinkSync(tmp);
 }
 
 /** A write failure as one line naming the file: InputErrors pass through; ENOSPC and friends get a message. */
@@ -397,23 +420,6 @@ function alive(pid: number): boolean {
  */
 export async function lockCase(dir: string, name: string): Promise<CaseLock> {
   const path = join(dir, `.${name}.raunet-lock`);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
-      break;
-    } catch (e) {
-      if (errno(e) !== 'EEXIST') throw outputError(e, path);
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (attempt > 0 || (Number.isInteger(pid) && pid > 0 && alive(pid))) {
-        throw new InputError(
-          `another raunet run${pid > 0 ? ` (pid ${pid})` : ''} is writing this case's outputs (lock ${path}); wait for it or choose another --out`,
-          'BAD_ARGUMENT',
-          join(dir, name),
-        );
-      }
-      await rm(path, { force: true }); // stale: its process is gone
-    }
-  }
   const undo: Undo = {
     undoSync: () => {
       try {
@@ -423,11 +429,33 @@ export async function lockCase(dir: string, name: string): Promise<CaseLock> {
       }
     },
   };
-  track(undo);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      track(undo); // in the task that created it (see the module comment)
+      break;
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw outputError(e, path);
+      let pid = Number.NaN;
+      try {
+        pid = Number(readFileSync(path, 'utf8').trim());
+      } catch {
+        // vanished meanwhile: try again
+      }
+      if (attempt > 0 || (Number.isInteger(pid) && pid > 0 && alive(pid))) {
+        throw new InputError(
+          `another raunet run${pid > 0 ? ` (pid ${pid})` : ''} is writing this case's outputs (lock ${path}); wait for it or choose another --out`,
+          'BAD_ARGUMENT',
+          join(dir, name),
+        );
+      }
+      rmSync(path, { force: true }); // stale: its process is gone
+    }
+  }
   return {
     async release() {
+      undo.undoSync();
       untrack(undo);
-      await rm(path, { force: true });
     },
   };
 }

@@ -8,10 +8,12 @@
  *   holds anything (the kernel refuses it), so a folder that filled up meanwhile is left as it is. With
  *   `overwrite` the earlier folder is moved aside, the new one moved in, and only then the earlier one
  *   removed. Any failure (a full disk, an interrupt) removes the staging folder.
+ * As in safe-output.ts, the folder moves an interrupt must undo are synchronous, so its handler sees them
+ * as they are on disk.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
-import { lstat, mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { InputError } from '../errors.ts';
 import { outputError, prepareOutputFolder, releaseOutputFolder, undoOnInterrupt } from './safe-output.ts';
@@ -92,8 +94,12 @@ export async function writeWholeFolder<T>(
   let aside: string | undefined;
   // On an interrupt: drop the staging folder; an earlier folder moved aside goes back when the new one
   // is not in place yet, and is deleted when it is.
+  // The retries: a file `fill` is creating right then (in the thread pool) can land while the folder is
+  // being emptied; the handler holds the JS thread, so nothing new starts and a retry removes it.
+  const removeStaging = () =>
+    rmSync(staging, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   const release = undoOnInterrupt(() => {
-    rmSync(staging, { recursive: true, force: true });
+    removeStaging();
     if (!aside || !existsSync(aside)) return;
     if (existsSync(target)) rmSync(aside, { recursive: true, force: true });
     else renameSync(aside, target);
@@ -101,7 +107,7 @@ export async function writeWholeFolder<T>(
   try {
     let result: T;
     try {
-      await mkdir(staging);
+      mkdirSync(staging);
       result = await fill(staging);
     } catch (e) {
       // A full disk and its kin are named by the target; anything else (an input that does not read)
@@ -110,12 +116,12 @@ export async function writeWholeFolder<T>(
     }
     if (opts.overwrite && (await readdir(target).catch(() => [])).length) {
       aside = hiddenSibling(target, 'replaced');
-      await rename(target, aside);
+      renameSync(target, aside);
     }
     try {
-      await rename(staging, target);
+      renameSync(staging, target);
     } catch (e) {
-      if (aside) await rename(aside, target);
+      if (aside) renameSync(aside, target);
       aside = undefined;
       if (['ENOTEMPTY', 'EEXIST', 'ENOTDIR', 'EISDIR'].includes(errno(e))) {
         throw new InputError(
@@ -126,12 +132,12 @@ export async function writeWholeFolder<T>(
       }
       throw outputError(e, target);
     }
-    if (aside) await rm(aside, { recursive: true, force: true });
+    if (aside) rmSync(aside, { recursive: true, force: true });
     aside = undefined;
     return result;
   } finally {
+    removeStaging();
     release();
-    await rm(staging, { recursive: true, force: true });
     await releaseOutputFolder(parent);
   }
 }
