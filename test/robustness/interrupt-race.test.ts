@@ -29,16 +29,20 @@ describe('SIGTERM while an output operation is queued in the thread pool', () =>
     ['write', 'a case file being created under its temporary name'],
     ['lock', 'the case lock being taken'],
     ['folder', 'the output folders being made'],
-  ])('%s: %s leaves nothing, exit 143', (mode) => {
-    const dir = join(root, mode);
-    mkdirSync(dir);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, mode, dir], {
-      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(r.stderr).toMatch(/interrupted \(SIGTERM\): removed this run's unfinished outputs/);
-    expect(r.status, r.stderr).toBe(143);
-    expect(listAll(dir)).toEqual([]);
-  }, 90_000);
+  ])(
+    '%s: %s leaves nothing, exit 143',
+    (mode) => {
+      const dir = join(root, mode);
+      mkdirSync(dir);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, mode, dir], {
+        env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.stderr).toMatch(/interrupted \(SIGTERM\): removed this run's unfinished outputs/);
+      expect(r.status, r.stderr).toBe(143);
+      expect(listAll(dir)).toEqual([]);
+    },
+    90_000,
+  );
 });
